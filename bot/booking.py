@@ -1,0 +1,161 @@
+"""The one booking path, used by automatic booking (and by people booking from Slack):
+pick a free rep, hold the slot, create the event once, confirm to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.availability import slot_problem
+from bot.config import Config, Rep
+from bot.confirmation import render_confirmation
+from bot.services import Integrations
+from integrations.base import EventDraft, IntegrationError
+from storage.models import Booking, BookingRequest, BookingStatus, utcnow
+from storage.repositories import BookingRepository
+
+log = logging.getLogger("frontdesk.booking")
+
+HELD_BY_ANOTHER_BOOKING = "is held by another booking"
+
+
+@dataclass(frozen=True)
+class Booked:
+    booking: Booking
+    email_error: IntegrationError | None = None
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    detail: str
+
+
+class Booker:
+    def __init__(
+        self,
+        config: Config,
+        integrations: Integrations,
+        bookings: BookingRepository,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.integrations = integrations
+        self.bookings = bookings
+        self.clock = clock
+
+    def book(self, request: BookingRequest, *, booked_by: str = "auto") -> Booked | Unavailable:
+        """Book the request's own time; raise IntegrationError when a calendar fails."""
+        if request.requested_start is None:
+            return Unavailable("no time was selected")
+        booking = self.bookings.get_by_request(request.id)
+        if booking is None or booking.status not in (BookingStatus.RESERVED, BookingStatus.CONFIRMED):
+            held = self._hold_slot(request, booked_by)
+            if isinstance(held, Unavailable):
+                return held
+            booking = held
+        if booking.status == BookingStatus.RESERVED:
+            booking = self._create_event(request, booking)
+        return Booked(booking, self._confirm_to_client(request, booking))
+
+    def candidates(self, request: BookingRequest) -> list[Rep]:
+        """The named rep, or every rep with the least recently booked first (round-robin)."""
+        if request.rep_email:
+            rep = self.config.rep(request.rep_email)
+            return [rep] if rep else []
+        last = self.bookings.last_booked_at()
+        never = datetime.min.replace(tzinfo=UTC)
+        order = {rep.email: index for index, rep in enumerate(self.config.reps)}
+        return sorted(
+            self.config.reps, key=lambda rep: (last.get(rep.email, never), order[rep.email])
+        )
+
+    def _hold_slot(self, request: BookingRequest, booked_by: str) -> Booking | Unavailable:
+        assert request.requested_start is not None
+        start = request.requested_start
+        end = start + timedelta(minutes=request.duration_minutes)
+        buffer = timedelta(minutes=self.config.booking.buffer_minutes)
+        now = self.clock()
+        problems: list[str] = []
+        failure: IntegrationError | None = None
+        for rep in self.candidates(request):
+            calendar = self.integrations.calendar_for(rep)
+            try:
+                busy = calendar.busy(rep, start - buffer, end + buffer)
+            except IntegrationError as exc:
+                # One rep's broken calendar must not stop the others from taking the slot.
+                log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
+                failure = failure or exc
+                continue
+            problem = slot_problem(rep, start, end, busy, now=now, booking=self.config.booking)
+            if problem is None:
+                held = self.bookings.reserve(
+                    request_id=request.id,
+                    rep_email=rep.email,
+                    provider=rep.provider,
+                    calendar_id=rep.booking_calendar,
+                    start=start,
+                    end=end,
+                    client_timezone=request.timezone,
+                    buffer=buffer,
+                    booked_by=booked_by,
+                )
+                if held is not None:
+                    return held
+                problem = HELD_BY_ANOTHER_BOOKING
+            problems.append(f"{rep.email}: {problem}")
+        if failure is not None:
+            raise failure
+        return Unavailable("; ".join(problems) or "no rep is configured")
+
+    def _create_event(self, request: BookingRequest, booking: Booking) -> Booking:
+        rep = self.config.rep(booking.rep_email)
+        if rep is None:
+            raise LookupError(f"rep {booking.rep_email} is no longer configured")
+        draft = EventDraft(
+            request_id=request.id,
+            calendar_id=booking.calendar_id,
+            start=booking.start,
+            end=booking.end,
+            summary=f"{request.name}" + (f" ({request.company})" if request.company else ""),
+            description=request.notes,
+            attendees=(request.email, rep.email),
+            client_timezone=request.timezone,
+            rep_timezone=rep.timezone,
+            video=self.config.booking.video != "none",
+        )
+        try:
+            event = self.integrations.calendar_for(rep).create_event(rep, draft)
+        except Exception:
+            self.bookings.release(booking.id or 0)
+            raise
+        return self.bookings.confirm(
+            booking.id or 0,
+            event_id=event.event_id,
+            ical_uid=event.ical_uid,
+            video_url=event.video_url,
+        )
+
+    def _confirm_to_client(
+        self, request: BookingRequest, booking: Booking
+    ) -> IntegrationError | None:
+        if booking.confirmation_sent_at is not None:
+            return None
+        message = render_confirmation(
+            request_id=request.id,
+            to=request.email,
+            client_name=request.name,
+            client_zone=request.timezone,
+            start=booking.start,
+            duration_minutes=request.duration_minutes,
+            rep_name=booking.rep_email,
+            video_url=booking.video_url,
+        )
+        try:
+            self.integrations.email.send(message)
+        except IntegrationError as exc:
+            return exc
+        self.bookings.mark_confirmation_sent(booking.id or 0)
+        return None

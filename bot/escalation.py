@@ -1,0 +1,115 @@
+"""Handing a request to people: store the escalation, then tell Slack.
+
+The escalation is stored first; if Slack cannot be told, it stays stored, marked with
+the error and logged loudly, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import Config
+from handlers.blocks import (
+    EscalationView,
+    escalation_blocks,
+    escalation_text,
+    vip_notice_text,
+)
+from integrations.base import Chat, IntegrationError
+from storage.models import BookingRequest, Escalation, EscalationKind
+from storage.repositories import EscalationRepository
+
+log = logging.getLogger("frontdesk.escalation")
+
+OWNER_NOT_FOUND = "Account owner {email} could not be found in Slack; please pick this up here."
+
+
+class Escalator:
+    def __init__(self, config: Config, chat: Chat, escalations: EscalationRepository) -> None:
+        self.config = config
+        self.chat = chat
+        self.escalations = escalations
+
+    def escalate(
+        self,
+        request: BookingRequest,
+        kind: EscalationKind,
+        reasons: list[str],
+        detail: str | None = None,
+    ) -> Escalation:
+        owner: str | None = None
+        if kind is EscalationKind.VIP:
+            owner, owner_detail = self._vip_owner(reasons)
+            detail = detail or owner_detail
+        escalation = self.escalations.open(
+            request.id,
+            kind,
+            reasons,
+            priority="high" if kind is EscalationKind.VIP else "normal",
+            detail=detail,
+            assignee=owner,
+        )
+        if escalation.notified_at is not None:
+            return escalation  # a retry after a crash: Slack already knows
+        view = EscalationView(
+            request_id=request.id,
+            kind=kind,
+            name=request.name,
+            email=request.email,
+            company=request.company,
+            phone=request.phone,
+            timezone=request.timezone,
+            requested_start=request.requested_start,
+            duration_minutes=request.duration_minutes,
+            notes=request.notes,
+            reasons=tuple(reasons),
+            detail=detail,
+        )
+        try:
+            self._notify(escalation, view, owner)
+        except Exception as exc:  # any Slack failure: keep the escalation, shout in the log
+            error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
+            self.escalations.mark_notify_failed(escalation.id or 0, error)
+            log.error(
+                "escalation NOT delivered to Slack; it is stored and needs a person",
+                extra={"request_id": request.id, "kind": str(kind), "error": error},
+            )
+        return escalation
+
+    def _vip_owner(self, reasons: list[str]) -> tuple[str | None, str | None]:
+        domain = next((r.split(":", 1)[1] for r in reasons if r.startswith("vip_domain:")), "")
+        account = self.config.vip_account(domain)
+        if account is None:
+            return None, None
+        if account.owner_slack_id:
+            return account.owner_slack_id, None
+        try:
+            owner = self.chat.user_id_for_email(account.owner_email)
+        except IntegrationError as exc:
+            log.warning("could not look up VIP owner", extra={"error": exc.message})
+            owner = None
+        if owner is None:
+            return None, OWNER_NOT_FOUND.format(email=account.owner_email)
+        return owner, None
+
+    def _notify(self, escalation: Escalation, view: EscalationView, owner: str | None) -> None:
+        channel = self.config.slack.escalation_channel
+        blocks = [block.to_dict() for block in escalation_blocks(view)]
+        text = escalation_text(view)
+        if owner is not None:
+            dm = self.chat.open_dm(owner)
+            posted = self.chat.post_message(
+                dm, text, blocks, dedupe_key=f"slack:vip-dm:{view.request_id}",
+                request_id=view.request_id,
+            )
+            notice = vip_notice_text(view, owner)
+            self.chat.post_message(
+                channel, notice, [], dedupe_key=f"slack:vip-notice:{view.request_id}",
+                request_id=view.request_id,
+            )
+        else:
+            posted = self.chat.post_message(
+                channel, text, blocks, dedupe_key=f"slack:escalation:{view.request_id}",
+                request_id=view.request_id,
+            )
+        self.escalations.mark_notified(escalation.id or 0, posted.channel, posted.ts)

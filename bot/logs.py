@@ -1,0 +1,59 @@
+"""Structured logs: one JSON object per line, emails masked, secrets never printed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+_SECRET_KEYS = ("token", "secret", "password", "authorization", "signature", "key")
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+def mask_email(text: str) -> str:
+    """dana.reyes@majorclient.com -> d***@majorclient.com (the domain helps debugging)."""
+    return _EMAIL.sub(r"\1***@\2", text)
+
+
+def _clean(key: str, value: Any) -> Any:
+    if any(marker in key.lower() for marker in _SECRET_KEYS) and key != "idempotency_key":
+        return "[redacted]"
+    if isinstance(value, str):
+        return mask_email(value)
+    if isinstance(value, list | tuple):
+        return [_clean(key, item) for item in value]
+    if isinstance(value, dict):
+        return {k: _clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return mask_email(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": mask_email(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = _clean(key, value)
+        if record.exc_info:
+            entry["exc"] = mask_email(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Our access line replaces uvicorn's, which would log without request ids.
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,232 @@
+"""From a stored request to one of the four outcomes, exactly once.
+
+A request is processed under a lease (a compare-and-set on its row): whoever holds the
+lease does the work; a duplicate submission waits for the result; a lease that runs out
+because its holder died lets the recovery sweep (or the next duplicate) finish the job.
+Every side effect downstream is idempotent, so finishing twice cannot book twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.booking import Booked, Booker, Unavailable
+from bot.config import Config
+from bot.escalation import Escalator
+from bot.gate import GateDecision, GateInput, Route, decide
+from bot.intake import ValidRequest
+from integrations.base import IntegrationError
+from storage.models import Booking, BookingRequest, EscalationKind, RequestStatus, utcnow
+from storage.repositories import RequestRepository
+
+log = logging.getLogger("frontdesk.processing")
+
+EMAIL_FAILED_DETAIL = (
+    "The meeting exists in the calendar, but the client was NOT confirmed: {error}. "
+    "Please confirm it to them by hand."
+)
+CALENDAR_FAILED_DETAIL = "The calendar refused the booking, nothing was created: {error}"
+INTERNAL_FAILED_DETAIL = "Frontdesk hit an unexpected error while booking ({error}); see the logs."
+
+
+class StillProcessing(Exception):
+    """A duplicate waited, but the original is still being processed."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class Submitted:
+    request_id: str
+    response: dict[str, Any]
+    replay: bool
+
+
+def booking_json(booking: Booking) -> dict[str, Any]:
+    return {
+        "rep": booking.rep_email,
+        "start": booking.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": booking.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "event_id": booking.event_id,
+        "ical_uid": booking.ical_uid,
+        "video_url": booking.video_url,
+    }
+
+
+def rules_version(config: Config) -> str:
+    """A short fingerprint of the gate rules, so the audit log says which rules decided."""
+    rules = config.gate_rules
+    text = repr((sorted(rules.vip_domains), rules.escalation_keywords, rules.group_size_threshold))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class RequestProcessor:
+    def __init__(
+        self,
+        config: Config,
+        requests: RequestRepository,
+        booker: Booker,
+        escalator: Escalator,
+        *,
+        lease: timedelta = timedelta(minutes=2),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.requests = requests
+        self.booker = booker
+        self.escalator = escalator
+        self.lease = lease
+        self.clock = clock
+        self.rules_version = rules_version(config)
+
+    # -- intake -------------------------------------------------------------------------
+
+    def submit(
+        self, valid: ValidRequest, idempotency_key: str, body_sha256: str, wait: float = 30.0
+    ) -> Submitted:
+        """Store the request (before any external call), then process it or replay it."""
+        row, created = self.requests.create(
+            BookingRequest(
+                idempotency_key=idempotency_key,
+                body_sha256=body_sha256,
+                name=valid.name,
+                email=valid.email,
+                phone=valid.phone,
+                sms_opt_in=valid.sms_opt_in,
+                company=valid.company,
+                notes=valid.notes,
+                timezone=valid.timezone,
+                requested_start=valid.requested_start,
+                duration_minutes=valid.duration_minutes,
+                rep_email=valid.rep,
+            )
+        )
+        if created:
+            log.info("request stored", extra={"request_id": row.id})
+        elif row.body_sha256 != body_sha256:
+            log.warning(
+                "idempotency key reused with a different body; replaying the original",
+                extra={"request_id": row.id},
+            )
+        response = self.process(row.id, wait=wait)
+        return Submitted(row.id, response, replay=not created)
+
+    def replay(self, idempotency_key: str, wait: float = 30.0) -> Submitted | None:
+        """The stored answer to a submission seen before, or None for a new one."""
+        row = self.requests.get_by_key(idempotency_key)
+        if row is None:
+            return None
+        return Submitted(row.id, self.process(row.id, wait=wait), replay=True)
+
+    def process(self, request_id: str, wait: float = 30.0) -> dict[str, Any]:
+        """The request's final response: computed here, or awaited from whoever holds it."""
+        deadline = time.monotonic() + wait
+        delay = 0.02
+        while True:
+            request = self.requests.get(request_id)
+            if request is None:
+                raise LookupError(f"request {request_id} does not exist")
+            if RequestStatus(request.status).is_final and request.response is not None:
+                return request.response
+            claimed = self.requests.claim_for_processing(request_id, self.lease, self.clock())
+            if claimed is not None:
+                return self._run(claimed)
+            if time.monotonic() >= deadline:
+                raise StillProcessing(request_id)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def recover(self, received_grace: timedelta = timedelta(seconds=30)) -> int:
+        """Finish or escalate every request a crash left unfinished; return how many."""
+        now = self.clock()
+        finished = 0
+        for request_id in self.requests.unfinished(now - received_grace, now):
+            claimed = self.requests.claim_for_processing(request_id, self.lease, now)
+            if claimed is None:
+                continue
+            log.warning("recovering unfinished request", extra={"request_id": request_id})
+            try:
+                self._run(claimed)
+                finished += 1
+            except Exception:
+                log.exception("recovery failed; will retry", extra={"request_id": request_id})
+        return finished
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    def _run(self, request: BookingRequest) -> dict[str, Any]:
+        decision = decide(
+            GateInput(
+                email=request.email,
+                notes=request.notes,
+                has_requested_time=request.requested_start is not None,
+            ),
+            self.config.gate_rules,
+        )
+        self.requests.record_decision(
+            request.id, "gate", decision.route, list(decision.reasons), self.rules_version
+        )
+        status, reasons, booking, detail = self._route(request, decision)
+        response: dict[str, Any] = {"request_id": request.id, "status": status, "reasons": reasons}
+        if booking is not None:
+            response["booking"] = booking_json(booking)
+        self.requests.record_decision(
+            request.id, "outcome", status, reasons, self.rules_version, detail
+        )
+        self.requests.finish(request.id, status, reasons, response)
+        log.info(
+            "request routed",
+            extra={"request_id": request.id, "outcome": str(status), "reasons": reasons},
+        )
+        return response
+
+    def _route(
+        self, request: BookingRequest, decision: GateDecision
+    ) -> tuple[RequestStatus, list[str], Booking | None, str | None]:
+        reasons = list(decision.reasons)
+        if decision.route is Route.VIP:
+            self.escalator.escalate(request, EscalationKind.VIP, reasons)
+            return RequestStatus.ESCALATED_VIP, reasons, None, None
+        if decision.route is Route.REVIEW:
+            self.escalator.escalate(request, EscalationKind.MANUAL_REVIEW, reasons)
+            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, None
+        return self._book(request)
+
+    def _book(
+        self, request: BookingRequest
+    ) -> tuple[RequestStatus, list[str], Booking | None, str | None]:
+        try:
+            outcome = self.booker.book(request)
+        except IntegrationError as exc:
+            return self._failed(request, [exc.code], CALENDAR_FAILED_DETAIL.format(error=exc))
+        except Exception as exc:
+            log.exception("booking crashed", extra={"request_id": request.id})
+            detail = INTERNAL_FAILED_DETAIL.format(error=type(exc).__name__)
+            return self._failed(request, [f"internal_error:{type(exc).__name__}"], detail)
+        if isinstance(outcome, Unavailable):
+            reasons = ["slot_unavailable"]
+            self.escalator.escalate(
+                request, EscalationKind.MANUAL_REVIEW, reasons, detail=outcome.detail
+            )
+            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, outcome.detail
+        assert isinstance(outcome, Booked)
+        if outcome.email_error is not None:
+            error = outcome.email_error
+            detail = EMAIL_FAILED_DETAIL.format(error=error)
+            status, reasons, _, _ = self._failed(request, [error.code], detail)
+            return status, reasons, outcome.booking, detail
+        return RequestStatus.BOOKED_AUTO, [], outcome.booking, None
+
+    def _failed(
+        self, request: BookingRequest, reasons: list[str], detail: str
+    ) -> tuple[RequestStatus, list[str], Booking | None, str | None]:
+        self.escalator.escalate(request, EscalationKind.ON_ERROR, reasons, detail=detail)
+        return RequestStatus.ESCALATED_ON_ERROR, reasons, None, detail

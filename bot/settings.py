@@ -1,0 +1,70 @@
+"""Environment settings (secrets and URLs), read once by pydantic-settings.
+
+Everything that is not a secret or a URL lives in the TOML config (bot/config.py).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/frontdesk.db"
+
+
+class Settings(BaseSettings):
+    """Process settings; variable names are the ones in SPEC §1 (and Bolt's own)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    frontdesk_config: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    frontdesk_webhook_secret: SecretStr | None = None
+    frontdesk_encryption_key: SecretStr | None = None
+    frontdesk_public_url: str = "http://127.0.0.1:3000"
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    ms_tenant_id: str | None = None
+    ms_client_id: str | None = None
+    ms_client_secret: SecretStr | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    postmark_server_token: SecretStr | None = None
+    postmark_from: str | None = None
+
+    slack_api_url: str = "https://slack.com/api/"
+    google_api_url: str = "https://www.googleapis.com/"
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    ms_graph_url: str = "https://graph.microsoft.com/v1.0"
+    ms_authority_url: str = "https://login.microsoftonline.com"
+    twilio_api_url: str = "https://api.twilio.com"
+    postmark_api_url: str = "https://api.postmarkapp.com/"
+
+    # Operational knobs with safe defaults; not part of the public contract.
+    frontdesk_log_level: str = "INFO"
+    frontdesk_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    frontdesk_signature_tolerance_seconds: int = Field(default=300, ge=1)
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def google_configured(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret)
+
+    @property
+    def microsoft_configured(self) -> bool:
+        return bool(self.ms_tenant_id and self.ms_client_id and self.ms_client_secret)
+
+    @property
+    def postmark_configured(self) -> bool:
+        return bool(self.postmark_server_token and self.postmark_from)
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)

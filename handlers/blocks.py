@@ -1,0 +1,114 @@
+"""Pure Block Kit builders (slack_sdk.models) for the messages Frontdesk posts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+    UserSelectElement,
+)
+
+from bot.reasons import describe
+from handlers.ids import ActionId, BlockId
+from storage.models import EscalationKind
+
+HEADERS = {
+    EscalationKind.VIP: ":star: VIP request",
+    EscalationKind.MANUAL_REVIEW: ":eyes: Manual review",
+    EscalationKind.ON_ERROR: ":rotating_light: Automation failed",
+}
+NO_TIME = "_no time selected_"
+SECTION_LIMIT = 3000
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    """What a person needs to see to act on an escalated request."""
+
+    request_id: str
+    kind: EscalationKind
+    name: str
+    email: str
+    company: str | None
+    phone: str | None
+    timezone: str
+    requested_start: datetime | None
+    duration_minutes: int
+    notes: str
+    reasons: tuple[str, ...]
+    detail: str | None = None
+
+
+def slack_date(instant: datetime, client_zone: str) -> str:
+    """`<!date^…>` so every viewer sees their own zone; the fallback is the client's."""
+    local = instant.astimezone(ZoneInfo(client_zone))
+    fallback = f"{local:%a %d %b %Y %H:%M} {local.tzname()} ({client_zone})"
+    return f"<!date^{int(instant.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escalation_text(view: EscalationView) -> str:
+    """Notification fallback text (shown in push notifications and by screen readers)."""
+    heading = HEADERS[view.kind].split(" ", 1)[1]
+    return f"{heading}: {view.name} <{view.email}>"
+
+
+def escalation_blocks(view: EscalationView) -> list[Block]:
+    when = (
+        slack_date(view.requested_start, view.timezone) if view.requested_start else NO_TIME
+    )
+    fields = [
+        MarkdownTextObject(text=f"*Client*\n{_truncate(view.name, 200)}"),
+        MarkdownTextObject(text=f"*Email*\n{view.email}"),
+        MarkdownTextObject(text=f"*Company*\n{view.company or '—'}"),
+        MarkdownTextObject(text=f"*Phone*\n{view.phone or '—'}"),
+        MarkdownTextObject(text=f"*Requested time*\n{when}"),
+        MarkdownTextObject(text=f"*Duration*\n{view.duration_minutes} min"),
+    ]
+    why = "\n".join(f"• {describe(code)}" for code in view.reasons) or "• —"
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=HEADERS[view.kind])),
+        SectionBlock(fields=fields),
+    ]
+    if view.notes.strip():
+        notes = _truncate(view.notes.strip(), SECTION_LIMIT - 20)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Notes*\n>{notes}")))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=_truncate(f"*Why*\n{why}", SECTION_LIMIT))))
+    if view.detail:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_truncate(view.detail, 2000))]))
+    blocks.append(
+        ActionsBlock(
+            block_id=BlockId.ESCALATION_ACTIONS.for_request(view.request_id),
+            elements=[
+                ButtonElement(text="Claim", action_id=ActionId.CLAIM, value=view.request_id,
+                              style="primary"),
+                ButtonElement(text="Book", action_id=ActionId.BOOK, value=view.request_id),
+                UserSelectElement(placeholder="Reassign to…", action_id=ActionId.REASSIGN),
+                ButtonElement(text="Resolve", action_id=ActionId.RESOLVE, value=view.request_id),
+            ],
+        )
+    )
+    blocks.append(
+        ContextBlock(elements=[MarkdownTextObject(text=f"Request `{view.request_id}`")])
+    )
+    return blocks
+
+
+def vip_notice_text(view: EscalationView, owner: str | None) -> str:
+    """The one line the escalation channel gets about a VIP request."""
+    who = f"<@{owner}>" if owner else "nobody (owner not found in Slack)"
+    company = f" ({view.company})" if view.company else ""
+    return f":star: VIP request from {view.name}{company} — assigned to {who}. `{view.request_id}`"

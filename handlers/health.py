@@ -1,0 +1,18 @@
+"""GET /healthz: is the database answering?"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from handlers.deps import Parts
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["operations"], summary="Liveness and database check")
+async def healthz(parts: Parts) -> JSONResponse:
+    if await run_in_threadpool(parts.db.ping):
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "unavailable", "reason": "database"}, status_code=503)

@@ -1,0 +1,167 @@
+"""POST /webhooks/booking: check, parse and hand the form to the processing service."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from bot.intake import IntakeForm, IntakeValidationError, validate_request
+from bot.processing import StillProcessing, Submitted
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from handlers.deps import Parts
+from handlers.errors import error_response
+
+log = logging.getLogger("frontdesk.intake")
+
+JSON_TYPE = "application/json"
+FORM_TYPE = "application/x-www-form-urlencoded"
+REPLAY_HEADER = "Idempotent-Replay"
+
+router = APIRouter()
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(content_type: str, body: bytes) -> dict[str, Any]:
+    """Raise ValueError with a reason when the body does not parse into an object."""
+    text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if content_type == JSON_TYPE:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("the JSON body must be an object")
+        return data
+    pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+    return dict(pairs)
+
+
+def _idempotency_key(payload: dict[str, Any], header: str | None, body_sha: str) -> str:
+    submission_id = payload.get("submission_id")
+    key = (submission_id if isinstance(submission_id, str) else "").strip() or (header or "").strip()
+    # No key at all: the exact same body is the same submission.
+    return f"key:{key}" if key else f"body:{body_sha}"
+
+
+def _result(submitted: Submitted) -> JSONResponse:
+    headers = {REPLAY_HEADER: "true"} if submitted.replay else {}
+    return JSONResponse(submitted.response, headers=headers)
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, bad or stale signature"},
+    400: {"description": "Body does not parse"},
+    409: {"description": "A duplicate is still being processed; retry after Retry-After"},
+    413: {"description": "Body over 64 KiB"},
+    415: {"description": "Content type other than JSON or form"},
+    422: {"description": "Validation failed: `{error, errors: [{field, message}]}`"},
+}
+
+
+@router.post(
+    "/webhooks/booking",
+    tags=["intake"],
+    summary="Submit a booking request (signed)",
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_TYPE: {"schema": IntakeForm.model_json_schema()},
+                FORM_TYPE: {"schema": IntakeForm.model_json_schema()},
+            },
+        },
+        "parameters": [
+            {"name": TIMESTAMP_HEADER, "in": "header", "required": True,
+             "schema": {"type": "string"}},
+            {"name": SIGNATURE_HEADER, "in": "header", "required": True,
+             "schema": {"type": "string"}, "description": "v0=hex(HMAC-SHA256)"},
+            {"name": "Idempotency-Key", "in": "header", "required": False,
+             "schema": {"type": "string"}},
+        ],
+    },
+)
+async def booking_webhook(request: Request, parts: Parts) -> Response:
+    settings = parts.settings
+    log_fields: dict[str, Any] = {}
+    request.state.log = log_fields
+    try:
+        body = await _read_body(request, settings.frontdesk_max_body_bytes)
+    except BodyTooLarge:
+        limit = settings.frontdesk_max_body_bytes // 1024
+        return error_response(413, "payload_too_large", f"the body is over {limit} KiB")
+
+    secret = settings.frontdesk_webhook_secret
+    try:
+        verify(
+            secret.get_secret_value() if secret else "",
+            request.headers.get(TIMESTAMP_HEADER),
+            request.headers.get(SIGNATURE_HEADER),
+            body,
+            tolerance_seconds=settings.frontdesk_signature_tolerance_seconds,
+        )
+    except SignatureError as exc:
+        return error_response(401, "invalid_signature", str(exc))
+
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in (JSON_TYPE, FORM_TYPE):
+        return error_response(
+            415, "unsupported_media_type", f"send {JSON_TYPE} or {FORM_TYPE}, not {content_type!r}"
+        )
+    try:
+        payload = _parse(content_type, body)
+    except ValueError as exc:
+        return error_response(400, "malformed_body", f"the body does not parse: {exc}")
+
+    body_sha = hashlib.sha256(body).hexdigest()
+    key = _idempotency_key(payload, request.headers.get("idempotency-key"), body_sha)
+    try:
+        # A seen submission is answered from storage, even if it would not validate today.
+        submitted = await run_in_threadpool(parts.processor.replay, key)
+        if submitted is None:
+            valid = validate_request(payload, parts.config, parts.processor.clock())
+            submitted = await run_in_threadpool(parts.processor.submit, valid, key, body_sha)
+    except IntakeValidationError as exc:
+        log_fields["outcome"] = "rejected"
+        errors = [{"field": e.field, "message": e.message} for e in exc.errors]
+        return JSONResponse({"error": "validation_failed", "errors": errors}, status_code=422)
+    except StillProcessing as exc:
+        log_fields.update(request_id=exc.request_id, outcome="in_progress")
+        return error_response(
+            409, "in_progress", "this submission is still being processed; retry shortly",
+            request_id=exc.request_id, retry_after=5,
+        )
+    except Exception:
+        log.exception("intake failed after validation")
+        return error_response(
+            503, "temporarily_unavailable",
+            "the request could not be processed now; retry with the same submission_id",
+            retry_after=30,
+        )
+    log_fields.update(
+        request_id=submitted.request_id,
+        outcome=submitted.response.get("status"),
+        replay=submitted.replay,
+    )
+    return _result(submitted)
+

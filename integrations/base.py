@@ -1,0 +1,118 @@
+"""The small interfaces Frontdesk needs from the outside world, and the one error type
+every integration translates its failures into.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.config import Rep
+
+
+class IntegrationError(Exception):
+    """An external API refused or failed; carries what an escalation needs to say why."""
+
+    def __init__(self, provider: str, status: int | str, reason: str, message: str = "") -> None:
+        self.provider = provider
+        self.status = status
+        self.reason = reason
+        self.message = message or f"{provider} answered {status} {reason}"
+        super().__init__(self.message)
+
+    @property
+    def code(self) -> str:
+        """Reason code, e.g. `api_error:google:403:insufficientPermissions`."""
+        return f"api_error:{self.provider}:{self.status}:{self.reason}"
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """What the booking path asks a calendar to create."""
+
+    request_id: str
+    calendar_id: str
+    start: datetime
+    end: datetime
+    summary: str
+    description: str
+    attendees: tuple[str, ...]
+    client_timezone: str
+    rep_timezone: str
+    video: bool
+
+
+@dataclass(frozen=True)
+class CreatedEvent:
+    event_id: str
+    ical_uid: str | None
+    video_url: str | None
+
+
+class CalendarProvider(Protocol):
+    """Busy time and event creation for one provider (Google, Microsoft or the sandbox)."""
+
+    name: str
+
+    def busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
+        """Busy intervals across every calendar of the rep; raise IntegrationError on failure."""
+        ...
+
+    def create_event(self, rep: Rep, draft: EventDraft) -> CreatedEvent:
+        """Create the event idempotently: the same request id never makes a second event."""
+        ...
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A booking confirmation, rendered for the client by the email sender."""
+
+    request_id: str
+    to: str
+    client_name: str
+    subject: str
+    text_body: str
+    html_body: str
+    attachments: tuple[dict[str, Any], ...] = field(default=())
+
+
+class EmailSender(Protocol):
+    name: str
+
+    def send(self, message: Confirmation) -> str:
+        """Send once per request id; return the provider's message id."""
+        ...
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    channel: str
+    ts: str
+
+
+class Chat(Protocol):
+    """What Frontdesk needs from Slack to hand work to people."""
+
+    name: str
+
+    def post_message(
+        self, channel: str, text: str, blocks: list[dict[str, Any]], *, dedupe_key: str,
+        request_id: str | None = None,
+    ) -> PostedMessage:
+        """Post once per dedupe key; raise IntegrationError when Slack refuses."""
+        ...
+
+    def open_dm(self, user_id: str) -> str:
+        """The DM channel id with a user."""
+        ...
+
+    def user_id_for_email(self, email: str) -> str | None:
+        """The Slack user with that email, or None when there is none."""
+        ...

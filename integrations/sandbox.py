@@ -1,0 +1,135 @@
+"""Sandbox stand-ins for every external service (SPEC §8): nothing leaves the machine,
+everything that would have been sent is recorded in the outbox and listed at /sandbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import WEEKDAYS, Config, Rep, parse_hours
+from integrations.base import Confirmation, CreatedEvent, EventDraft, Interval, PostedMessage
+from storage.repositories import BookingRepository, OutboxRepository
+
+SANDBOX_VIDEO_BASE = "https://meet.sandbox.invalid/"
+
+
+def _stand_in_id(prefix: str, seed: str) -> str:
+    digest = base64.b32encode(hashlib.sha256(seed.lower().encode()).digest()).decode()
+    return f"{prefix}SBX{digest[:8]}"
+
+
+class SandboxCalendar:
+    """Answers busy time from the config's `[sandbox]` blocks plus the events it booked."""
+
+    name = "sandbox"
+
+    def __init__(self, config: Config, outbox: OutboxRepository, bookings: BookingRepository):
+        self.config = config
+        self.outbox = outbox
+        self.bookings = bookings
+
+    def busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
+        intervals: list[Interval] = []
+        for calendar in rep.calendars:
+            intervals += self._weekly_blocks(calendar, start, end)
+            intervals += [
+                Interval(s, e) for s, e in self.bookings.confirmed_on_calendar(calendar, start, end)
+            ]
+        return sorted(intervals, key=lambda interval: interval.start)
+
+    def _weekly_blocks(self, calendar: str, start: datetime, end: datetime) -> list[Interval]:
+        found = []
+        for block in self.config.sandbox.busy:
+            if block.calendar != calendar:
+                continue
+            zone = ZoneInfo(block.timezone) if block.timezone else self.config.zone
+            weekdays = {WEEKDAYS.index(day) for day in block.days}
+            day = start.astimezone(zone).date() - timedelta(days=1)
+            while day <= end.astimezone(zone).date():
+                if day.weekday() in weekdays:
+                    for opens, closes in parse_hours(block.hours):
+                        block_start = datetime.combine(day, opens, tzinfo=zone)
+                        block_end = datetime.combine(day, closes, tzinfo=zone)
+                        if block_start < end and block_end > start:
+                            found.append(Interval(block_start, block_end))
+                day += timedelta(days=1)
+        return found
+
+    def create_event(self, rep: Rep, draft: EventDraft) -> CreatedEvent:
+        event_id = "sbx" + draft.request_id.split("_", 1)[-1].lower()
+        video_url = f"{SANDBOX_VIDEO_BASE}{event_id}" if draft.video else None
+        created = CreatedEvent(event_id, f"{event_id}@sandbox.frontdesk", video_url)
+        payload: dict[str, Any] = {
+            "calendar": draft.calendar_id,
+            "summary": draft.summary,
+            "start": draft.start.isoformat(),
+            "end": draft.end.isoformat(),
+            "rep_timezone": draft.rep_timezone,
+            "client_timezone": draft.client_timezone,
+            "attendees": list(draft.attendees),
+            "video": draft.video,
+        }
+        self.outbox.record(
+            f"calendar:{draft.calendar_id}:{event_id}",
+            "calendar",
+            "events.insert",
+            payload,
+            request_id=draft.request_id,
+            result={"event_id": event_id, "ical_uid": created.ical_uid, "video_url": video_url},
+        )
+        return created
+
+
+class SandboxEmail:
+    name = "sandbox"
+
+    def __init__(self, outbox: OutboxRepository) -> None:
+        self.outbox = outbox
+
+    def send(self, message: Confirmation) -> str:
+        payload = {
+            "to": message.to,
+            "subject": message.subject,
+            "text_body": message.text_body,
+            "attachments": [a.get("Name") for a in message.attachments],
+        }
+        row, _ = self.outbox.record(
+            f"email:confirmation:{message.request_id}", "email", "send", payload,
+            request_id=message.request_id,
+        )
+        return f"sandbox-{row.id}"
+
+
+class SandboxChat:
+    """Records Slack messages with their blocks; any user or email is a stand-in user."""
+
+    name = "sandbox"
+
+    def __init__(self, outbox: OutboxRepository) -> None:
+        self.outbox = outbox
+
+    def post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        dedupe_key: str,
+        request_id: str | None = None,
+    ) -> PostedMessage:
+        payload = {"channel": channel, "text": text, "blocks": blocks}
+        row, _ = self.outbox.record(
+            dedupe_key, "slack", "chat.postMessage", payload, request_id=request_id
+        )
+        ts = f"{int(row.created_at.timestamp())}.{row.id or 0:06d}"
+        return PostedMessage(channel, ts)
+
+    def open_dm(self, user_id: str) -> str:
+        return "D" + user_id[1:]
+
+    def user_id_for_email(self, email: str) -> str | None:
+        return _stand_in_id("U", email)

@@ -1,0 +1,220 @@
+"""SQLModel tables: requests, gate decisions (audit log), escalations, bookings, outbox,
+and reps' calendar connections. All instants are stored in UTC; every party's IANA zone
+is kept beside them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """Time-ordered id: 48-bit milliseconds + 80 random bits, Crockford base32 (like a ULID)."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(secrets.token_bytes(10), "big")
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(*, required: bool = False, now: bool = False, index: bool = False) -> Any:
+    """A UTC datetime column; `now` defaults it to the current instant."""
+    column = Column(UTCDateTime(), nullable=not (required or now), index=index)
+    if now:
+        return Field(default_factory=utcnow, sa_column=column)
+    return Field(sa_column=column) if required else Field(default=None, sa_column=column)
+
+
+class RequestStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    ESCALATED_VIP = "escalated_vip"
+    ESCALATED_MANUAL_REVIEW = "escalated_manual_review"
+    BOOKED_AUTO = "booked_auto"
+    ESCALATED_ON_ERROR = "escalated_on_error"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (RequestStatus.RECEIVED, RequestStatus.PROCESSING)
+
+
+class EscalationKind(StrEnum):
+    VIP = "vip"
+    MANUAL_REVIEW = "manual_review"
+    ON_ERROR = "on_error"
+
+
+class BookingStatus(StrEnum):
+    RESERVED = "reserved"  # slot held while the calendar insert runs
+    CONFIRMED = "confirmed"
+    RELEASED = "released"  # the insert failed; the slot is free again
+    CANCELLED = "cancelled"
+
+
+class OutboxStatus(StrEnum):
+    SANDBOXED = "sandboxed"  # recorded instead of sent (sandbox mode)
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class BookingRequest(SQLModel, table=True):
+    """One accepted form submission, stored before any external call."""
+
+    __tablename__ = "booking_request"
+
+    id: str = Field(default_factory=lambda: new_id("req"), primary_key=True, max_length=40)
+    idempotency_key: str = Field(max_length=300, unique=True)
+    body_sha256: str = Field(max_length=64)
+    status: str = Field(default=RequestStatus.RECEIVED, max_length=32, index=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    phone: str | None = Field(default=None, max_length=20)
+    sms_opt_in: bool = False
+    company: str | None = Field(default=None, max_length=200)
+    notes: str = Field(default="", max_length=5000)
+    timezone: str = Field(max_length=64)
+    requested_start: datetime | None = _utc()
+    duration_minutes: int
+    rep_email: str | None = Field(default=None, max_length=320)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    attempts: int = 0
+    received_at: datetime = _utc(now=True)
+    lease_until: datetime | None = _utc()
+    finished_at: datetime | None = _utc()
+
+
+class Decision(SQLModel, table=True):
+    """Audit log: the gate's routing and the final outcome of each request, with reasons."""
+
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("request_id", "stage", name="uq_decision_request_stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="booking_request.id", max_length=40, index=True)
+    stage: str = Field(max_length=16)  # "gate" | "outcome"
+    result: str = Field(max_length=32)  # a route for the gate, a status for the outcome
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    detail: str | None = Field(default=None, max_length=2000)
+    rules_version: str = Field(max_length=16)
+    decided_at: datetime = _utc(now=True)
+
+
+class Escalation(SQLModel, table=True):
+    __tablename__ = "escalation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="booking_request.id", max_length=40, unique=True)
+    kind: str = Field(max_length=16, index=True)
+    priority: str = Field(default="normal", max_length=8)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    detail: str | None = Field(default=None, max_length=2000)
+    assignee: str | None = Field(default=None, max_length=64)
+    channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    notify_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _utc(now=True)
+    notified_at: datetime | None = _utc()
+    claimed_by: str | None = Field(default=None, max_length=32)
+    claimed_at: datetime | None = _utc()
+    resolved_by: str | None = Field(default=None, max_length=32)
+    resolved_at: datetime | None = _utc(index=True)
+    outcome: str | None = Field(default=None, max_length=32)
+    resolution_note: str | None = Field(default=None, max_length=2000)
+
+
+class Booking(SQLModel, table=True):
+    __tablename__ = "booking"
+    __table_args__ = (Index("ix_booking_rep_start", "rep_email", "start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="booking_request.id", max_length=40, unique=True)
+    rep_email: str = Field(max_length=320)
+    provider: str = Field(max_length=16)
+    calendar_id: str = Field(max_length=320)
+    status: str = Field(default=BookingStatus.RESERVED, max_length=16)
+    start: datetime = _utc(required=True)
+    end: datetime = _utc(required=True)
+    client_timezone: str = Field(max_length=64)
+    event_id: str | None = Field(default=None, max_length=1024)
+    ical_uid: str | None = Field(default=None, max_length=1024)
+    video_url: str | None = Field(default=None, max_length=2000)
+    booked_by: str = Field(default="auto", max_length=32)  # "auto" or the Slack user who booked
+    created_at: datetime = _utc(now=True)
+    confirmed_at: datetime | None = _utc()
+    confirmation_sent_at: datetime | None = _utc()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Every outgoing message or event, keyed so that a retry never sends it twice."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=300, unique=True)
+    service: str = Field(max_length=16, index=True)  # slack | calendar | email | sms
+    action: str = Field(max_length=64)
+    request_id: str | None = Field(default=None, max_length=40, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _utc(now=True, index=True)
+    sent_at: datetime | None = _utc()
+
+
+class CalendarConnection(SQLModel, table=True):
+    """A rep's link to their calendar provider; the refresh token is Fernet-encrypted."""
+
+    __tablename__ = "calendar_connection"
+    __table_args__ = (UniqueConstraint("rep_email", "provider", name="uq_connection_rep"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rep_email: str = Field(max_length=320)
+    provider: str = Field(max_length=16)
+    status: str = Field(default="connected", max_length=16)  # connected | broken
+    refresh_token_encrypted: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    connected_at: datetime | None = _utc()
+    broken_reason: str | None = Field(default=None, max_length=500)
+    broken_at: datetime | None = _utc()
+    alerted_at: datetime | None = _utc()
+    updated_at: datetime = _utc(now=True)
+

@@ -1,0 +1,11 @@
+"""Repositories: one per aggregate, each method one short transaction.
+
+Handlers and services call these and never see a session.
+"""
+
+from storage.repositories.bookings import BookingRepository
+from storage.repositories.escalations import EscalationRepository
+from storage.repositories.outbox import OutboxRepository
+from storage.repositories.requests import RequestRepository
+
+__all__ = ["BookingRepository", "EscalationRepository", "OutboxRepository", "RequestRepository"]
