@@ -230,7 +230,10 @@ class SandboxBusy(_Strict):
 
 
 class SandboxConfig(_Strict):
+    """Sandbox-only realism: recurring busy blocks, and calendars that refuse access."""
+
     busy: tuple[SandboxBusy, ...] = ()
+    broken_calendars: tuple[str, ...] = ()
 
 
 class Config(_Strict):

@@ -11,7 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import WEEKDAYS, Config, Rep, parse_hours
-from integrations.base import Confirmation, CreatedEvent, EventDraft, Interval, PostedMessage
+from integrations.base import (
+    Confirmation,
+    CreatedEvent,
+    EventDraft,
+    IntegrationError,
+    Interval,
+    PostedMessage,
+)
 from storage.repositories import BookingRepository, OutboxRepository
 
 SANDBOX_VIDEO_BASE = "https://meet.sandbox.invalid/"
@@ -35,6 +42,7 @@ class SandboxCalendar:
     def busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
         intervals: list[Interval] = []
         for calendar in rep.calendars:
+            self._refuse_if_broken(calendar)
             intervals += self._weekly_blocks(calendar, start, end)
             intervals += [
                 Interval(s, e) for s, e in self.bookings.confirmed_on_calendar(calendar, start, end)
@@ -59,7 +67,18 @@ class SandboxCalendar:
                 day += timedelta(days=1)
         return found
 
+    def _refuse_if_broken(self, calendar: str) -> None:
+        if calendar in self.config.sandbox.broken_calendars:
+            raise IntegrationError(
+                "sandbox",
+                403,
+                "insufficientPermissions",
+                f"the sandbox calendar {calendar} is configured as broken "
+                "(sandbox.broken_calendars): access refused",
+            )
+
     def create_event(self, rep: Rep, draft: EventDraft) -> CreatedEvent:
+        self._refuse_if_broken(draft.calendar_id)
         event_id = "sbx" + draft.request_id.split("_", 1)[-1].lower()
         video_url = f"{SANDBOX_VIDEO_BASE}{event_id}" if draft.video else None
         created = CreatedEvent(event_id, f"{event_id}@sandbox.frontdesk", video_url)

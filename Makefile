@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= examples/frontdesk.toml
+DEV_SECRET ?= dev-webhook-secret-change-me
+export DATABASE_URL ?= sqlite:///./var/frontdesk.db
+
+.PHONY: run test lint typecheck unit bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python >= 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	@mkdir -p var
+	@echo "Webhook secret for this development server: $(DEV_SECRET)"
+	@echo "Try:  FRONTDESK_WEBHOOK_SECRET=$(DEV_SECRET) $(BIN)/frontdesk submit examples/requests/booked_auto.json"
+	@echo "Then open http://127.0.0.1:3000/sandbox"
+	FRONTDESK_WEBHOOK_SECRET=$${FRONTDESK_WEBHOOK_SECRET:-$(DEV_SECRET)} \
+		$(BIN)/frontdesk serve --config $(CONFIG) --host 127.0.0.1 --port 3000
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check bot handlers integrations storage tests bench
+	$(BIN)/ruff format --check bot handlers integrations storage tests bench
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy bot handlers integrations storage
+
+test: lint typecheck
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

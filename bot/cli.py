@@ -1,0 +1,164 @@
+"""The `frontdesk` command line (SPEC §1)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.config import Config, ConfigError, load_config
+from bot.logs import configure_logging
+from bot.settings import Settings
+
+log = logging.getLogger("frontdesk")
+
+CONFIG_HELP = "TOML config file (default: $FRONTDESK_CONFIG)."
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _config(settings: Settings, path: str | None) -> Config:
+    chosen = path or settings.frontdesk_config
+    if not chosen:
+        raise click.UsageError("no config file: pass --config PATH or set FRONTDESK_CONFIG")
+    try:
+        return load_config(chosen)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration\n{exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Frontdesk: human-in-the-loop appointment scheduling for Slack."""
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Leave background jobs to `frontdesk worker`.")
+def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> None:
+    """Serve the HTTP API (webhooks, Slack, sandbox) and, unless told not to, the jobs."""
+    import uvicorn
+
+    from bot.app import build_components, create_app
+    from bot.scheduler import build_scheduler
+    from bot.services import UnavailableIntegrationError
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(settings.frontdesk_log_level)
+    config = _config(settings, config_path)
+    if settings.frontdesk_webhook_secret is None:
+        raise click.ClickException(
+            "FRONTDESK_WEBHOOK_SECRET is not set; the intake webhook always checks signatures"
+        )
+    if settings.database_url.startswith("sqlite"):
+        upgrade(settings.database_url)
+    try:
+        components = build_components(settings, config)
+    except UnavailableIntegrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    scheduler = None if no_scheduler else build_scheduler(components.processor)
+    if scheduler is not None:
+        scheduler.start()
+    try:
+        uvicorn.run(
+            create_app(components), host=host, port=port, log_config=None, access_log=False
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def worker(config_path: str | None) -> None:
+    """Run only the background jobs (for deployments with several `serve --no-scheduler`)."""
+    from bot.app import build_components
+    from bot.scheduler import build_scheduler
+
+    settings = _settings()
+    configure_logging(settings.frontdesk_log_level)
+    components = build_components(settings, _config(settings, config_path))
+    log.info("worker starting", extra={"services": components.integrations.modes()})
+    build_scheduler(components.processor, blocking=True).start()
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to head."""
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("database is at the latest schema")
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def check(config_path: str | None) -> None:
+    """Validate the config and probe every integration; exit non-zero on any problem."""
+    from bot.checks import run_checks
+
+    settings = _settings()
+    config = _config(settings, config_path)
+    rows = run_checks(settings, config)
+    width = max(len(row.subject) for row in rows)
+    for row in rows:
+        mark = "ok " if row.ok else "FAIL"
+        click.echo(f"{mark}  {row.subject.ljust(width)}  {row.detail}")
+    if not all(row.ok for row in rows):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--url", default="http://127.0.0.1:3000", show_default=True,
+              help="Base URL of a running Frontdesk.")
+def submit(file: str, url: str) -> None:
+    """Sign a JSON request with FRONTDESK_WEBHOOK_SECRET and post it to the intake webhook."""
+    import httpx
+
+    from bot.relative_time import resolve_relative_start
+    from bot.signing import signed_headers
+
+    settings = _settings()
+    if settings.frontdesk_webhook_secret is None:
+        raise click.ClickException("FRONTDESK_WEBHOOK_SECRET is not set")
+    payload: dict[str, Any] = json.loads(Path(file).read_text(encoding="utf-8"))
+    if isinstance(payload.get("requested_start"), str) and payload.get("timezone"):
+        payload["requested_start"] = resolve_relative_start(
+            payload["requested_start"], payload["timezone"]
+        )
+    payload.setdefault("submission_id", f"cli-{secrets.token_hex(6)}")
+    body = json.dumps(payload).encode()
+    headers = signed_headers(settings.frontdesk_webhook_secret.get_secret_value(), body)
+    headers["Content-Type"] = "application/json"
+    try:
+        response = httpx.post(
+            url.rstrip("/") + "/webhooks/booking", content=body, headers=headers, timeout=60
+        )
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"could not reach {url}: {exc}") from None
+    replay = " (replay)" if response.headers.get("Idempotent-Replay") == "true" else ""
+    click.echo(f"HTTP {response.status_code}{replay}")
+    click.echo(json.dumps(response.json(), indent=2))
+    if response.status_code >= 400:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
