@@ -51,7 +51,10 @@ class Booker:
         if request.requested_start is None:
             return Unavailable("no time was selected")
         booking = self.bookings.get_by_request(request.id)
-        if booking is None or booking.status not in (BookingStatus.RESERVED, BookingStatus.CONFIRMED):
+        if booking is None or booking.status not in (
+            BookingStatus.RESERVED,
+            BookingStatus.CONFIRMED,
+        ):
             held = self._hold_slot(request, booked_by)
             if isinstance(held, Unavailable):
                 return held

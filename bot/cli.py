@@ -70,9 +70,7 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
     if scheduler is not None:
         scheduler.start()
     try:
-        uvicorn.run(
-            create_app(components), host=host, port=port, log_config=None, access_log=False
-        )
+        uvicorn.run(create_app(components), host=host, port=port, log_config=None, access_log=False)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -126,8 +124,12 @@ def check(config_path: str | None) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--url", default="http://127.0.0.1:3000", show_default=True,
-              help="Base URL of a running Frontdesk.")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:3000",
+    show_default=True,
+    help="Base URL of a running Frontdesk.",
+)
 def submit(file: str, url: str) -> None:
     """Sign a JSON request with FRONTDESK_WEBHOOK_SECRET and post it to the intake webhook."""
     import httpx

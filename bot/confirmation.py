@@ -10,12 +10,12 @@ from integrations.base import Confirmation
 
 RESCHEDULE_HINT = (
     "Need another time? Reply to this email with a time that suits you, or submit the "
-    "booking form again and mention \"reschedule\"; a person will sort it out."
+    'booking form again and mention "reschedule"; a person will sort it out.'
 )
 
 
 def local_time_label(instant: datetime, zone: str) -> str:
-    """"Tuesday 1 December 2026, 2:00 PM MST" in the given zone."""
+    """ "Tuesday 1 December 2026, 2:00 PM MST" in the given zone."""
     local = instant.astimezone(ZoneInfo(zone))
     hour = local.strftime("%I").lstrip("0")
     return f"{local:%A} {local.day} {local:%B %Y}, {hour}:{local:%M %p} {local.tzname()}"

@@ -99,17 +99,26 @@ class Escalator:
         if owner is not None:
             dm = self.chat.open_dm(owner)
             posted = self.chat.post_message(
-                dm, text, blocks, dedupe_key=f"slack:vip-dm:{view.request_id}",
+                dm,
+                text,
+                blocks,
+                dedupe_key=f"slack:vip-dm:{view.request_id}",
                 request_id=view.request_id,
             )
             notice = vip_notice_text(view, owner)
             self.chat.post_message(
-                channel, notice, [], dedupe_key=f"slack:vip-notice:{view.request_id}",
+                channel,
+                notice,
+                [],
+                dedupe_key=f"slack:vip-notice:{view.request_id}",
                 request_id=view.request_id,
             )
         else:
             posted = self.chat.post_message(
-                channel, text, blocks, dedupe_key=f"slack:escalation:{view.request_id}",
+                channel,
+                text,
+                blocks,
+                dedupe_key=f"slack:escalation:{view.request_id}",
                 request_id=view.request_id,
             )
         self.escalations.mark_notified(escalation.id or 0, posted.channel, posted.ts)

@@ -10,7 +10,7 @@ _RELATIVE = re.compile(r"^\+(\d{1,3})(d|wd)\s+(\d{1,2}):(\d{2})$")
 
 
 def resolve_relative_start(text: str, zone: str, today: date | None = None) -> str:
-    """"+3d 10:00" (3 days ahead) or "+2wd 10:00" (2 weekdays ahead) -> ISO local time.
+    """ "+3d 10:00" (3 days ahead) or "+2wd 10:00" (2 weekdays ahead) -> ISO local time.
 
     Anything else is returned unchanged.
     """

@@ -67,9 +67,7 @@ def escalation_text(view: EscalationView) -> str:
 
 
 def escalation_blocks(view: EscalationView) -> list[Block]:
-    when = (
-        slack_date(view.requested_start, view.timezone) if view.requested_start else NO_TIME
-    )
+    when = slack_date(view.requested_start, view.timezone) if view.requested_start else NO_TIME
     fields = [
         MarkdownTextObject(text=f"*Client*\n{_truncate(view.name, 200)}"),
         MarkdownTextObject(text=f"*Email*\n{view.email}"),
@@ -86,24 +84,27 @@ def escalation_blocks(view: EscalationView) -> list[Block]:
     if view.notes.strip():
         notes = _truncate(view.notes.strip(), SECTION_LIMIT - 20)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Notes*\n>{notes}")))
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=_truncate(f"*Why*\n{why}", SECTION_LIMIT))))
+    blocks.append(
+        SectionBlock(text=MarkdownTextObject(text=_truncate(f"*Why*\n{why}", SECTION_LIMIT)))
+    )
     if view.detail:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_truncate(view.detail, 2000))]))
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=_truncate(view.detail, 2000))])
+        )
     blocks.append(
         ActionsBlock(
             block_id=BlockId.ESCALATION_ACTIONS.for_request(view.request_id),
             elements=[
-                ButtonElement(text="Claim", action_id=ActionId.CLAIM, value=view.request_id,
-                              style="primary"),
+                ButtonElement(
+                    text="Claim", action_id=ActionId.CLAIM, value=view.request_id, style="primary"
+                ),
                 ButtonElement(text="Book", action_id=ActionId.BOOK, value=view.request_id),
                 UserSelectElement(placeholder="Reassign to…", action_id=ActionId.REASSIGN),
                 ButtonElement(text="Resolve", action_id=ActionId.RESOLVE, value=view.request_id),
             ],
         )
     )
-    blocks.append(
-        ContextBlock(elements=[MarkdownTextObject(text=f"Request `{view.request_id}`")])
-    )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Request `{view.request_id}`")]))
     return blocks
 
 

@@ -10,7 +10,7 @@ from bot.app import Components
 
 
 def _components(request: Request) -> Components:
-    return request.app.state.components  # type: ignore[no-any-return]
+    return request.app.state.components
 
 
 Parts = Annotated[Components, Depends(_components)]

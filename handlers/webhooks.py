@@ -58,7 +58,8 @@ def _parse(content_type: str, body: bytes) -> dict[str, Any]:
 
 def _idempotency_key(payload: dict[str, Any], header: str | None, body_sha: str) -> str:
     submission_id = payload.get("submission_id")
-    key = (submission_id if isinstance(submission_id, str) else "").strip() or (header or "").strip()
+    key = submission_id.strip() if isinstance(submission_id, str) else ""
+    key = key or (header or "").strip()
     # No key at all: the exact same body is the same submission.
     return f"key:{key}" if key else f"body:{body_sha}"
 
@@ -92,12 +93,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             },
         },
         "parameters": [
-            {"name": TIMESTAMP_HEADER, "in": "header", "required": True,
-             "schema": {"type": "string"}},
-            {"name": SIGNATURE_HEADER, "in": "header", "required": True,
-             "schema": {"type": "string"}, "description": "v0=hex(HMAC-SHA256)"},
-            {"name": "Idempotency-Key", "in": "header", "required": False,
-             "schema": {"type": "string"}},
+            {
+                "name": TIMESTAMP_HEADER,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+            {
+                "name": SIGNATURE_HEADER,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "v0=hex(HMAC-SHA256)",
+            },
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
         ],
     },
 )
@@ -148,13 +162,17 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
     except StillProcessing as exc:
         log_fields.update(request_id=exc.request_id, outcome="in_progress")
         return error_response(
-            409, "in_progress", "this submission is still being processed; retry shortly",
-            request_id=exc.request_id, retry_after=5,
+            409,
+            "in_progress",
+            "this submission is still being processed; retry shortly",
+            request_id=exc.request_id,
+            retry_after=5,
         )
     except Exception:
         log.exception("intake failed after validation")
         return error_response(
-            503, "temporarily_unavailable",
+            503,
+            "temporarily_unavailable",
             "the request could not be processed now; retry with the same submission_id",
             retry_after=30,
         )
@@ -164,4 +182,3 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
         replay=submitted.replay,
     )
     return _result(submitted)
-

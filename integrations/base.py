@@ -103,7 +103,12 @@ class Chat(Protocol):
     name: str
 
     def post_message(
-        self, channel: str, text: str, blocks: list[dict[str, Any]], *, dedupe_key: str,
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        dedupe_key: str,
         request_id: str | None = None,
     ) -> PostedMessage:
         """Post once per dedupe key; raise IntegrationError when Slack refuses."""

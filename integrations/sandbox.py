@@ -117,7 +117,10 @@ class SandboxEmail:
             "attachments": [a.get("Name") for a in message.attachments],
         }
         row, _ = self.outbox.record(
-            f"email:confirmation:{message.request_id}", "email", "send", payload,
+            f"email:confirmation:{message.request_id}",
+            "email",
+            "send",
+            payload,
             request_id=message.request_id,
         )
         return f"sandbox-{row.id}"

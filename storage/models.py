@@ -54,7 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _utc(*, required: bool = False, now: bool = False, index: bool = False) -> Any:
     """A UTC datetime column; `now` defaults it to the current instant."""
-    column = Column(UTCDateTime(), nullable=not (required or now), index=index)
+    column: Column[datetime] = Column(UTCDateTime(), nullable=not (required or now), index=index)
     if now:
         return Field(default_factory=utcnow, sa_column=column)
     return Field(sa_column=column) if required else Field(default=None, sa_column=column)
@@ -217,4 +217,3 @@ class CalendarConnection(SQLModel, table=True):
     broken_at: datetime | None = _utc()
     alerted_at: datetime | None = _utc()
     updated_at: datetime = _utc(now=True)
-

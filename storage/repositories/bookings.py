@@ -5,6 +5,7 @@ requests (or two replicas) can never book one rep into overlapping meetings.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -51,13 +52,19 @@ class BookingRepository:
             ).first()
             if clash is not None:
                 return None
-            booking = mine or Booking(request_id=request_id, start=start, end=end,
-                                      rep_email=rep_email, provider=provider,
-                                      calendar_id=calendar_id, client_timezone=client_timezone)
-            booking.rep_email, booking.provider, booking.calendar_id = rep_email, provider, calendar_id
-            booking.start, booking.end, booking.booked_by = start, end, booked_by
-            booking.client_timezone = client_timezone
-            booking.status = BookingStatus.RESERVED
+            values: dict[str, Any] = {
+                "rep_email": rep_email,
+                "provider": provider,
+                "calendar_id": calendar_id,
+                "start": start,
+                "end": end,
+                "client_timezone": client_timezone,
+                "booked_by": booked_by,
+                "status": BookingStatus.RESERVED,
+            }
+            # A slot released after a failed insert is taken again by the same row.
+            booking = mine or Booking(request_id=request_id, **values)
+            booking.sqlmodel_update(values)
             session.add(booking)
             session.flush()
             return booking

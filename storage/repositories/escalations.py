@@ -28,7 +28,7 @@ class EscalationRepository:
         with self.db.write() as session:
             insert_ignore(
                 session,
-                Escalation.__table__,  # type: ignore[arg-type]
+                Escalation,
                 {
                     "request_id": request_id,
                     "kind": kind,
@@ -52,8 +52,9 @@ class EscalationRepository:
             session.execute(
                 update(Escalation)
                 .where(col(Escalation.id) == escalation_id)
-                .values(channel=channel, message_ts=message_ts, notified_at=utcnow(),
-                        notify_error=None)
+                .values(
+                    channel=channel, message_ts=message_ts, notified_at=utcnow(), notify_error=None
+                )
             )
 
     def mark_notify_failed(self, escalation_id: int, error: str) -> None:

@@ -28,10 +28,11 @@ class OutboxRepository:
     ) -> tuple[OutboxMessage, bool]:
         """Record a message; if the key was seen, return the earlier one and False."""
         now = utcnow()
+        delivered = status in (OutboxStatus.SANDBOXED, OutboxStatus.SENT)
         with self.db.write() as session:
             created = insert_ignore(
                 session,
-                OutboxMessage.__table__,  # type: ignore[arg-type]
+                OutboxMessage,
                 {
                     "dedupe_key": dedupe_key,
                     "service": service,
@@ -42,7 +43,7 @@ class OutboxRepository:
                     "status": status,
                     "attempts": 1,
                     "created_at": now,
-                    "sent_at": now if status in (OutboxStatus.SANDBOXED, OutboxStatus.SENT) else None,
+                    "sent_at": now if delivered else None,
                 },
             )
             statement = select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)

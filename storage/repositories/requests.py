@@ -125,7 +125,7 @@ class RequestRepository:
         with self.db.write() as session:
             insert_ignore(
                 session,
-                Decision.__table__,  # type: ignore[arg-type]
+                Decision,
                 {
                     "request_id": request_id,
                     "stage": stage,
@@ -140,8 +140,6 @@ class RequestRepository:
     def decisions(self, request_id: str) -> list[Decision]:
         with self.db.read() as session:
             statement = (
-                select(Decision)
-                .where(Decision.request_id == request_id)
-                .order_by(col(Decision.id))
+                select(Decision).where(Decision.request_id == request_id).order_by(col(Decision.id))
             )
             return list(session.exec(statement).all())
