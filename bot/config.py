@@ -246,11 +246,17 @@ class Config(_Strict):
     reminders: RemindersConfig = RemindersConfig()
     sandbox: SandboxConfig = SandboxConfig()
 
-    @model_validator(mode="after")
-    def _unique(self) -> Config:
-        _reject_duplicates("reps", "email", [rep.email for rep in self.reps])
-        _reject_duplicates("vip", "domain", [vip.domain for vip in self.vip])
-        return self
+    @field_validator("reps")
+    @classmethod
+    def _unique_reps(cls, reps: tuple[Rep, ...]) -> tuple[Rep, ...]:
+        _reject_duplicates("reps", "email", [rep.email for rep in reps])
+        return reps
+
+    @field_validator("vip")
+    @classmethod
+    def _unique_vips(cls, vips: tuple[VipAccount, ...]) -> tuple[VipAccount, ...]:
+        _reject_duplicates("vip", "domain", [vip.domain for vip in vips])
+        return vips
 
     @cached_property
     def zone(self) -> ZoneInfo:
