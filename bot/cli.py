@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,65 @@ def submit(file: str, url: str) -> None:
     click.echo(json.dumps(response.json(), indent=2))
     if response.status_code >= 400:
         sys.exit(1)
+
+
+def _day(value: str | None, default: datetime) -> datetime:
+    if value is None:
+        return default
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-11-01") from None
+
+
+@main.command()
+@click.option("--since", help="First day (YYYY-MM-DD, UTC); default: 30 days ago.")
+@click.option("--until", help="Day after the last (YYYY-MM-DD, UTC); default: now.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def report(since: str | None, until: str | None, as_json: bool) -> None:
+    """KPIs: human intervention rate, time to claim and to resolution, VIP conversion."""
+    from bot.report import compute_report, render_report
+    from storage.db import Database
+
+    end = _day(until, datetime.now(UTC))
+    start = _day(since, end - timedelta(days=30))
+    if start >= end:
+        raise click.BadParameter("--since must be before --until")
+    db = Database(_settings().database_url)
+    try:
+        figures = compute_report(db, start, end)
+    finally:
+        db.dispose()
+    click.echo(json.dumps(figures, indent=2) if as_json else render_report(figures))
+
+
+@main.command()
+@click.argument("requests_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A second config: list the requests whose route would change.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def backtest(
+    requests_file: Path, config_path: str | None, against: str | None, as_json: bool
+) -> None:
+    """Replay the gate over historical requests (JSONL) without booking anything."""
+    from bot.backtest import backtest as run_backtest
+    from bot.backtest import render, render_changes
+
+    settings = _settings()
+    rules = _config(settings, config_path).gate_rules
+    other = _config(settings, against).gate_rules if against else None
+    result = run_backtest(requests_file, rules, other)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+        return
+    click.echo(render(result))
+    if other is not None:
+        click.echo("")
+        click.echo(render_changes(result))
 
 
 if __name__ == "__main__":

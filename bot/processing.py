@@ -144,7 +144,7 @@ class RequestProcessor:
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def recover(self, received_grace: timedelta = timedelta(seconds=30)) -> int:
+    def recover(self, received_grace: timedelta = timedelta(seconds=10)) -> int:
         """Finish or escalate every request a crash left unfinished; return how many."""
         now = self.clock()
         finished = 0
