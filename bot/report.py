@@ -63,11 +63,11 @@ def compute_report(db: Database, since: datetime, until: datetime) -> dict[str, 
         )
         escalations = session.execute(
             sa_select(
-                Escalation.kind,
-                Escalation.created_at,
-                Escalation.claimed_at,
-                Escalation.resolved_at,
-                Escalation.outcome,
+                col(Escalation.kind),
+                col(Escalation.created_at),
+                col(Escalation.claimed_at),
+                col(Escalation.resolved_at),
+                col(Escalation.outcome),
             ).where(col(Escalation.created_at) >= since, col(Escalation.created_at) < until)
         ).all()
     by_route = {route: int(by_status.get(status, 0)) for status, route in ROUTES.items()}
