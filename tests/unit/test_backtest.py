@@ -1,0 +1,73 @@
+"""`frontdesk backtest` over the shared month of requests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import main
+from tests.conftest import SHARED_FIXTURES
+
+VIP_DOMAINS = {"majorclient.com", "bigcorp.net"}
+
+
+def _is_vip(email: str) -> bool:
+    domain = email.rsplit("@", 1)[1].lower()
+    return any(domain == vip or domain.endswith("." + vip) for vip in VIP_DOMAINS)
+
+
+def test_backtest_predicts_routes_and_lists_changes(shared_requests, tmp_path: Path) -> None:
+    variant = tmp_path / "variant.toml"
+    original = (SHARED_FIXTURES / "frontdesk.toml").read_text()
+    variant.write_text(original.replace('"custom", ', ""))
+    # Written from the notes, not from the gate: without "custom", only the requests whose
+    # sole trigger was "custom request" (no VIP, no group, a time chosen) go automatic.
+    expected = sorted(
+        row["submission_id"]
+        for row in shared_requests
+        if row["notes"] == "We'd like a custom request: on-site workshop"
+        and not _is_vip(row["email"])
+        and row.get("requested_start")
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "backtest",
+            str(SHARED_FIXTURES / "requests.jsonl"),
+            "--config",
+            str(SHARED_FIXTURES / "frontdesk.toml"),
+            "--against",
+            str(variant),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["requests"] == len(shared_requests) == 600
+    assert sorted(change["submission_id"] for change in report["changes"]) == expected
+    assert all(change["after"]["route"] == "auto" for change in report["changes"])
+    vip_rows = sum(1 for row in shared_requests if _is_vip(row["email"]))
+    assert report["routes"]["vip"] == vip_rows
+    escalated = report["routes"]["vip"] + report["routes"]["review"]
+    assert report["predicted_human_intervention_rate"] == round(escalated / 600, 4)
+
+
+def test_backtest_text_output_and_bad_lines(tmp_path: Path, shared_config) -> None:
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        json.dumps({"email": "a@majorclient.com", "notes": "", "requested_start": "x"})
+        + "\n{not json\n"
+        + json.dumps({"email": "b@example.com", "notes": "urgent!", "requested_start": "x"})
+        + "\n"
+    )
+    result = CliRunner().invoke(
+        main,
+        ["backtest", str(history), "--config", str(SHARED_FIXTURES / "frontdesk.toml")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "requests: 2" in result.output
+    assert "predicted human intervention rate: 100.0%" in result.output
+    assert "keyword:urgent" in result.output
+    assert "skipped unreadable lines: [2]" in result.output
