@@ -24,7 +24,11 @@ def working_windows(rep: Rep, start: datetime, end: datetime) -> list[Interval]:
                 window_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
             else:
                 window_end = datetime.combine(day, closes, tzinfo=zone)
-            windows.append(Interval(window_start, window_end))
+            if windows and windows[-1].end >= window_start:
+                # Touching ranges ("09:00-12:00, 12:00-17:00", or 24:00 then 00:00) are one.
+                windows[-1] = Interval(windows[-1].start, max(windows[-1].end, window_end))
+            else:
+                windows.append(Interval(window_start, window_end))
         day += timedelta(days=1)
     return windows
 

@@ -45,7 +45,7 @@ class IntakeForm(BaseModel):
     name: Annotated[str, Stripped] = Field(min_length=1, max_length=200)
     email: Annotated[str, Stripped] = Field(min_length=3, max_length=320)
     phone: Annotated[str | None, BlankIsNone] = Field(default=None, description="E.164")
-    sms_opt_in: Annotated[bool, BlankIsNone] = False
+    sms_opt_in: Annotated[bool, BeforeValidator(lambda v: False if v in ("", None) else v)] = False
     company: Annotated[str | None, BlankIsNone] = Field(default=None, max_length=200)
     notes: Annotated[str, BeforeValidator(lambda v: "" if v is None else v)] = Field(
         default="", max_length=5000

@@ -56,6 +56,11 @@ def slack_date(instant: datetime, client_zone: str) -> str:
     return f"<!date^{int(instant.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping, so client text cannot ping (<!channel>) or disguise links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -63,16 +68,16 @@ def _truncate(text: str, limit: int) -> str:
 def escalation_text(view: EscalationView) -> str:
     """Notification fallback text (shown in push notifications and by screen readers)."""
     heading = HEADERS[view.kind].split(" ", 1)[1]
-    return f"{heading}: {view.name} <{view.email}>"
+    return f"{heading}: {escape(view.name)} ({escape(view.email)})"
 
 
 def escalation_blocks(view: EscalationView) -> list[Block]:
     when = slack_date(view.requested_start, view.timezone) if view.requested_start else NO_TIME
     fields = [
-        MarkdownTextObject(text=f"*Client*\n{_truncate(view.name, 200)}"),
-        MarkdownTextObject(text=f"*Email*\n{view.email}"),
-        MarkdownTextObject(text=f"*Company*\n{view.company or '—'}"),
-        MarkdownTextObject(text=f"*Phone*\n{view.phone or '—'}"),
+        MarkdownTextObject(text=f"*Client*\n{_truncate(escape(view.name), 1000)}"),
+        MarkdownTextObject(text=f"*Email*\n{_truncate(escape(view.email), 1000)}"),
+        MarkdownTextObject(text=f"*Company*\n{_truncate(escape(view.company or '—'), 1000)}"),
+        MarkdownTextObject(text=f"*Phone*\n{escape(view.phone or '—')}"),
         MarkdownTextObject(text=f"*Requested time*\n{when}"),
         MarkdownTextObject(text=f"*Duration*\n{view.duration_minutes} min"),
     ]
@@ -82,14 +87,15 @@ def escalation_blocks(view: EscalationView) -> list[Block]:
         SectionBlock(fields=fields),
     ]
     if view.notes.strip():
-        notes = _truncate(view.notes.strip(), SECTION_LIMIT - 20)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Notes*\n>{notes}")))
+        quoted = "\n".join(f">{line}" for line in escape(view.notes.strip()).splitlines())
+        notes = _truncate(quoted, SECTION_LIMIT - 10)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Notes*\n{notes}")))
     blocks.append(
         SectionBlock(text=MarkdownTextObject(text=_truncate(f"*Why*\n{why}", SECTION_LIMIT)))
     )
     if view.detail:
         blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=_truncate(view.detail, 2000))])
+            ContextBlock(elements=[MarkdownTextObject(text=_truncate(escape(view.detail), 2000))])
         )
     blocks.append(
         ActionsBlock(
@@ -111,5 +117,6 @@ def escalation_blocks(view: EscalationView) -> list[Block]:
 def vip_notice_text(view: EscalationView, owner: str | None) -> str:
     """The one line the escalation channel gets about a VIP request."""
     who = f"<@{owner}>" if owner else "nobody (owner not found in Slack)"
-    company = f" ({view.company})" if view.company else ""
-    return f":star: VIP request from {view.name}{company} — assigned to {who}. `{view.request_id}`"
+    company = f" ({escape(view.company)})" if view.company else ""
+    request = f"`{view.request_id}`"
+    return f":star: VIP request from {escape(view.name)}{company} — assigned to {who}. {request}"

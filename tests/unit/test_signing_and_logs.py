@@ -1,0 +1,213 @@
+"""Webhook signatures (SPEC §3.1) and structured logs that never show an email or a secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.logs import JsonFormatter, mask_email
+from bot.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureError,
+    sign,
+    signed_headers,
+    verify,
+)
+
+SECRET = "s3cret"
+BODY = b'{"email": "dana@majorclient.com", "name": "Dana"}'
+NOW = 1_800_000_000
+
+
+# Signing ----------------------------------------------------------------------------------
+
+
+def test_sign_is_slack_style_hmac() -> None:
+    expected = hmac.new(SECRET.encode(), f"v0:{NOW}:".encode() + BODY, hashlib.sha256).hexdigest()
+    assert sign(SECRET, NOW, BODY) == f"v0={expected}"
+    assert sign(SECRET, str(NOW), BODY) == sign(SECRET, NOW, BODY)
+
+
+def test_good_signature_verifies() -> None:
+    headers = signed_headers(SECRET, BODY, now=NOW)
+    assert headers[TIMESTAMP_HEADER] == str(NOW)
+    verify(SECRET, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], BODY, now=NOW)
+    # Within the tolerance either way.
+    verify(SECRET, str(NOW), sign(SECRET, NOW, BODY), BODY, now=NOW + 300)
+    verify(SECRET, str(NOW), sign(SECRET, NOW, BODY), BODY, now=NOW - 300)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        BODY.replace(b"Dana", b"Dane"),
+        BODY + b" ",
+        b"",
+    ],
+)
+def test_tampered_body_is_refused(body: bytes) -> None:
+    with pytest.raises(SignatureError, match="does not match"):
+        verify(SECRET, str(NOW), sign(SECRET, NOW, BODY), body, now=NOW)
+
+
+def test_wrong_secret_or_timestamp_is_refused() -> None:
+    with pytest.raises(SignatureError, match="does not match"):
+        verify("other", str(NOW), sign(SECRET, NOW, BODY), BODY, now=NOW)
+    # A signature for one timestamp does not cover another.
+    with pytest.raises(SignatureError, match="does not match"):
+        verify(SECRET, str(NOW + 1), sign(SECRET, NOW, BODY), BODY, now=NOW)
+
+
+def test_stale_timestamp_is_refused() -> None:
+    with pytest.raises(SignatureError, match="stale or replayed"):
+        verify(SECRET, str(NOW), sign(SECRET, NOW, BODY), BODY, now=NOW + 301)
+
+
+def test_future_timestamp_is_refused() -> None:
+    future = NOW + 301
+    with pytest.raises(SignatureError, match="more than 300 seconds"):
+        verify(SECRET, str(future), sign(SECRET, future, BODY), BODY, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature"),
+    [(None, "v0=abc"), ("", "v0=abc"), (str(NOW), None), (str(NOW), "")],
+)
+def test_missing_headers_are_refused(timestamp: str | None, signature: str | None) -> None:
+    with pytest.raises(SignatureError, match="missing"):
+        verify(SECRET, timestamp, signature, BODY, now=NOW)
+
+
+def test_non_numeric_timestamp_is_refused() -> None:
+    with pytest.raises(SignatureError, match="unix seconds"):
+        verify(SECRET, "yesterday", sign(SECRET, "yesterday", BODY), BODY, now=NOW)
+
+
+# Logs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("dana.reyes@majorclient.com", "d***@majorclient.com"),
+        ("from Dana <dana@MajorClient.com>!", "from Dana <d***@MajorClient.com>!"),
+        ("a@b.io and zed+tag@eu.ourco.example", "a***@b.io and z***@eu.ourco.example"),
+        ("no address here", "no address here"),
+    ],
+)
+def test_mask_email(text: str, masked: str) -> None:
+    assert mask_email(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [("dana@bücher.de", "dana@"), ("jörg@example.com", "jör")],
+)
+def test_mask_email_internationalised_addresses(text: str, leaked: str) -> None:
+    masked = mask_email(text)
+    assert leaked not in masked
+    assert "***@" in masked
+
+
+@pytest.fixture
+def log_lines() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("frontdesk.test.logs")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield logger, stream
+    finally:
+        logger.handlers[:] = []
+        logger.propagate = True
+
+
+def _entries(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_formatter_writes_one_json_object_per_line(
+    log_lines: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = log_lines
+    logger.info("first")
+    logger.warning("second %s", "line\nbreak")
+    first, second = _entries(stream)
+    assert first["msg"] == "first"
+    assert first["level"] == "info"
+    assert first["logger"] == "frontdesk.test.logs"
+    assert first["ts"].endswith("+00:00")
+    assert second["level"] == "warning"
+    assert second["msg"] == "second line\nbreak"
+
+
+def test_emails_masked_in_message_and_extra_fields(
+    log_lines: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = log_lines
+    logger.info(
+        "booked %s",
+        "dana@majorclient.com",
+        extra={
+            "client": "dana@majorclient.com",
+            "attendees": ["dana@majorclient.com", "alice@ourco.example"],
+            "request": {"contact": {"email": "dana@majorclient.com"}, "count": 2},
+        },
+    )
+    raw = stream.getvalue()
+    assert "dana@majorclient.com" not in raw
+    assert "alice@ourco.example" not in raw
+    (entry,) = _entries(stream)
+    assert entry["msg"] == "booked d***@majorclient.com"
+    assert entry["client"] == "d***@majorclient.com"
+    assert entry["attendees"] == ["d***@majorclient.com", "a***@ourco.example"]
+    assert entry["request"] == {"contact": {"email": "d***@majorclient.com"}, "count": 2}
+
+
+def test_secret_keys_are_redacted(log_lines: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = log_lines
+    logger.info(
+        "calling slack",
+        extra={
+            "slack_token": "xoxb-123-456",
+            "client_secret": "hunter2",
+            "Authorization": "Bearer abc",
+            "oauth": {"refresh_token": "1//refresh", "scope": "calendar.events"},
+            "idempotency_key": "typeform-8d1f",
+        },
+    )
+    raw = stream.getvalue()
+    for secret in ("xoxb-123-456", "hunter2", "Bearer abc", "1//refresh"):
+        assert secret not in raw
+    (entry,) = _entries(stream)
+    assert entry["slack_token"] == "[redacted]"
+    assert entry["client_secret"] == "[redacted]"
+    assert entry["Authorization"] == "[redacted]"
+    assert entry["oauth"] == {"refresh_token": "[redacted]", "scope": "calendar.events"}
+    assert entry["idempotency_key"] == "typeform-8d1f"
+
+
+def test_exception_text_included_without_the_raw_email(
+    log_lines: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = log_lines
+    try:
+        raise RuntimeError("Postmark refused dana@majorclient.com: inactive recipient")
+    except RuntimeError:
+        logger.exception("confirmation failed")
+    assert "dana@majorclient.com" not in stream.getvalue()
+    (entry,) = _entries(stream)
+    assert entry["level"] == "error"
+    assert "Traceback" in entry["exc"]
+    assert "RuntimeError: Postmark refused d***@majorclient.com: inactive recipient" in entry["exc"]
