@@ -16,7 +16,7 @@ def working_windows(rep: Rep, start: datetime, end: datetime) -> list[Interval]:
     zone = rep.zone
     day = start.astimezone(zone).date() - timedelta(days=1)
     last = end.astimezone(zone).date()
-    windows = []
+    windows: list[Interval] = []
     while day <= last:
         for opens, closes in rep.hours_by_weekday.get(day.weekday(), ()):
             window_start = datetime.combine(day, opens, tzinfo=zone)
