@@ -33,6 +33,35 @@ def working_windows(rep: Rep, start: datetime, end: datetime) -> list[Interval]:
     return windows
 
 
+def timing_problem(
+    rep: Rep, start: datetime, end: datetime, *, now: datetime, booking: BookingConfig
+) -> str | None:
+    """The checks that need no calendar: notice, horizon, working hours."""
+    if start < now + timedelta(minutes=booking.min_notice_minutes):
+        return f"starts in less than {booking.min_notice_minutes} minutes"
+    if start > now + timedelta(days=booking.horizon_days):
+        return f"is more than {booking.horizon_days} days ahead"
+    if not any(w.start <= start and end <= w.end for w in working_windows(rep, start, end)):
+        local = start.astimezone(rep.zone)
+        return f"is outside {rep.email}'s working hours ({local:%a %H:%M} {rep.timezone})"
+    return None
+
+
+def busy_problem(
+    rep: Rep, start: datetime, end: datetime, busy: Iterable[Interval], buffer_minutes: int
+) -> str | None:
+    """Whether [start, end), padded by the buffer, overlaps any busy interval."""
+    buffer = timedelta(minutes=buffer_minutes)
+    for block in busy:
+        if block.start < end + buffer and block.end > start - buffer:
+            local = block.start.astimezone(rep.zone)
+            return (
+                f"overlaps busy time from {local:%a %H:%M} {rep.timezone} "
+                f"(with a {buffer_minutes}-minute buffer)"
+            )
+    return None
+
+
 def slot_problem(
     rep: Rep,
     start: datetime,
@@ -43,19 +72,6 @@ def slot_problem(
     booking: BookingConfig,
 ) -> str | None:
     """None when [start, end) is bookable for the rep, else why not, in plain words."""
-    if start < now + timedelta(minutes=booking.min_notice_minutes):
-        return f"starts in less than {booking.min_notice_minutes} minutes"
-    if start > now + timedelta(days=booking.horizon_days):
-        return f"is more than {booking.horizon_days} days ahead"
-    if not any(w.start <= start and end <= w.end for w in working_windows(rep, start, end)):
-        local = start.astimezone(rep.zone)
-        return f"is outside {rep.email}'s working hours ({local:%a %H:%M} {rep.timezone})"
-    buffer = timedelta(minutes=booking.buffer_minutes)
-    for block in busy:
-        if block.start < end + buffer and block.end > start - buffer:
-            local = block.start.astimezone(rep.zone)
-            return (
-                f"overlaps busy time from {local:%a %H:%M} {rep.timezone} "
-                f"(with a {booking.buffer_minutes}-minute buffer)"
-            )
-    return None
+    return timing_problem(rep, start, end, now=now, booking=booking) or busy_problem(
+        rep, start, end, busy, booking.buffer_minutes
+    )

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.availability import slot_problem
+from bot.availability import busy_problem, timing_problem
 from bot.config import Config, Rep
 from bot.confirmation import render_confirmation
 from bot.services import Integrations
@@ -51,6 +51,12 @@ class Booker:
         if request.requested_start is None:
             return Unavailable("no time was selected")
         booking = self.bookings.get_by_request(request.id)
+        if booking is not None and booking.status == BookingStatus.RESERVED:
+            # A crash interrupted this booking; its time may have passed meanwhile.
+            late = self._still_bookable(booking)
+            if late is not None:
+                self.bookings.release(booking.id or 0)
+                return Unavailable(f"{booking.rep_email}: {late}")
         if booking is None or booking.status not in (
             BookingStatus.RESERVED,
             BookingStatus.CONFIRMED,
@@ -75,6 +81,14 @@ class Booker:
             self.config.reps, key=lambda rep: (last.get(rep.email, never), order[rep.email])
         )
 
+    def _still_bookable(self, booking: Booking) -> str | None:
+        rep = self.config.rep(booking.rep_email)
+        if rep is None:
+            return "is no longer a configured rep"
+        return timing_problem(
+            rep, booking.start, booking.end, now=self.clock(), booking=self.config.booking
+        )
+
     def _hold_slot(self, request: BookingRequest, booked_by: str) -> Booking | Unavailable:
         assert request.requested_start is not None
         start = request.requested_start
@@ -84,15 +98,20 @@ class Booker:
         problems: list[str] = []
         failure: IntegrationError | None = None
         for rep in self.candidates(request):
+            # Checks that need no calendar first: a broken calendar only matters for a rep
+            # who could otherwise take the meeting.
+            problem = timing_problem(rep, start, end, now=now, booking=self.config.booking)
+            if problem is not None:
+                problems.append(f"{rep.email}: {problem}")
+                continue
             calendar = self.integrations.calendar_for(rep)
             try:
                 busy = calendar.busy(rep, start - buffer, end + buffer)
             except IntegrationError as exc:
-                # One rep's broken calendar must not stop the others from taking the slot.
                 log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
                 failure = failure or exc
                 continue
-            problem = slot_problem(rep, start, end, busy, now=now, booking=self.config.booking)
+            problem = busy_problem(rep, start, end, busy, self.config.booking.buffer_minutes)
             if problem is None:
                 held = self.bookings.reserve(
                     request_id=request.id,
@@ -160,5 +179,9 @@ class Booker:
             self.integrations.email.send(message)
         except IntegrationError as exc:
             return exc
+        except Exception as exc:  # the event exists: any failure here must say so, not crash
+            log.exception("confirmation email crashed", extra={"request_id": request.id})
+            name = self.integrations.email.name
+            return IntegrationError(name, "exception", type(exc).__name__, repr(exc))
         self.bookings.mark_confirmation_sent(booking.id or 0)
         return None

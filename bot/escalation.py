@@ -85,8 +85,9 @@ class Escalator:
             return account.owner_slack_id, None
         try:
             owner = self.chat.user_id_for_email(account.owner_email)
-        except IntegrationError as exc:
-            log.warning("could not look up VIP owner", extra={"error": exc.message})
+        except Exception as exc:  # an unknown owner must not lose the VIP request
+            error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
+            log.warning("could not look up VIP owner", extra={"error": error})
             owner = None
         if owner is None:
             return None, OWNER_NOT_FOUND.format(email=account.owner_email)

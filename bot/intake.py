@@ -103,15 +103,25 @@ def _offset(delta: timedelta | None) -> str:
 def parse_start(text: str, zone: ZoneInfo) -> datetime:
     """Resolve the requested start to a UTC instant, refusing times the zone never shows.
 
-    A naive local time must exist and be unambiguous in the zone; a time with an offset
+    A naive local time must exist and be unambiguous in the zone. A time with an offset
     must carry the offset the zone really has then (which is how an offset settles the
-    repeated hour of a fall-back, and how a time inside a spring-forward gap is caught).
+    repeated hour of a fall-back, and how a time inside a spring-forward gap is caught);
+    a UTC time ("Z" or +00:00) is an unambiguous instant and always accepted.
     """
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+    try:
+        return _resolve(parsed, zone)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the range of supported dates") from None
+
+
+def _resolve(parsed: datetime, zone: ZoneInfo) -> datetime:
     if parsed.tzinfo is not None:
+        if parsed.utcoffset() == timedelta(0):
+            return parsed.astimezone(UTC)
         local = parsed.astimezone(zone)
         if local.utcoffset() != parsed.utcoffset():
             wall = parsed.replace(tzinfo=None)
@@ -146,34 +156,54 @@ def _gap_message(wall: datetime, zone: ZoneInfo) -> str:
     )
 
 
+def _text(form: IntakeForm | None, payload: Mapping[str, Any], name: str) -> str | None:
+    """A field's value for the checks below, also when the shape check failed elsewhere."""
+    if form is not None:
+        value = getattr(form, name)
+    else:
+        value = payload.get(name)
+        value = value.strip() or None if isinstance(value, str) else None
+    return value if isinstance(value, str) else None
+
+
 def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) -> ValidRequest:
     """Validate a parsed body; raise IntakeValidationError listing every bad field."""
+    form: IntakeForm | None = None
     try:
         form = IntakeForm.model_validate(payload)
+        errors: list[FieldError] = []
     except ValidationError as exc:
-        raise IntakeValidationError(_pydantic_errors(exc)) from None
-    errors: list[FieldError] = []
+        errors = _pydantic_errors(exc)
+    bad = {error.field for error in errors}
 
-    email = form.email
-    try:
-        checked = validate_email(form.email, check_deliverability=False)
-        email = f"{checked.local_part}@{checked.domain.lower()}"
-    except EmailNotValidError as exc:
-        errors.append(FieldError("email", f"is not a valid email address: {exc}"))
+    def check(name: str) -> str | None:
+        return None if name in bad else _text(form, payload, name)
 
-    if form.phone is not None and not E164.match(form.phone):
+    email = check("email")
+    if email is not None:
+        try:
+            checked = validate_email(email, check_deliverability=False)
+            email = f"{checked.local_part}@{checked.domain.lower()}"
+        except EmailNotValidError as exc:
+            errors.append(FieldError("email", f"is not a valid email address: {exc}"))
+
+    phone = check("phone")
+    if phone is not None and not E164.match(phone):
         errors.append(FieldError("phone", "must be in E.164 form, like +16025550143"))
 
     zone: ZoneInfo | None = None
-    try:
-        zone = ZoneInfo(form.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.append(FieldError("timezone", f"{form.timezone!r} is not an IANA time zone"))
+    zone_name = check("timezone")
+    if zone_name is not None:
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            errors.append(FieldError("timezone", f"{zone_name[:100]!r} is not an IANA time zone"))
 
     start: datetime | None = None
-    if form.requested_start is not None and zone is not None:
+    start_text = check("requested_start")
+    if start_text is not None and zone is not None:
         try:
-            start = parse_start(form.requested_start, zone)
+            start = parse_start(start_text, zone)
         except ValueError as exc:
             errors.append(FieldError("requested_start", str(exc)))
         else:
@@ -182,16 +212,16 @@ def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) 
             elif start > now + MAX_START_AHEAD:
                 errors.append(FieldError("requested_start", "is more than a year ahead"))
 
-    rep = form.rep.lower() if form.rep else None
+    rep = check("rep")
     if rep is not None and config.rep(rep) is None:
-        errors.append(FieldError("rep", f"{form.rep!r} is not one of the configured reps"))
+        errors.append(FieldError("rep", f"{rep[:320]!r} is not one of the configured reps"))
 
-    if errors:
+    if errors or form is None:
         raise IntakeValidationError(errors)
     return ValidRequest(
         submission_id=form.submission_id,
         name=form.name,
-        email=email,
+        email=email or form.email,
         phone=form.phone,
         sms_opt_in=form.sms_opt_in,
         company=form.company,
@@ -199,5 +229,5 @@ def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) 
         timezone=form.timezone,
         requested_start=start,
         duration_minutes=form.duration_minutes or config.booking.default_duration_minutes,
-        rep=rep,
+        rep=rep.lower() if rep else None,
     )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from bot.intake import IntakeForm, IntakeValidationError, validate_request
+from bot.intake import FieldError, IntakeForm, IntakeValidationError, validate_request
 from bot.processing import StillProcessing, Submitted
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from handlers.deps import Parts
@@ -48,7 +48,10 @@ def _parse(content_type: str, body: bytes) -> dict[str, Any]:
     """Raise ValueError with a reason when the body does not parse into an object."""
     text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
     if content_type == JSON_TYPE:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
         if not isinstance(data, dict):
             raise ValueError("the JSON body must be an object")
         return data
@@ -56,10 +59,19 @@ def _parse(content_type: str, body: bytes) -> dict[str, Any]:
     return dict(pairs)
 
 
+MAX_KEY_LENGTH = 200
+
+
 def _idempotency_key(payload: dict[str, Any], header: str | None, body_sha: str) -> str:
+    """Raise IntakeValidationError for an over-long key (submission_id has its own check)."""
     submission_id = payload.get("submission_id")
     key = submission_id.strip() if isinstance(submission_id, str) else ""
-    key = key or (header or "").strip()
+    if not key and header and len(header.strip()) > MAX_KEY_LENGTH:
+        message = f"must be at most {MAX_KEY_LENGTH} characters"
+        raise IntakeValidationError([FieldError("Idempotency-Key", message)])
+    # An over-long submission_id is refused by validation; cut it so the replay lookup
+    # before validation never overflows the column.
+    key = key[: MAX_KEY_LENGTH + 1] or (header or "").strip()
     # No key at all: the exact same body is the same submission.
     return f"key:{key}" if key else f"body:{body_sha}"
 
@@ -148,8 +160,8 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
         return error_response(400, "malformed_body", f"the body does not parse: {exc}")
 
     body_sha = hashlib.sha256(body).hexdigest()
-    key = _idempotency_key(payload, request.headers.get("idempotency-key"), body_sha)
     try:
+        key = _idempotency_key(payload, request.headers.get("idempotency-key"), body_sha)
         # A seen submission is answered from storage, even if it would not validate today.
         submitted = await run_in_threadpool(parts.processor.replay, key)
         if submitted is None:

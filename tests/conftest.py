@@ -169,7 +169,10 @@ def make_app(
                 chat=chat or integrations.chat,
             )
             components = build_components(
-                settings, config or example_config, db=migrated_db, clock=clock,
+                settings,
+                config or example_config,
+                db=migrated_db,
+                clock=clock,
                 integrations=integrations,
             )
         client = TestClient(create_app(components, recover_on_start=recover_on_start))

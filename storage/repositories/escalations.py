@@ -34,7 +34,7 @@ class EscalationRepository:
                     "kind": kind,
                     "priority": priority,
                     "reasons": reasons,
-                    "detail": detail,
+                    "detail": detail[:2000] if detail else None,
                     "assignee": assignee,
                     "created_at": utcnow(),
                 },

@@ -131,7 +131,7 @@ class RequestRepository:
                     "stage": stage,
                     "result": result,
                     "reasons": reasons,
-                    "detail": detail,
+                    "detail": detail[:2000] if detail else None,
                     "rules_version": rules_version,
                     "decided_at": utcnow(),
                 },

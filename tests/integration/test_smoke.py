@@ -10,7 +10,7 @@ REQUEST = {
 
 
 def test_booked_auto_end_to_end(make_app):
-    client, parts = make_app()
+    client, _ = make_app()
     response = post_signed(client, REQUEST)
     assert response.status_code == 200, response.text
     body = response.json()
