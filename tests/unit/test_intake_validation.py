@@ -48,6 +48,10 @@ def _errors(payload: dict[str, Any], config: Config, now: datetime = NOW) -> dic
         ("2026-12-01T14:00:00-05:00", "America/New_York", _utc(2026, 12, 1, 19)),
         ("2026-07-01T14:00:00-04:00", "America/New_York", _utc(2026, 7, 1, 18)),
         ("2026-12-01T14:00:00+00:00", "UTC", _utc(2026, 12, 1, 14)),
+        # A UTC instant ("Z", as many form tools send) is unambiguous in any zone, even
+        # when its UTC wall time falls in the zone's spring-forward gap.
+        ("2026-12-01T21:00:00Z", "America/Phoenix", _utc(2026, 12, 1, 21)),
+        ("2027-03-28T02:30:00+00:00", "Europe/Berlin", _utc(2027, 3, 28, 2, 30)),
         # Arizona keeps MST (-07:00) all year.
         ("2026-01-15T14:00:00", "America/Phoenix", _utc(2026, 1, 15, 21)),
         ("2026-07-15T14:00:00", "America/Phoenix", _utc(2026, 7, 15, 21)),
