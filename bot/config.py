@@ -79,7 +79,14 @@ def parse_hours(text: str) -> tuple[tuple[time, time], ...]:
     return tuple(ranges)
 
 
+def _slack_user(value: str) -> str:
+    if not _SLACK_USER_RE.match(value):
+        raise ValueError(f"{value!r} is not a Slack user id (like U0123ABCD)")
+    return value
+
+
 Zone = Annotated[str, AfterValidator(_zone)]
+SlackUserId = Annotated[str, AfterValidator(_slack_user)]
 Email = Annotated[str, AfterValidator(_email)]
 
 
@@ -128,7 +135,7 @@ class GateConfig(_Strict):
 class VipAccount(_Strict):
     domain: str
     owner_email: Email
-    owner_slack_id: str | None = None
+    owner_slack_id: SlackUserId | None = None
 
     @field_validator("domain")
     @classmethod
@@ -138,29 +145,15 @@ class VipAccount(_Strict):
             raise ValueError(f"{value!r} is not a domain name (like majorclient.com)")
         return domain
 
-    @field_validator("owner_slack_id")
-    @classmethod
-    def _slack_id(cls, value: str | None) -> str | None:
-        if value is not None and not _SLACK_USER_RE.match(value):
-            raise ValueError(f"{value!r} is not a Slack user id (like U0123ABCD)")
-        return value
-
 
 class Rep(_Strict):
     email: Email
-    slack_id: str | None = None
+    slack_id: SlackUserId | None = None
     timezone: Zone
     working_hours: dict[str, str]
     provider: Literal["google", "microsoft"]
     booking_calendar: str
     calendars: tuple[str, ...] = ()
-
-    @field_validator("slack_id")
-    @classmethod
-    def _slack_id(cls, value: str | None) -> str | None:
-        if value is not None and not _SLACK_USER_RE.match(value):
-            raise ValueError(f"{value!r} is not a Slack user id (like U0123ABCD)")
-        return value
 
     @field_validator("working_hours")
     @classmethod
