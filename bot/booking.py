@@ -46,11 +46,17 @@ class Booker:
         self.bookings = bookings
         self.clock = clock
 
-    def book(self, request: BookingRequest, *, booked_by: str = "auto") -> Booked | Unavailable:
-        """Book the request's own time; raise IntegrationError when a calendar fails."""
+    def book(
+        self, request: BookingRequest, *, booked_by: str = "auto", resuming: bool = True
+    ) -> Booked | Unavailable:
+        """Book the request's own time; raise IntegrationError when a calendar fails.
+
+        `resuming=False` (a first attempt) skips looking for a booking an earlier,
+        interrupted attempt left behind.
+        """
         if request.requested_start is None:
             return Unavailable("no time was selected")
-        booking = self.bookings.get_by_request(request.id)
+        booking = self.bookings.get_by_request(request.id) if resuming else None
         if booking is not None and booking.status == BookingStatus.RESERVED:
             # A crash interrupted this booking; its time may have passed meanwhile.
             late = self._still_bookable(booking)
@@ -154,7 +160,7 @@ class Booker:
             self.bookings.release(booking.id or 0)
             raise
         return self.bookings.confirm(
-            booking.id or 0,
+            booking,
             event_id=event.event_id,
             ical_uid=event.ical_uid,
             video_url=event.video_url,

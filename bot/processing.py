@@ -24,6 +24,7 @@ from bot.intake import ValidRequest
 from integrations.base import IntegrationError
 from storage.models import Booking, BookingRequest, EscalationKind, RequestStatus, utcnow
 from storage.repositories import RequestRepository
+from storage.repositories.requests import DecisionRecord
 
 log = logging.getLogger("frontdesk.processing")
 
@@ -92,11 +93,21 @@ class RequestProcessor:
     def submit(
         self, valid: ValidRequest, idempotency_key: str, body_sha256: str, wait: float = 30.0
     ) -> Submitted:
-        """Store the request (before any external call), then process it or replay it."""
+        """Store the request (before any external call), then process it or replay it.
+
+        A new request is stored already holding its processing lease and with its gate
+        decision, in one transaction: nobody else can pick it up, and the audit log cannot
+        miss the decision.
+        """
+        decision = self._decide(valid.email, valid.notes, valid.requested_start is not None)
+        now = self.clock()
         row, created = self.requests.create(
             BookingRequest(
                 idempotency_key=idempotency_key,
                 body_sha256=body_sha256,
+                status=RequestStatus.PROCESSING,
+                lease_until=now + self.lease,
+                attempts=1,
                 name=valid.name,
                 email=valid.email,
                 phone=valid.phone,
@@ -107,17 +118,17 @@ class RequestProcessor:
                 requested_start=valid.requested_start,
                 duration_minutes=valid.duration_minutes,
                 rep_email=valid.rep,
-            )
+            ),
+            self._gate_record(decision),
         )
         if created:
-            log.info("request stored", extra={"request_id": row.id})
-        elif row.body_sha256 != body_sha256:
+            return Submitted(row.id, self._run(row, decision), replay=False)
+        if row.body_sha256 != body_sha256:
             log.warning(
                 "idempotency key reused with a different body; replaying the original",
                 extra={"request_id": row.id},
             )
-        response = self.process(row.id, wait=wait)
-        return Submitted(row.id, response, replay=not created)
+        return Submitted(row.id, self.process(row.id, wait=wait), replay=True)
 
     def replay(self, idempotency_key: str, wait: float = 30.0) -> Submitted | None:
         """The stored answer to a submission seen before, or None for a new one."""
@@ -162,26 +173,27 @@ class RequestProcessor:
 
     # -- the pipeline ---------------------------------------------------------------------
 
-    def _run(self, request: BookingRequest) -> dict[str, Any]:
-        decision = decide(
-            GateInput(
-                email=request.email,
-                notes=request.notes,
-                has_requested_time=request.requested_start is not None,
-            ),
+    def _decide(self, email: str, notes: str, has_time: bool) -> GateDecision:
+        return decide(
+            GateInput(email=email, notes=notes, has_requested_time=has_time),
             self.config.gate_rules,
         )
-        self.requests.record_decision(
-            request.id, "gate", decision.route, list(decision.reasons), self.rules_version
-        )
+
+    def _gate_record(self, decision: GateDecision) -> DecisionRecord:
+        return DecisionRecord("gate", decision.route, list(decision.reasons), self.rules_version)
+
+    def _run(self, request: BookingRequest, decision: GateDecision | None = None) -> dict[str, Any]:
+        if decision is None:  # resuming: the gate is deterministic, its first record stays
+            decision = self._decide(
+                request.email, request.notes, request.requested_start is not None
+            )
+            self.requests.record_decision(request.id, self._gate_record(decision))
         status, reasons, booking, detail = self._route(request, decision)
         response: dict[str, Any] = {"request_id": request.id, "status": status, "reasons": reasons}
         if booking is not None:
             response["booking"] = booking_json(booking)
-        self.requests.record_decision(
-            request.id, "outcome", status, reasons, self.rules_version, detail
-        )
-        self.requests.finish(request.id, status, reasons, response)
+        outcome = DecisionRecord("outcome", status, reasons, self.rules_version, detail)
+        self.requests.finish(request.id, status, reasons, response, outcome)
         log.info(
             "request routed",
             extra={"request_id": request.id, "outcome": str(status), "reasons": reasons},
@@ -204,7 +216,7 @@ class RequestProcessor:
         self, request: BookingRequest
     ) -> tuple[RequestStatus, list[str], Booking | None, str | None]:
         try:
-            outcome = self.booker.book(request)
+            outcome = self.booker.book(request, resuming=request.attempts > 1)
         except IntegrationError as exc:
             return self._failed(request, [exc.code], CALENDAR_FAILED_DETAIL.format(error=exc))
         except Exception as exc:

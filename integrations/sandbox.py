@@ -40,13 +40,14 @@ class SandboxCalendar:
         self.bookings = bookings
 
     def busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
-        intervals: list[Interval] = []
         for calendar in rep.calendars:
             self._refuse_if_broken(calendar)
+        intervals = [
+            Interval(s, e)
+            for s, e in self.bookings.confirmed_on_calendars(rep.calendars, start, end)
+        ]
+        for calendar in rep.calendars:
             intervals += self._weekly_blocks(calendar, start, end)
-            intervals += [
-                Interval(s, e) for s, e in self.bookings.confirmed_on_calendar(calendar, start, end)
-            ]
         return sorted(intervals, key=lambda interval: interval.start)
 
     def _weekly_blocks(self, calendar: str, start: datetime, end: datetime) -> list[Interval]:

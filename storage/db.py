@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextvars
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +65,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
+        # SQLite allows one writer. Queueing our own threads on a lock is fair and cheap;
+        # left to SQLite's busy handler they sleep and poll, and tail latency explodes.
+        # busy_timeout still covers other processes (a CLI command, a second replica).
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def is_postgres(self) -> bool:
@@ -75,15 +80,41 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
+    def _writer(self) -> Iterator[None]:
         token = _immediate.set(True)
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
         try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                yield session
+            yield
         finally:
+            if lock is not None:
+                lock.release()
             _immediate.reset(token)
 
-    def lock(self, session: Session, name: str) -> None:
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """An ORM write transaction, committed on success."""
+        with (
+            self._writer(),
+            Session(self.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core write transaction: the hot path, without the ORM's unit of work."""
+        with self._writer(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection for reads."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def lock(self, session: Session | Connection, name: str) -> None:
         """Serialize writers on `name` until the transaction ends (PostgreSQL advisory lock).
 
         SQLite needs nothing: BEGIN IMMEDIATE already serializes every writer.

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel
 
 
-def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted.
+def table(model: type[SQLModel]) -> Table:
+    return SQLModel.metadata.tables[str(model.__tablename__)]
 
-    The conflict is settled by the database, so two replicas racing on the same
-    unique key get one row and no exception.
+
+def insert_ignore(
+    conn: Session | Connection, model: type[SQLModel], values: dict[str, Any]
+) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None on conflict.
+
+    The conflict is settled by the database, so two replicas racing on the same unique key
+    get one row and no exception.
     """
-    table = SQLModel.metadata.tables[str(model.__tablename__)]
-    dialect = session.get_bind().dialect.name
+    target = table(model)
+    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(**values).on_conflict_do_nothing()
-    result: Any = session.execute(statement)
-    return bool(result.rowcount == 1)
+    statement = (
+        module.insert(target).values(**values).on_conflict_do_nothing().returning(target.c.id)
+    )
+    row = conn.execute(statement).first()
+    return None if row is None else row[0]

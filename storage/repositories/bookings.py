@@ -4,16 +4,22 @@ requests (or two replicas) can never book one rep into overlapping meetings.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
-from sqlmodel import col, select
+from sqlalchemy import func, insert, select, update
 
 from storage.db import Database
 from storage.models import Booking, BookingStatus, utcnow
+from storage.repositories._sql import table
 
+BOOKINGS = table(Booking)
 _HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
+
+
+def _booking(row: Any) -> Booking:
+    return Booking(**row._mapping)
 
 
 class BookingRepository:
@@ -37,91 +43,107 @@ class BookingRepository:
 
         A request that already holds a slot (a retry after a crash) gets that booking back.
         """
-        with self.db.write() as session:
-            self.db.lock(session, f"rep:{rep_email}")
-            mine = session.exec(select(Booking).where(Booking.request_id == request_id)).first()
+        values: dict[str, Any] = {
+            "rep_email": rep_email,
+            "provider": provider,
+            "calendar_id": calendar_id,
+            "start": start,
+            "end": end,
+            "client_timezone": client_timezone,
+            "booked_by": booked_by,
+            "status": BookingStatus.RESERVED,
+        }
+        with self.db.transaction() as conn:
+            self.db.lock(conn, f"rep:{rep_email}")
+            mine = conn.execute(select(BOOKINGS).where(BOOKINGS.c.request_id == request_id)).first()
             if mine is not None and mine.status in _HOLDING:
-                return mine
-            clash = session.exec(
-                select(Booking.id).where(
-                    Booking.rep_email == rep_email,
-                    col(Booking.status).in_(_HOLDING),
-                    col(Booking.start) < end + buffer,
-                    col(Booking.end) > start - buffer,
+                return _booking(mine)
+            clash = conn.execute(
+                select(BOOKINGS.c.id)
+                .where(
+                    BOOKINGS.c.rep_email == rep_email,
+                    BOOKINGS.c.status.in_(_HOLDING),
+                    BOOKINGS.c.start < end + buffer,
+                    BOOKINGS.c.end > start - buffer,
                 )
+                .limit(1)
             ).first()
             if clash is not None:
                 return None
-            values: dict[str, Any] = {
-                "rep_email": rep_email,
-                "provider": provider,
-                "calendar_id": calendar_id,
-                "start": start,
-                "end": end,
-                "client_timezone": client_timezone,
-                "booked_by": booked_by,
-                "status": BookingStatus.RESERVED,
-            }
-            # A slot released after a failed insert is taken again by the same row.
-            booking = mine or Booking(request_id=request_id, **values)
-            booking.sqlmodel_update(values)
-            session.add(booking)
-            session.flush()
-            return booking
+            if mine is not None:  # released after a failed insert: take it again
+                conn.execute(update(BOOKINGS).where(BOOKINGS.c.id == mine.id).values(**values))
+                booking_id = mine.id
+            else:
+                values["request_id"] = request_id
+                values["created_at"] = utcnow()
+                booking_id = conn.execute(
+                    insert(BOOKINGS).values(**values).returning(BOOKINGS.c.id)
+                ).scalar_one()
+            row = conn.execute(select(BOOKINGS).where(BOOKINGS.c.id == booking_id)).one()
+        return _booking(row)
 
     def confirm(
-        self, booking_id: int, *, event_id: str, ical_uid: str | None, video_url: str | None
+        self, booking: Booking, *, event_id: str, ical_uid: str | None, video_url: str | None
     ) -> Booking:
-        with self.db.write() as session:
-            booking = session.get(Booking, booking_id)
-            if booking is None:
-                raise LookupError(f"booking {booking_id} vanished")
-            booking.status = BookingStatus.CONFIRMED
-            booking.event_id, booking.ical_uid, booking.video_url = event_id, ical_uid, video_url
-            booking.confirmed_at = booking.confirmed_at or utcnow()
-            session.add(booking)
-            return booking
+        confirmed_at = booking.confirmed_at or utcnow()
+        self._update(
+            booking.id or 0,
+            status=BookingStatus.CONFIRMED,
+            event_id=event_id,
+            ical_uid=ical_uid,
+            video_url=video_url,
+            confirmed_at=confirmed_at,
+        )
+        return booking.model_copy(
+            update={
+                "status": BookingStatus.CONFIRMED,
+                "event_id": event_id,
+                "ical_uid": ical_uid,
+                "video_url": video_url,
+                "confirmed_at": confirmed_at,
+            }
+        )
 
     def release(self, booking_id: int) -> None:
-        with self.db.write() as session:
-            session.execute(
-                update(Booking)
-                .where(col(Booking.id) == booking_id, col(Booking.status) == BookingStatus.RESERVED)
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(BOOKINGS)
+                .where(BOOKINGS.c.id == booking_id, BOOKINGS.c.status == BookingStatus.RESERVED)
                 .values(status=BookingStatus.RELEASED)
             )
 
     def mark_confirmation_sent(self, booking_id: int) -> None:
-        with self.db.write() as session:
-            session.execute(
-                update(Booking)
-                .where(col(Booking.id) == booking_id)
-                .values(confirmation_sent_at=utcnow())
-            )
+        self._update(booking_id, confirmation_sent_at=utcnow())
+
+    def _update(self, booking_id: int, **values: Any) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(update(BOOKINGS).where(BOOKINGS.c.id == booking_id).values(**values))
 
     def get_by_request(self, request_id: str) -> Booking | None:
-        with self.db.read() as session:
-            return session.exec(select(Booking).where(Booking.request_id == request_id)).first()
+        with self.db.connection() as conn:
+            row = conn.execute(select(BOOKINGS).where(BOOKINGS.c.request_id == request_id)).first()
+        return None if row is None else _booking(row)
 
-    def confirmed_on_calendar(
-        self, calendar_id: str, start: datetime, end: datetime
+    def confirmed_on_calendars(
+        self, calendar_ids: Iterable[str], start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:
-        with self.db.read() as session:
-            rows = session.exec(
-                select(Booking.start, Booking.end).where(
-                    Booking.calendar_id == calendar_id,
-                    Booking.status == BookingStatus.CONFIRMED,
-                    col(Booking.start) < end,
-                    col(Booking.end) > start,
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(BOOKINGS.c.start, BOOKINGS.c.end).where(
+                    BOOKINGS.c.calendar_id.in_(list(calendar_ids)),
+                    BOOKINGS.c.status == BookingStatus.CONFIRMED,
+                    BOOKINGS.c.start < end,
+                    BOOKINGS.c.end > start,
                 )
             ).all()
-            return [(row[0], row[1]) for row in rows]
+        return [(row[0], row[1]) for row in rows]
 
     def last_booked_at(self) -> dict[str, datetime]:
         """When each rep was last given a booking: the round-robin's memory."""
-        with self.db.read() as session:
-            rows = session.exec(
-                select(Booking.rep_email, func.max(Booking.created_at))
-                .where(col(Booking.status).in_(_HOLDING))
-                .group_by(col(Booking.rep_email))
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(BOOKINGS.c.rep_email, func.max(BOOKINGS.c.created_at))
+                .where(BOOKINGS.c.status.in_(_HOLDING))
+                .group_by(BOOKINGS.c.rep_email)
             ).all()
-            return {rep: last for rep, last in rows if last is not None}
+        return {rep: last for rep, last in rows if last is not None}

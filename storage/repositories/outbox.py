@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus, utcnow
-from storage.repositories._sql import insert_ignore
+from storage.repositories._sql import insert_ignore, table
+
+OUTBOX = table(OutboxMessage)
 
 
 class OutboxRepository:
@@ -29,35 +31,34 @@ class OutboxRepository:
         """Record a message; if the key was seen, return the earlier one and False."""
         now = utcnow()
         delivered = status in (OutboxStatus.SANDBOXED, OutboxStatus.SENT)
-        with self.db.write() as session:
-            created = insert_ignore(
-                session,
-                OutboxMessage,
-                {
-                    "dedupe_key": dedupe_key,
-                    "service": service,
-                    "action": action,
-                    "request_id": request_id,
-                    "payload": payload,
-                    "result": result,
-                    "status": status,
-                    "attempts": 1,
-                    "created_at": now,
-                    "sent_at": now if delivered else None,
-                },
-            )
-            statement = select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
-            return session.exec(statement).one(), created
+        values: dict[str, Any] = {
+            "dedupe_key": dedupe_key,
+            "service": service,
+            "action": action,
+            "request_id": request_id,
+            "payload": payload,
+            "result": result,
+            "status": status,
+            "attempts": 1,
+            "created_at": now,
+            "sent_at": now if delivered else None,
+        }
+        with self.db.transaction() as conn:
+            new_id = insert_ignore(conn, OutboxMessage, values)
+            if new_id is not None:
+                return OutboxMessage(id=new_id, **values), True
+            row = conn.execute(select(OUTBOX).where(OUTBOX.c.dedupe_key == dedupe_key)).one()
+        return OutboxMessage(**row._mapping), False
 
     def latest(
         self, *, limit: int = 100, service: str | None = None, request_id: str | None = None
     ) -> list[OutboxMessage]:
         """Newest first."""
-        with self.db.read() as session:
-            statement = select(OutboxMessage)
-            if service:
-                statement = statement.where(OutboxMessage.service == service)
-            if request_id:
-                statement = statement.where(OutboxMessage.request_id == request_id)
-            statement = statement.order_by(col(OutboxMessage.id).desc()).limit(limit)
-            return list(session.exec(statement).all())
+        statement = select(OUTBOX)
+        if service:
+            statement = statement.where(OUTBOX.c.service == service)
+        if request_id:
+            statement = statement.where(OUTBOX.c.request_id == request_id)
+        with self.db.connection() as conn:
+            rows = conn.execute(statement.order_by(OUTBOX.c.id.desc()).limit(limit)).all()
+        return [OutboxMessage(**row._mapping) for row in rows]

@@ -1,28 +1,57 @@
-"""Booking requests and their audit trail of decisions."""
+"""Booking requests and their audit trail of decisions.
+
+The intake path runs on Core statements (one transaction to store, one to finish): this
+is the hot path the intake benchmark measures.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from storage.db import Database
 from storage.models import BookingRequest, Decision, RequestStatus, utcnow
-from storage.repositories._sql import insert_ignore
+from storage.repositories._sql import insert_ignore, table
+
+REQUESTS = table(BookingRequest)
+DECISIONS = table(Decision)
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One line of the audit log, written in the same transaction as the request's state."""
+
+    stage: str  # "gate" | "outcome"
+    result: str
+    reasons: list[str]
+    rules_version: str
+    detail: str | None = None
+
+
+def _row_to_request(row: Any) -> BookingRequest:
+    return BookingRequest(**row._mapping)
 
 
 class RequestRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, request: BookingRequest) -> tuple[BookingRequest, bool]:
-        """Store a new request; on a duplicate idempotency key return the stored one instead."""
+    def create(
+        self, request: BookingRequest, gate: DecisionRecord | None = None
+    ) -> tuple[BookingRequest, bool]:
+        """Store a new request (with its gate decision); on a duplicate idempotency key
+        return the stored one and False instead.
+        """
         try:
-            with self.db.write() as session:
-                session.add(request)
+            with self.db.transaction() as conn:
+                conn.execute(insert(REQUESTS), request.model_dump())
+                if gate is not None:
+                    self._decide(conn, request.id, gate)
             return request, True
         except IntegrityError:
             existing = self.get_by_key(request.idempotency_key)
@@ -31,43 +60,45 @@ class RequestRepository:
             return existing, False
 
     def get(self, request_id: str) -> BookingRequest | None:
-        with self.db.read() as session:
-            return session.get(BookingRequest, request_id)
+        with self.db.connection() as conn:
+            row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id)).first()
+        return None if row is None else _row_to_request(row)
 
     def get_by_key(self, idempotency_key: str) -> BookingRequest | None:
-        with self.db.read() as session:
-            statement = select(BookingRequest).where(
-                BookingRequest.idempotency_key == idempotency_key
-            )
-            return session.exec(statement).first()
+        with self.db.connection() as conn:
+            row = conn.execute(
+                select(REQUESTS).where(REQUESTS.c.idempotency_key == idempotency_key)
+            ).first()
+        return None if row is None else _row_to_request(row)
 
     def claim_for_processing(
         self, request_id: str, lease: timedelta, now: datetime | None = None
     ) -> BookingRequest | None:
         """Take the processing lease if nobody holds a live one (compare-and-set)."""
         now = now or utcnow()
-        with self.db.write() as session:
-            result: Any = session.execute(
-                update(BookingRequest)
+        with self.db.transaction() as conn:
+            claimed = conn.execute(
+                update(REQUESTS)
                 .where(
-                    col(BookingRequest.id) == request_id,
+                    REQUESTS.c.id == request_id,
                     or_(
-                        col(BookingRequest.status) == RequestStatus.RECEIVED,
+                        REQUESTS.c.status == RequestStatus.RECEIVED,
                         and_(
-                            col(BookingRequest.status) == RequestStatus.PROCESSING,
-                            col(BookingRequest.lease_until) < now,
+                            REQUESTS.c.status == RequestStatus.PROCESSING,
+                            REQUESTS.c.lease_until < now,
                         ),
                     ),
                 )
                 .values(
                     status=RequestStatus.PROCESSING,
                     lease_until=now + lease,
-                    attempts=col(BookingRequest.attempts) + 1,
+                    attempts=REQUESTS.c.attempts + 1,
                 )
             )
-            if result.rowcount != 1:
+            if claimed.rowcount != 1:
                 return None
-            return session.get(BookingRequest, request_id, populate_existing=True)
+            row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id)).one()
+        return _row_to_request(row)
 
     def finish(
         self,
@@ -75,11 +106,13 @@ class RequestRepository:
         status: RequestStatus,
         reasons: list[str],
         response: dict[str, Any],
+        outcome: DecisionRecord,
     ) -> None:
-        with self.db.write() as session:
-            session.execute(
-                update(BookingRequest)
-                .where(col(BookingRequest.id) == request_id)
+        """Record the final status, the response replays will get, and the outcome."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(REQUESTS)
+                .where(REQUESTS.c.id == request_id)
                 .values(
                     status=status,
                     reasons=reasons,
@@ -88,58 +121,57 @@ class RequestRepository:
                     lease_until=None,
                 )
             )
+            self._decide(conn, request_id, outcome)
 
     def unfinished(self, received_before: datetime, now: datetime | None = None) -> list[str]:
         """Requests a crash left behind: never claimed, or whose lease ran out."""
         now = now or utcnow()
-        with self.db.read() as session:
-            statement = (
-                select(BookingRequest.id)
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(REQUESTS.c.id)
                 .where(
                     or_(
                         and_(
-                            col(BookingRequest.status) == RequestStatus.RECEIVED,
-                            col(BookingRequest.received_at) < received_before,
+                            REQUESTS.c.status == RequestStatus.RECEIVED,
+                            REQUESTS.c.received_at < received_before,
                         ),
                         and_(
-                            col(BookingRequest.status) == RequestStatus.PROCESSING,
-                            col(BookingRequest.lease_until) < now,
+                            REQUESTS.c.status == RequestStatus.PROCESSING,
+                            REQUESTS.c.lease_until < now,
                         ),
                     )
                 )
-                .order_by(col(BookingRequest.received_at))
+                .order_by(REQUESTS.c.received_at)
                 .limit(500)
-            )
-            return list(session.exec(statement).all())
+            ).all()
+        return [row[0] for row in rows]
 
-    def record_decision(
-        self,
-        request_id: str,
-        stage: str,
-        result: str,
-        reasons: list[str],
-        rules_version: str,
-        detail: str | None = None,
-    ) -> None:
+    def record_decision(self, request_id: str, decision: DecisionRecord) -> None:
         """Append to the audit log; a repeated stage (a retry after a crash) keeps the first."""
-        with self.db.write() as session:
-            insert_ignore(
-                session,
-                Decision,
-                {
-                    "request_id": request_id,
-                    "stage": stage,
-                    "result": result,
-                    "reasons": reasons,
-                    "detail": detail[:2000] if detail else None,
-                    "rules_version": rules_version,
-                    "decided_at": utcnow(),
-                },
-            )
+        with self.db.transaction() as conn:
+            self._decide(conn, request_id, decision)
+
+    @staticmethod
+    def _decide(conn: Connection, request_id: str, decision: DecisionRecord) -> None:
+        insert_ignore(
+            conn,
+            Decision,
+            {
+                "request_id": request_id,
+                "stage": decision.stage,
+                "result": decision.result,
+                "reasons": decision.reasons,
+                "detail": decision.detail[:2000] if decision.detail else None,
+                "rules_version": decision.rules_version,
+                "decided_at": utcnow(),
+            },
+        )
 
     def decisions(self, request_id: str) -> list[Decision]:
-        with self.db.read() as session:
-            statement = (
-                select(Decision).where(Decision.request_id == request_id).order_by(col(Decision.id))
-            )
-            return list(session.exec(statement).all())
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(DECISIONS)
+                .where(DECISIONS.c.request_id == request_id)
+                .order_by(DECISIONS.c.id)
+            ).all()
+        return [Decision(**row._mapping) for row in rows]
