@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from bot.app import Components
 from bot.intake import FieldError, IntakeForm, IntakeValidationError, validate_request
 from bot.processing import StillProcessing, Submitted
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
@@ -74,6 +75,22 @@ def _idempotency_key(payload: dict[str, Any], header: str | None, body_sha: str)
     key = key[: MAX_KEY_LENGTH + 1] or (header or "").strip()
     # No key at all: the exact same body is the same submission.
     return f"key:{key}" if key else f"body:{body_sha}"
+
+
+def _accept(
+    parts: Components, payload: dict[str, Any], header_key: str | None, body_sha: str
+) -> Submitted:
+    """Validate and submit, or replay a submission seen before (one trip to the threadpool)."""
+    key = _idempotency_key(payload, header_key, body_sha)
+    try:
+        valid = validate_request(payload, parts.config, parts.processor.clock())
+    except IntakeValidationError:
+        # A seen submission is answered from storage, even if it would not validate today.
+        replayed = parts.processor.replay(key)
+        if replayed is None:
+            raise
+        return replayed
+    return parts.processor.submit(valid, key, body_sha)
 
 
 def _result(submitted: Submitted) -> JSONResponse:
@@ -160,13 +177,9 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
         return error_response(400, "malformed_body", f"the body does not parse: {exc}")
 
     body_sha = hashlib.sha256(body).hexdigest()
+    header_key = request.headers.get("idempotency-key")
     try:
-        key = _idempotency_key(payload, request.headers.get("idempotency-key"), body_sha)
-        # A seen submission is answered from storage, even if it would not validate today.
-        submitted = await run_in_threadpool(parts.processor.replay, key)
-        if submitted is None:
-            valid = validate_request(payload, parts.config, parts.processor.clock())
-            submitted = await run_in_threadpool(parts.processor.submit, valid, key, body_sha)
+        submitted = await run_in_threadpool(_accept, parts, payload, header_key, body_sha)
     except IntakeValidationError as exc:
         log_fields["outcome"] = "rejected"
         errors = [{"field": e.field, "message": e.message} for e in exc.errors]

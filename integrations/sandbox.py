@@ -117,7 +117,7 @@ class SandboxEmail:
             "text_body": message.text_body,
             "attachments": [a.get("Name") for a in message.attachments],
         }
-        row, _ = self.outbox.record(
+        row = self.outbox.record(
             f"email:confirmation:{message.request_id}",
             "email",
             "send",
@@ -145,7 +145,7 @@ class SandboxChat:
         request_id: str | None = None,
     ) -> PostedMessage:
         payload = {"channel": channel, "text": text, "blocks": blocks}
-        row, _ = self.outbox.record(
+        row = self.outbox.record(
             dedupe_key, "slack", "chat.postMessage", payload, request_id=request_id
         )
         ts = f"{int(row.created_at.timestamp())}.{row.id or 0:06d}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
@@ -22,11 +23,14 @@ def insert_ignore(
     The conflict is settled by the database, so two replicas racing on the same unique key
     get one row and no exception.
     """
-    target = table(model)
     dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = (
-        module.insert(target).values(**values).on_conflict_do_nothing().returning(target.c.id)
-    )
-    row = conn.execute(statement).first()
+    row = conn.execute(_insert_ignore_statement(dialect, model), values).first()
     return None if row is None else row[0]
+
+
+@cache
+def _insert_ignore_statement(dialect: str, model: type[SQLModel]) -> Any:
+    # Built once: SQLAlchemy then reuses its compiled form (this is on the intake hot path).
+    target = table(model)
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(target).on_conflict_do_nothing().returning(target.c.id)

@@ -94,15 +94,10 @@ class BookingRepository:
             video_url=video_url,
             confirmed_at=confirmed_at,
         )
-        return booking.model_copy(
-            update={
-                "status": BookingStatus.CONFIRMED,
-                "event_id": event_id,
-                "ical_uid": ical_uid,
-                "video_url": video_url,
-                "confirmed_at": confirmed_at,
-            }
-        )
+        booking.status = BookingStatus.CONFIRMED
+        booking.event_id, booking.ical_uid, booking.video_url = event_id, ical_uid, video_url
+        booking.confirmed_at = confirmed_at
+        return booking
 
     def release(self, booking_id: int) -> None:
         with self.db.transaction() as conn:

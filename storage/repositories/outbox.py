@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +13,16 @@ from storage.models import OutboxMessage, OutboxStatus, utcnow
 from storage.repositories._sql import insert_ignore, table
 
 OUTBOX = table(OutboxMessage)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a caller needs back from `record`: which row, since when, and whether it is new."""
+
+    id: int
+    created_at: datetime
+    result: dict[str, Any] | None
+    created: bool
 
 
 class OutboxRepository:
@@ -27,8 +39,8 @@ class OutboxRepository:
         request_id: str | None = None,
         status: OutboxStatus = OutboxStatus.SANDBOXED,
         result: dict[str, Any] | None = None,
-    ) -> tuple[OutboxMessage, bool]:
-        """Record a message; if the key was seen, return the earlier one and False."""
+    ) -> Recorded:
+        """Record a message once; a seen key returns the earlier record (created=False)."""
         now = utcnow()
         delivered = status in (OutboxStatus.SANDBOXED, OutboxStatus.SENT)
         values: dict[str, Any] = {
@@ -46,9 +58,13 @@ class OutboxRepository:
         with self.db.transaction() as conn:
             new_id = insert_ignore(conn, OutboxMessage, values)
             if new_id is not None:
-                return OutboxMessage(id=new_id, **values), True
-            row = conn.execute(select(OUTBOX).where(OUTBOX.c.dedupe_key == dedupe_key)).one()
-        return OutboxMessage(**row._mapping), False
+                return Recorded(new_id, now, result, created=True)
+            row = conn.execute(
+                select(OUTBOX.c.id, OUTBOX.c.created_at, OUTBOX.c.result).where(
+                    OUTBOX.c.dedupe_key == dedupe_key
+                )
+            ).one()
+        return Recorded(row.id, row.created_at, row.result, created=False)
 
     def latest(
         self, *, limit: int = 100, service: str | None = None, request_id: str | None = None
