@@ -48,10 +48,18 @@ def make_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        memory = database in (None, "", ":memory:")
+        pool: dict[str, Any] = (
+            {"poolclass": NullPool}
+            if memory
+            # Enough connections for the threadpool: an overflow connection is closed on
+            # return and the next one pays for connecting and the PRAGMAs again.
+            else {"pool_size": 40, "max_overflow": 10}
+        )
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            poolclass=NullPool if database in (None, "", ":memory:") else None,
+            **pool,
         )
         _configure_sqlite(engine)
         return engine
