@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from storage.db import Database
 from storage.models import Booking, BookingStatus, utcnow
@@ -16,6 +16,33 @@ from storage.repositories._sql import table
 
 BOOKINGS = table(Booking)
 _HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
+_WHEN = BOOKINGS.c.start.type
+
+# Built once: constructing a statement costs more than running it on SQLite.
+_BY_ID = select(BOOKINGS).where(BOOKINGS.c.id == bindparam("b_id"))
+_BY_REQUEST = select(BOOKINGS).where(BOOKINGS.c.request_id == bindparam("b_request"))
+_CLASH = (
+    select(BOOKINGS.c.id)
+    .where(
+        BOOKINGS.c.rep_email == bindparam("b_rep"),
+        BOOKINGS.c.status.in_(_HOLDING),
+        BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
+        BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
+    )
+    .limit(1)
+)
+_INSERT = insert(BOOKINGS).returning(BOOKINGS.c.id)
+_ON_CALENDARS = select(BOOKINGS.c.start, BOOKINGS.c.end).where(
+    BOOKINGS.c.calendar_id.in_(bindparam("b_calendars", expanding=True)),
+    BOOKINGS.c.status == BookingStatus.CONFIRMED,
+    BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
+    BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
+)
+_LAST_BOOKED = (
+    select(BOOKINGS.c.rep_email, func.max(BOOKINGS.c.created_at))
+    .where(BOOKINGS.c.status.in_(_HOLDING))
+    .group_by(BOOKINGS.c.rep_email)
+)
 
 
 def _booking(row: Any) -> Booking:
@@ -55,18 +82,11 @@ class BookingRepository:
         }
         with self.db.transaction() as conn:
             self.db.lock(conn, f"rep:{rep_email}")
-            mine = conn.execute(select(BOOKINGS).where(BOOKINGS.c.request_id == request_id)).first()
+            mine = conn.execute(_BY_REQUEST, {"b_request": request_id}).first()
             if mine is not None and mine.status in _HOLDING:
                 return _booking(mine)
             clash = conn.execute(
-                select(BOOKINGS.c.id)
-                .where(
-                    BOOKINGS.c.rep_email == rep_email,
-                    BOOKINGS.c.status.in_(_HOLDING),
-                    BOOKINGS.c.start < end + buffer,
-                    BOOKINGS.c.end > start - buffer,
-                )
-                .limit(1)
+                _CLASH, {"b_rep": rep_email, "b_until": end + buffer, "b_from": start - buffer}
             ).first()
             if clash is not None:
                 return None
@@ -76,10 +96,8 @@ class BookingRepository:
             else:
                 values["request_id"] = request_id
                 values["created_at"] = utcnow()
-                booking_id = conn.execute(
-                    insert(BOOKINGS).values(**values).returning(BOOKINGS.c.id)
-                ).scalar_one()
-            row = conn.execute(select(BOOKINGS).where(BOOKINGS.c.id == booking_id)).one()
+                booking_id = conn.execute(_INSERT, values).scalar_one()
+            row = conn.execute(_BY_ID, {"b_id": booking_id}).one()
         return _booking(row)
 
     def confirm(
@@ -116,7 +134,7 @@ class BookingRepository:
 
     def get_by_request(self, request_id: str) -> Booking | None:
         with self.db.connection() as conn:
-            row = conn.execute(select(BOOKINGS).where(BOOKINGS.c.request_id == request_id)).first()
+            row = conn.execute(_BY_REQUEST, {"b_request": request_id}).first()
         return None if row is None else _booking(row)
 
     def confirmed_on_calendars(
@@ -124,21 +142,13 @@ class BookingRepository:
     ) -> list[tuple[datetime, datetime]]:
         with self.db.connection() as conn:
             rows = conn.execute(
-                select(BOOKINGS.c.start, BOOKINGS.c.end).where(
-                    BOOKINGS.c.calendar_id.in_(list(calendar_ids)),
-                    BOOKINGS.c.status == BookingStatus.CONFIRMED,
-                    BOOKINGS.c.start < end,
-                    BOOKINGS.c.end > start,
-                )
+                _ON_CALENDARS,
+                {"b_calendars": list(calendar_ids), "b_until": end, "b_from": start},
             ).all()
         return [(row[0], row[1]) for row in rows]
 
     def last_booked_at(self) -> dict[str, datetime]:
         """When each rep was last given a booking: the round-robin's memory."""
         with self.db.connection() as conn:
-            rows = conn.execute(
-                select(BOOKINGS.c.rep_email, func.max(BOOKINGS.c.created_at))
-                .where(BOOKINGS.c.status.in_(_HOLDING))
-                .group_by(BOOKINGS.c.rep_email)
-            ).all()
+            rows = conn.execute(_LAST_BOOKED).all()
         return {rep: last for rep, last in rows if last is not None}

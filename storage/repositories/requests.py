@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +20,22 @@ from storage.repositories._sql import insert_ignore, table
 
 REQUESTS = table(BookingRequest)
 DECISIONS = table(Decision)
+
+# Built once: constructing a statement costs more than running it on SQLite.
+_INSERT = insert(REQUESTS)
+_BY_ID = select(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))
+_BY_KEY = select(REQUESTS).where(REQUESTS.c.idempotency_key == bindparam("b_key"))
+_FINISH = (
+    update(REQUESTS)
+    .where(REQUESTS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        reasons=bindparam("b_reasons", type_=REQUESTS.c.reasons.type),
+        response=bindparam("b_response", type_=REQUESTS.c.response.type),
+        finished_at=bindparam("b_finished_at", type_=REQUESTS.c.finished_at.type),
+        lease_until=None,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ class RequestRepository:
         """
         try:
             with self.db.transaction() as conn:
-                conn.execute(insert(REQUESTS), request.model_dump())
+                conn.execute(_INSERT, request.model_dump())
                 if gate is not None:
                     self._decide(conn, request.id, gate)
             return request, True
@@ -61,14 +77,12 @@ class RequestRepository:
 
     def get(self, request_id: str) -> BookingRequest | None:
         with self.db.connection() as conn:
-            row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id)).first()
+            row = conn.execute(_BY_ID, {"b_id": request_id}).first()
         return None if row is None else _row_to_request(row)
 
     def get_by_key(self, idempotency_key: str) -> BookingRequest | None:
         with self.db.connection() as conn:
-            row = conn.execute(
-                select(REQUESTS).where(REQUESTS.c.idempotency_key == idempotency_key)
-            ).first()
+            row = conn.execute(_BY_KEY, {"b_key": idempotency_key}).first()
         return None if row is None else _row_to_request(row)
 
     def claim_for_processing(
@@ -97,7 +111,7 @@ class RequestRepository:
             )
             if claimed.rowcount != 1:
                 return None
-            row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id)).one()
+            row = conn.execute(_BY_ID, {"b_id": request_id}).one()
         return _row_to_request(row)
 
     def finish(
@@ -111,15 +125,14 @@ class RequestRepository:
         """Record the final status, the response replays will get, and the outcome."""
         with self.db.transaction() as conn:
             conn.execute(
-                update(REQUESTS)
-                .where(REQUESTS.c.id == request_id)
-                .values(
-                    status=status,
-                    reasons=reasons,
-                    response=response,
-                    finished_at=utcnow(),
-                    lease_until=None,
-                )
+                _FINISH,
+                {
+                    "b_id": request_id,
+                    "b_status": status,
+                    "b_reasons": reasons,
+                    "b_response": response,
+                    "b_finished_at": utcnow(),
+                },
             )
             self._decide(conn, request_id, outcome)
 
