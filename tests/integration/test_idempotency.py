@@ -8,8 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.conftest import post_signed
+from bot.app import build_components, create_app
+from storage.db import Database
+from tests.conftest import make_settings, post_signed
 from tests.integration.doubles import outbox, quiet, stored_requests
 
 REQUEST: dict[str, Any] = {
@@ -181,3 +184,35 @@ def test_long_idempotency_key_header_is_not_a_server_error(make_app):
     else:
         assert first.status_code in (400, 422)
         assert stored_requests(components) == 0
+
+
+def test_two_replicas_racing_the_same_submission(migrated_db, example_config, clock):
+    """Two app instances with their own engines (as two processes would have) on one
+    database: the same submission posted to both at once is processed exactly once."""
+    replicas = []
+    for _ in range(2):
+        db = Database(migrated_db.url)
+        parts = build_components(make_settings(db.url), example_config, db=db, clock=clock)
+        replicas.append((TestClient(create_app(parts, recover_on_start=False)), parts, db))
+    barrier = threading.Barrier(len(replicas))
+    responses: list[Any] = [None] * len(replicas)
+
+    def post(index: int) -> None:
+        barrier.wait()
+        responses[index] = post_signed(replicas[index][0], REQUEST)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(replicas))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert [r.status_code for r in responses] == [200, 200]
+        assert responses[0].json() == responses[1].json()
+        assert sorted(r.headers.get(REPLAY, "") for r in responses) == ["", "true"]
+        client, parts, _ = replicas[0]
+        assert_processed_once(client, parts)
+        assert len(outbox(parts, service="calendar")) == 1
+    finally:
+        for _, _, db in replicas:
+            db.dispose()
