@@ -38,6 +38,27 @@ _ON_CALENDARS = select(BOOKINGS.c.start, BOOKINGS.c.end).where(
     BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
     BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
 )
+_CONFIRM = (
+    update(BOOKINGS)
+    .where(BOOKINGS.c.id == bindparam("b_id"))
+    .values(
+        status=BookingStatus.CONFIRMED,
+        event_id=bindparam("b_event"),
+        ical_uid=bindparam("b_uid"),
+        video_url=bindparam("b_video"),
+        confirmed_at=bindparam("b_at", type_=_WHEN),
+    )
+)
+_CONFIRMATION_SENT = (
+    update(BOOKINGS)
+    .where(BOOKINGS.c.id == bindparam("b_id"))
+    .values(confirmation_sent_at=bindparam("b_at", type_=_WHEN))
+)
+_RELEASE = (
+    update(BOOKINGS)
+    .where(BOOKINGS.c.id == bindparam("b_id"), BOOKINGS.c.status == BookingStatus.RESERVED)
+    .values(status=BookingStatus.RELEASED)
+)
 _LAST_BOOKED = (
     select(BOOKINGS.c.rep_email, func.max(BOOKINGS.c.created_at))
     .where(BOOKINGS.c.status.in_(_HOLDING))
@@ -104,14 +125,9 @@ class BookingRepository:
         self, booking: Booking, *, event_id: str, ical_uid: str | None, video_url: str | None
     ) -> Booking:
         confirmed_at = booking.confirmed_at or utcnow()
-        self._update(
-            booking.id or 0,
-            status=BookingStatus.CONFIRMED,
-            event_id=event_id,
-            ical_uid=ical_uid,
-            video_url=video_url,
-            confirmed_at=confirmed_at,
-        )
+        params = {"b_event": event_id, "b_uid": ical_uid, "b_video": video_url}
+        with self.db.transaction() as conn:
+            conn.execute(_CONFIRM, {**params, "b_id": booking.id, "b_at": confirmed_at})
         booking.status = BookingStatus.CONFIRMED
         booking.event_id, booking.ical_uid, booking.video_url = event_id, ical_uid, video_url
         booking.confirmed_at = confirmed_at
@@ -119,18 +135,11 @@ class BookingRepository:
 
     def release(self, booking_id: int) -> None:
         with self.db.transaction() as conn:
-            conn.execute(
-                update(BOOKINGS)
-                .where(BOOKINGS.c.id == booking_id, BOOKINGS.c.status == BookingStatus.RESERVED)
-                .values(status=BookingStatus.RELEASED)
-            )
+            conn.execute(_RELEASE, {"b_id": booking_id})
 
     def mark_confirmation_sent(self, booking_id: int) -> None:
-        self._update(booking_id, confirmation_sent_at=utcnow())
-
-    def _update(self, booking_id: int, **values: Any) -> None:
         with self.db.transaction() as conn:
-            conn.execute(update(BOOKINGS).where(BOOKINGS.c.id == booking_id).values(**values))
+            conn.execute(_CONFIRMATION_SENT, {"b_id": booking_id, "b_at": utcnow()})
 
     def get_by_request(self, request_id: str) -> Booking | None:
         with self.db.connection() as conn:

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from storage.db import Database
 from storage.models import Escalation, EscalationKind, utcnow
 from storage.repositories._sql import insert_ignore, table
 
 ESCALATIONS = table(Escalation)
+
+# Built once: constructing a statement costs more than running it on SQLite.
+_NOTIFIED = (
+    update(ESCALATIONS)
+    .where(ESCALATIONS.c.id == bindparam("b_id"))
+    .values(
+        channel=bindparam("b_channel"),
+        message_ts=bindparam("b_ts"),
+        notified_at=bindparam("b_at", type_=ESCALATIONS.c.notified_at.type),
+        notify_error=None,
+    )
+)
+_NOTIFY_FAILED = (
+    update(ESCALATIONS)
+    .where(ESCALATIONS.c.id == bindparam("b_id"))
+    .values(notify_error=bindparam("b_error"))
+)
 
 
 class EscalationRepository:
@@ -54,19 +71,10 @@ class EscalationRepository:
         return None if row is None else Escalation(**row._mapping)
 
     def mark_notified(self, escalation_id: int, channel: str, message_ts: str) -> None:
-        self._update(
-            escalation_id,
-            channel=channel,
-            message_ts=message_ts,
-            notified_at=utcnow(),
-            notify_error=None,
-        )
+        params = {"b_id": escalation_id, "b_channel": channel, "b_ts": message_ts}
+        with self.db.transaction() as conn:
+            conn.execute(_NOTIFIED, {**params, "b_at": utcnow()})
 
     def mark_notify_failed(self, escalation_id: int, error: str) -> None:
-        self._update(escalation_id, notify_error=error[:500])
-
-    def _update(self, escalation_id: int, **values: Any) -> None:
         with self.db.transaction() as conn:
-            conn.execute(
-                update(ESCALATIONS).where(ESCALATIONS.c.id == escalation_id).values(**values)
-            )
+            conn.execute(_NOTIFY_FAILED, {"b_id": escalation_id, "b_error": error[:500]})
