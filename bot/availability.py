@@ -1,11 +1,13 @@
-"""Whether a rep can take a meeting at a given instant: working hours in the rep's own
-zone, busy time (plus buffers) from every calendar, minimum notice and horizon. Pure.
+"""Whether a rep can take a meeting at a given instant (working hours in the rep's own
+zone, busy time plus buffers from every calendar, minimum notice, horizon), and the free
+slots the Book modal and `/availability` offer. Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.config import BookingConfig, Rep
 from integrations.base import Interval
@@ -75,3 +77,136 @@ def slot_problem(
     return timing_problem(rep, start, end, now=now, booking=booking) or busy_problem(
         rep, start, end, busy, booking.buffer_minutes
     )
+
+
+# Slot generation --------------------------------------------------------------------------
+#
+# Everything below computes in UTC: Python compares two datetimes of the same zone by wall
+# clock, which misorders instants inside a fall-back hour; across zones it compares instants.
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        # astimezone() would silently read a naive datetime as the server's local time.
+        raise ValueError(f"naive datetime {moment.isoformat()}: pass an aware one")
+    return moment.astimezone(UTC)
+
+
+def merge_busy(busy: Iterable[Interval], buffer: timedelta) -> list[Interval]:
+    """Busy intervals widened by the buffer on both sides, sorted, overlapping or touching
+    ones merged; in UTC.
+
+    A slot [s, e) is then free exactly when it overlaps none of them, which is what
+    `busy_problem` asks of every raw interval.
+    """
+    # An inverted interval is read as the span it names: refusing a little too much is
+    # safe, offering a slot the booking path then refuses is not.
+    spans = sorted(
+        (min(a, b) - buffer, max(a, b) + buffer)
+        for a, b in ((_utc(block.start), _utc(block.end)) for block in busy)
+    )
+    merged: list[Interval] = []
+    for start, end in spans:
+        if merged and start <= merged[-1].end:
+            if end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, end)
+        else:
+            merged.append(Interval(start, end))
+    return merged
+
+
+def _ceil_steps(span: timedelta, step: timedelta) -> int:
+    """The fewest steps that cover `span` (0 when it is not positive)."""
+    return max(0, -(-span // step))
+
+
+def free_slots(
+    rep: Rep,
+    busy: Iterable[Interval],
+    *,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    now: datetime,
+    booking: BookingConfig,
+    step: timedelta = timedelta(minutes=15),
+) -> list[Interval]:
+    """Every bookable slot of `duration` lying within [start, end), in order, in UTC.
+
+    Slot starts fall on a grid of `step` from the opening of each working window, so a
+    rep who opens at 09:00 local is offered 09:00, 09:15, ... whatever the UTC offset.
+    Each slot passes `slot_problem` for the same busy list: notice and horizon bound its
+    start, it fits inside one working window, and it stays a buffer away from busy time.
+    One sweep over the sorted windows and merged busy intervals: O(b log b + w + slots).
+    """
+    if duration <= timedelta(0) or step <= timedelta(0):
+        raise ValueError("duration and step must be positive")
+    start, end, now = _utc(start), _utc(end), _utc(now)
+    earliest = max(start, now + timedelta(minutes=booking.min_notice_minutes))
+    latest = now + timedelta(days=booking.horizon_days)  # the last allowed start
+    if earliest > latest or earliest + duration > end:
+        return []
+    blocks = merge_busy(busy, timedelta(minutes=booking.buffer_minutes))
+    slots: list[Interval] = []
+    index = 0  # into blocks; only moves forward since slot starts only grow
+    for window in working_windows(rep, earliest, end):
+        opens, closes = _utc(window.start), min(_utc(window.end), end)
+        slot = opens + _ceil_steps(earliest - opens, step) * step
+        while slot + duration <= closes and slot <= latest:
+            while index < len(blocks) and blocks[index].end <= slot:
+                index += 1
+            if index < len(blocks) and blocks[index].start < slot + duration:
+                # Jump past the whole block in one go rather than testing each grid point.
+                slot = opens + _ceil_steps(blocks[index].end - opens, step) * step
+                continue
+            slots.append(Interval(slot, slot + duration))
+            slot += step
+    return slots
+
+
+def first_free_rep(
+    reps_in_order: Sequence[Rep],
+    busy_by_rep: Mapping[str, list[Interval]],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    booking: BookingConfig,
+) -> Rep | None:
+    """The first rep, in the given (round-robin) order, who can take [start, end).
+
+    `busy_by_rep` is keyed by rep email. A rep missing from it (say their calendar could
+    not be read) is skipped: nobody can vouch that they are free.
+    """
+    for rep in reps_in_order:
+        busy = busy_by_rep.get(rep.email)
+        if (
+            busy is not None
+            and slot_problem(rep, start, end, busy, now=now, booking=booking) is None
+        ):
+            return rep
+    return None
+
+
+def slots_by_local_day(
+    slots: Iterable[Interval], viewer_zone: ZoneInfo
+) -> dict[date, list[Interval]]:
+    """Slots grouped by the viewer's local date of their start, days and slots in order."""
+    days: dict[date, list[Interval]] = {}
+    for slot in slots:
+        days.setdefault(slot.start.astimezone(viewer_zone).date(), []).append(slot)
+    return days
+
+
+def format_slot(slot: Interval, viewer_zone: ZoneInfo) -> str:
+    """A slot in the viewer's zone, like "Tue 1 Dec 14:00-14:30 MST" with an en dash and
+    the abbreviation in force at the start.
+
+    When the viewer's clocks change inside the slot, the end carries its own abbreviation
+    ("01:45 EDT-01:15 EST"), or the range would read as running backwards.
+    """
+    opens, closes = slot.start.astimezone(viewer_zone), slot.end.astimezone(viewer_zone)
+    day = f"{opens:%a} {opens.day} {opens:%b}"
+    if opens.tzname() == closes.tzname():
+        return f"{day} {opens:%H:%M}\N{EN DASH}{closes:%H:%M} {opens.tzname()}"
+    return f"{day} {opens:%H:%M} {opens.tzname()}\N{EN DASH}{closes:%H:%M} {closes.tzname()}"

@@ -14,7 +14,7 @@ from bot.config import Config, Rep
 from bot.confirmation import render_confirmation
 from bot.services import Integrations
 from integrations.base import EventDraft, IntegrationError
-from storage.models import Booking, BookingRequest, BookingStatus, utcnow
+from storage.models import BookingStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import BookingRepository
 
 log = logging.getLogger("frontdesk.booking")
@@ -24,7 +24,7 @@ HELD_BY_ANOTHER_BOOKING = "is held by another booking"
 
 @dataclass(frozen=True)
 class Booked:
-    booking: Booking
+    booking: StoredBooking
     email_error: IntegrationError | None = None
 
 
@@ -47,7 +47,7 @@ class Booker:
         self.clock = clock
 
     def book(
-        self, request: BookingRequest, *, booked_by: str = "auto", resuming: bool = True
+        self, request: StoredRequest, *, booked_by: str = "auto", resuming: bool = True
     ) -> Booked | Unavailable:
         """Book the request's own time; raise IntegrationError when a calendar fails.
 
@@ -75,7 +75,7 @@ class Booker:
             booking = self._create_event(request, booking)
         return Booked(booking, self._confirm_to_client(request, booking))
 
-    def candidates(self, request: BookingRequest) -> list[Rep]:
+    def candidates(self, request: StoredRequest) -> list[Rep]:
         """The named rep, or every rep with the least recently booked first (round-robin)."""
         if request.rep_email:
             rep = self.config.rep(request.rep_email)
@@ -87,7 +87,7 @@ class Booker:
             self.config.reps, key=lambda rep: (last.get(rep.email, never), order[rep.email])
         )
 
-    def _still_bookable(self, booking: Booking) -> str | None:
+    def _still_bookable(self, booking: StoredBooking) -> str | None:
         rep = self.config.rep(booking.rep_email)
         if rep is None:
             return "is no longer a configured rep"
@@ -95,7 +95,7 @@ class Booker:
             rep, booking.start, booking.end, now=self.clock(), booking=self.config.booking
         )
 
-    def _hold_slot(self, request: BookingRequest, booked_by: str) -> Booking | Unavailable:
+    def _hold_slot(self, request: StoredRequest, booked_by: str) -> StoredBooking | Unavailable:
         assert request.requested_start is not None
         start = request.requested_start
         end = start + timedelta(minutes=request.duration_minutes)
@@ -138,7 +138,7 @@ class Booker:
             raise failure
         return Unavailable("; ".join(problems) or "no rep is configured")
 
-    def _create_event(self, request: BookingRequest, booking: Booking) -> Booking:
+    def _create_event(self, request: StoredRequest, booking: StoredBooking) -> StoredBooking:
         rep = self.config.rep(booking.rep_email)
         if rep is None:
             raise LookupError(f"rep {booking.rep_email} is no longer configured")
@@ -167,7 +167,7 @@ class Booker:
         )
 
     def _confirm_to_client(
-        self, request: BookingRequest, booking: Booking
+        self, request: StoredRequest, booking: StoredBooking
     ) -> IntegrationError | None:
         if booking.confirmation_sent_at is not None:
             return None

@@ -16,7 +16,7 @@ from handlers.blocks import (
     vip_notice_text,
 )
 from integrations.base import Chat, IntegrationError
-from storage.models import BookingRequest, Escalation, EscalationKind
+from storage.models import EscalationKind, StoredEscalation, StoredRequest
 from storage.repositories import EscalationRepository
 
 log = logging.getLogger("frontdesk.escalation")
@@ -32,11 +32,11 @@ class Escalator:
 
     def escalate(
         self,
-        request: BookingRequest,
+        request: StoredRequest,
         kind: EscalationKind,
         reasons: list[str],
         detail: str | None = None,
-    ) -> Escalation:
+    ) -> StoredEscalation:
         owner: str | None = None
         if kind is EscalationKind.VIP:
             owner, owner_detail = self._vip_owner(reasons)
@@ -93,7 +93,9 @@ class Escalator:
             return None, OWNER_NOT_FOUND.format(email=account.owner_email)
         return owner, None
 
-    def _notify(self, escalation: Escalation, view: EscalationView, owner: str | None) -> None:
+    def _notify(
+        self, escalation: StoredEscalation, view: EscalationView, owner: str | None
+    ) -> None:
         channel = self.config.slack.escalation_channel
         blocks = [block.to_dict() for block in escalation_blocks(view)]
         text = escalation_text(view)

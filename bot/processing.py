@@ -22,7 +22,7 @@ from bot.escalation import Escalator
 from bot.gate import GateDecision, GateInput, Route, decide
 from bot.intake import ValidRequest
 from integrations.base import IntegrationError
-from storage.models import Booking, BookingRequest, EscalationKind, RequestStatus, utcnow
+from storage.models import EscalationKind, RequestStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import RequestRepository
 from storage.repositories.requests import DecisionRecord
 
@@ -51,7 +51,7 @@ class Submitted:
     replay: bool
 
 
-def booking_json(booking: Booking) -> dict[str, Any]:
+def booking_json(booking: StoredBooking) -> dict[str, Any]:
     return {
         "rep": booking.rep_email,
         "start": booking.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -102,7 +102,7 @@ class RequestProcessor:
         decision = self._decide(valid.email, valid.notes, valid.requested_start is not None)
         now = self.clock()
         row, created = self.requests.create(
-            BookingRequest(
+            StoredRequest(
                 idempotency_key=idempotency_key,
                 body_sha256=body_sha256,
                 status=RequestStatus.PROCESSING,
@@ -182,7 +182,7 @@ class RequestProcessor:
     def _gate_record(self, decision: GateDecision) -> DecisionRecord:
         return DecisionRecord("gate", decision.route, list(decision.reasons), self.rules_version)
 
-    def _run(self, request: BookingRequest, decision: GateDecision | None = None) -> dict[str, Any]:
+    def _run(self, request: StoredRequest, decision: GateDecision | None = None) -> dict[str, Any]:
         if decision is None:  # resuming: the gate is deterministic, its first record stays
             decision = self._decide(
                 request.email, request.notes, request.requested_start is not None
@@ -201,8 +201,8 @@ class RequestProcessor:
         return response
 
     def _route(
-        self, request: BookingRequest, decision: GateDecision
-    ) -> tuple[RequestStatus, list[str], Booking | None, str | None]:
+        self, request: StoredRequest, decision: GateDecision
+    ) -> tuple[RequestStatus, list[str], StoredBooking | None, str | None]:
         reasons = list(decision.reasons)
         if decision.route is Route.VIP:
             self.escalator.escalate(request, EscalationKind.VIP, reasons)
@@ -213,8 +213,8 @@ class RequestProcessor:
         return self._book(request)
 
     def _book(
-        self, request: BookingRequest
-    ) -> tuple[RequestStatus, list[str], Booking | None, str | None]:
+        self, request: StoredRequest
+    ) -> tuple[RequestStatus, list[str], StoredBooking | None, str | None]:
         try:
             outcome = self.booker.book(request, resuming=request.attempts > 1)
         except IntegrationError as exc:
@@ -238,7 +238,7 @@ class RequestProcessor:
         return RequestStatus.BOOKED_AUTO, [], outcome.booking, None
 
     def _failed(
-        self, request: BookingRequest, reasons: list[str], detail: str
-    ) -> tuple[RequestStatus, list[str], Booking | None, str | None]:
+        self, request: StoredRequest, reasons: list[str], detail: str
+    ) -> tuple[RequestStatus, list[str], StoredBooking | None, str | None]:
         self.escalator.escalate(request, EscalationKind.ON_ERROR, reasons, detail=detail)
         return RequestStatus.ESCALATED_ON_ERROR, reasons, None, detail

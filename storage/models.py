@@ -93,10 +93,12 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
 
 
-class BookingRequest(SQLModel, table=True):
-    """One accepted form submission, stored before any external call."""
+class StoredRequest(SQLModel):
+    """One accepted form submission, stored before any external call.
 
-    __tablename__ = "booking_request"
+    This plain model is what the pipeline passes around (cheap to build); the table below
+    adds nothing but the mapping, so a row and a StoredRequest have the same fields.
+    """
 
     id: str = Field(default_factory=lambda: new_id("req"), primary_key=True, max_length=40)
     idempotency_key: str = Field(max_length=300, unique=True)
@@ -120,6 +122,10 @@ class BookingRequest(SQLModel, table=True):
     finished_at: datetime | None = _utc()
 
 
+class BookingRequest(StoredRequest, table=True):
+    __tablename__ = "booking_request"
+
+
 class Decision(SQLModel, table=True):
     """Audit log: the gate's routing and the final outcome of each request, with reasons."""
 
@@ -136,8 +142,8 @@ class Decision(SQLModel, table=True):
     decided_at: datetime = _utc(now=True)
 
 
-class Escalation(SQLModel, table=True):
-    __tablename__ = "escalation"
+class StoredEscalation(SQLModel):
+    """An escalation as the services see it (the table below maps it)."""
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(foreign_key="booking_request.id", max_length=40, unique=True)
@@ -159,9 +165,12 @@ class Escalation(SQLModel, table=True):
     resolution_note: str | None = Field(default=None, max_length=2000)
 
 
-class Booking(SQLModel, table=True):
-    __tablename__ = "booking"
-    __table_args__ = (Index("ix_booking_rep_start", "rep_email", "start"),)
+class Escalation(StoredEscalation, table=True):
+    __tablename__ = "escalation"
+
+
+class StoredBooking(SQLModel):
+    """A booking as the services see it (the table below maps it)."""
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(foreign_key="booking_request.id", max_length=40, unique=True)
@@ -179,6 +188,11 @@ class Booking(SQLModel, table=True):
     created_at: datetime = _utc(now=True)
     confirmed_at: datetime | None = _utc()
     confirmation_sent_at: datetime | None = _utc()
+
+
+class Booking(StoredBooking, table=True):
+    __tablename__ = "booking"
+    __table_args__ = (Index("ix_booking_rep_start", "rep_email", "start"),)
 
 
 class OutboxMessage(SQLModel, table=True):

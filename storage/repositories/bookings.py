@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 
 from storage.db import Database
-from storage.models import Booking, BookingStatus, utcnow
+from storage.models import Booking, BookingStatus, StoredBooking, utcnow
 from storage.repositories._sql import table
 
 BOOKINGS = table(Booking)
@@ -66,8 +66,8 @@ _LAST_BOOKED = (
 )
 
 
-def _booking(row: Any) -> Booking:
-    return Booking(**row._mapping)
+def _booking(row: Any) -> StoredBooking:
+    return StoredBooking(**row._mapping)
 
 
 class BookingRepository:
@@ -86,7 +86,7 @@ class BookingRepository:
         client_timezone: str,
         buffer: timedelta,
         booked_by: str = "auto",
-    ) -> Booking | None:
+    ) -> StoredBooking | None:
         """Hold [start, end) for the rep, or return None when it clashes with a held slot.
 
         A request that already holds a slot (a retry after a crash) gets that booking back.
@@ -122,8 +122,13 @@ class BookingRepository:
         return _booking(row)
 
     def confirm(
-        self, booking: Booking, *, event_id: str, ical_uid: str | None, video_url: str | None
-    ) -> Booking:
+        self,
+        booking: StoredBooking,
+        *,
+        event_id: str,
+        ical_uid: str | None,
+        video_url: str | None,
+    ) -> StoredBooking:
         confirmed_at = booking.confirmed_at or utcnow()
         params = {"b_event": event_id, "b_uid": ical_uid, "b_video": video_url}
         with self.db.transaction() as conn:
@@ -141,7 +146,7 @@ class BookingRepository:
         with self.db.transaction() as conn:
             conn.execute(_CONFIRMATION_SENT, {"b_id": booking_id, "b_at": utcnow()})
 
-    def get_by_request(self, request_id: str) -> Booking | None:
+    def get_by_request(self, request_id: str) -> StoredBooking | None:
         with self.db.connection() as conn:
             row = conn.execute(_BY_REQUEST, {"b_request": request_id}).first()
         return None if row is None else _booking(row)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from storage.db import Database
-from storage.models import Escalation, EscalationKind, utcnow
+from storage.models import Escalation, EscalationKind, StoredEscalation, utcnow
 from storage.repositories._sql import insert_ignore, table
 
 ESCALATIONS = table(Escalation)
@@ -43,7 +43,7 @@ class EscalationRepository:
         priority: str = "normal",
         detail: str | None = None,
         assignee: str | None = None,
-    ) -> Escalation:
+    ) -> StoredEscalation:
         """Open the request's escalation once; a retry gets the one already open."""
         values: dict[str, Any] = {
             "request_id": request_id,
@@ -57,18 +57,18 @@ class EscalationRepository:
         with self.db.transaction() as conn:
             new_id = insert_ignore(conn, Escalation, values)
             if new_id is not None:
-                return Escalation(id=new_id, **values)
+                return StoredEscalation(id=new_id, **values)
             row = conn.execute(
                 select(ESCALATIONS).where(ESCALATIONS.c.request_id == request_id)
             ).one()
-        return Escalation(**row._mapping)
+        return StoredEscalation(**row._mapping)
 
-    def get_by_request(self, request_id: str) -> Escalation | None:
+    def get_by_request(self, request_id: str) -> StoredEscalation | None:
         with self.db.connection() as conn:
             row = conn.execute(
                 select(ESCALATIONS).where(ESCALATIONS.c.request_id == request_id)
             ).first()
-        return None if row is None else Escalation(**row._mapping)
+        return None if row is None else StoredEscalation(**row._mapping)
 
     def mark_notified(self, escalation_id: int, channel: str, message_ts: str) -> None:
         params = {"b_id": escalation_id, "b_channel": channel, "b_ts": message_ts}

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.models import BookingRequest, Decision, RequestStatus, utcnow
+from storage.models import BookingRequest, Decision, RequestStatus, StoredRequest, utcnow
 from storage.repositories._sql import insert_ignore, table
 
 REQUESTS = table(BookingRequest)
@@ -49,8 +49,8 @@ class DecisionRecord:
     detail: str | None = None
 
 
-def _row_to_request(row: Any) -> BookingRequest:
-    return BookingRequest(**row._mapping)
+def _row_to_request(row: Any) -> StoredRequest:
+    return StoredRequest(**row._mapping)
 
 
 class RequestRepository:
@@ -58,8 +58,8 @@ class RequestRepository:
         self.db = db
 
     def create(
-        self, request: BookingRequest, gate: DecisionRecord | None = None
-    ) -> tuple[BookingRequest, bool]:
+        self, request: StoredRequest, gate: DecisionRecord | None = None
+    ) -> tuple[StoredRequest, bool]:
         """Store a new request (with its gate decision); on a duplicate idempotency key
         return the stored one and False instead.
         """
@@ -75,19 +75,19 @@ class RequestRepository:
                 raise
             return existing, False
 
-    def get(self, request_id: str) -> BookingRequest | None:
+    def get(self, request_id: str) -> StoredRequest | None:
         with self.db.connection() as conn:
             row = conn.execute(_BY_ID, {"b_id": request_id}).first()
         return None if row is None else _row_to_request(row)
 
-    def get_by_key(self, idempotency_key: str) -> BookingRequest | None:
+    def get_by_key(self, idempotency_key: str) -> StoredRequest | None:
         with self.db.connection() as conn:
             row = conn.execute(_BY_KEY, {"b_key": idempotency_key}).first()
         return None if row is None else _row_to_request(row)
 
     def claim_for_processing(
         self, request_id: str, lease: timedelta, now: datetime | None = None
-    ) -> BookingRequest | None:
+    ) -> StoredRequest | None:
         """Take the processing lease if nobody holds a live one (compare-and-set)."""
         now = now or utcnow()
         with self.db.transaction() as conn:
