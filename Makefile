@@ -42,6 +42,7 @@ test: lint typecheck
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/availability.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
