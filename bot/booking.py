@@ -20,6 +20,7 @@ from storage.repositories import BookingRepository
 log = logging.getLogger("frontdesk.booking")
 
 HELD_BY_ANOTHER_BOOKING = "is held by another booking"
+_HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -57,20 +58,17 @@ class Booker:
         if request.requested_start is None:
             return Unavailable("no time was selected")
         booking = self.bookings.get_by_request(request.id) if resuming else None
-        if booking is not None and booking.status == BookingStatus.RESERVED:
+        if booking is None or booking.status not in _HOLDING:
+            held = self._hold_slot(request, booked_by)
+            if isinstance(held, Unavailable):
+                return held
+            booking = held
+        elif booking.status == BookingStatus.RESERVED:
             # A crash interrupted this booking; its time may have passed meanwhile.
             late = self._still_bookable(booking)
             if late is not None:
                 self.bookings.release(booking.id or 0)
                 return Unavailable(f"{booking.rep_email}: {late}")
-        if booking is None or booking.status not in (
-            BookingStatus.RESERVED,
-            BookingStatus.CONFIRMED,
-        ):
-            held = self._hold_slot(request, booked_by)
-            if isinstance(held, Unavailable):
-                return held
-            booking = held
         if booking.status == BookingStatus.RESERVED:
             booking = self._create_event(request, booking)
         return Booked(booking, self._confirm_to_client(request, booking))
