@@ -55,6 +55,13 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"postgres: {'skipped — ' + problem if problem else POSTGRES_ADMIN_URL}"
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # Shown even with -q (which hides the header): a skipped database must not go unnoticed.
+    problem = postgres_problem()
+    if problem:
+        terminalreporter.write_line(f"PostgreSQL tests were SKIPPED: {problem}", yellow=True)
+
+
 @pytest.fixture
 def example_config() -> Config:
     return load_config(EXAMPLE_CONFIG)
