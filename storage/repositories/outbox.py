@@ -66,6 +66,12 @@ class OutboxRepository:
             ).one()
         return Recorded(row.id, row.created_at, row.result, created=False)
 
+    def get(self, dedupe_key: str) -> OutboxMessage | None:
+        """The message recorded under this key, or None when there is none yet."""
+        with self.db.connection() as conn:
+            row = conn.execute(select(OUTBOX).where(OUTBOX.c.dedupe_key == dedupe_key)).first()
+        return None if row is None else OutboxMessage(**row._mapping)
+
     def latest(
         self, *, limit: int = 100, service: str | None = None, request_id: str | None = None
     ) -> list[OutboxMessage]:

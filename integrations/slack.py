@@ -1,0 +1,246 @@
+"""Slack through its Web API: `SlackChat`, the real `Chat`, and the one place that owns the
+client's retries, per-channel pacing and the translation of Slack's errors into ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from http.client import HTTPException
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import (
+    BackoffRetryIntervalCalculator,
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    RetryIntervalCalculator,
+)
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+from bot.settings import Settings
+from integrations.base import IntegrationError, PostedMessage
+from storage.models import OutboxStatus
+from storage.repositories import OutboxRepository
+
+log = logging.getLogger("frontdesk.slack")
+
+SLACK_TIMEOUT_SECONDS = 10
+SLACK_MAX_RETRIES = 2
+# Slack allows about one chat.postMessage per second per channel.
+SLACK_POST_INTERVAL_SECONDS = 1.0
+
+_TOKEN_ERRORS = {
+    "not_authed",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "no_permission",
+}
+_SLUG = re.compile(r"^[a-z0-9_.]{1,64}$")
+
+
+def build_slack_client(
+    settings: Settings,
+    *,
+    timeout: int = SLACK_TIMEOUT_SECONDS,
+    max_retries: int = SLACK_MAX_RETRIES,
+    retry_interval: RetryIntervalCalculator | None = None,
+) -> WebClient:
+    """A WebClient on SLACK_API_URL that retries 429s (after their Retry-After), 500/503
+    and dropped connections a bounded number of times; WebClient alone retries only the last.
+    """
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    interval = retry_interval or BackoffRetryIntervalCalculator(backoff_factor=0.5)
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=timeout,
+        logger=logging.getLogger("frontdesk.slack.sdk"),
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=max_retries),
+            ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+            ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+        ],
+    )
+
+
+class ChannelPacer:
+    """Spaces calls per channel so a burst waits its turn here instead of earning 429s.
+
+    Each caller reserves the next free slot under the lock and sleeps outside it, so one
+    busy channel never delays another. Per process only: across replicas, the 429 retry
+    handler is what keeps us within the limit.
+    """
+
+    _PRUNE_AT = 1000  # channels remembered before stale entries are dropped
+
+    def __init__(
+        self,
+        interval: float = SLACK_POST_INTERVAL_SECONDS,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next_free: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, channel: str) -> None:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_free.get(channel, now))
+            self._next_free[channel] = slot + self.interval
+            if len(self._next_free) > self._PRUNE_AT:
+                self._next_free = {c: t for c, t in self._next_free.items() if t > now}
+        if slot > now:
+            self._sleep(slot - now)
+
+
+class SlackChat:
+    """The `Chat` interface on the real Slack Web API."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        client: WebClient,
+        outbox: OutboxRepository,
+        *,
+        post_interval: float = SLACK_POST_INTERVAL_SECONDS,
+    ) -> None:
+        self.client = client
+        self.outbox = outbox
+        self.pacer = ChannelPacer(post_interval)
+
+    def post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        dedupe_key: str,
+        request_id: str | None = None,
+    ) -> PostedMessage:
+        """Post once per dedupe key: a key already sent returns the stored message.
+
+        The outbox is written after Slack answers, so two replicas posting the same key in
+        the same instant (or a crash between the two steps) can still post twice; the
+        outbox then keeps the first message as the one of record.
+        """
+        sent = self.outbox.get(dedupe_key)
+        if sent is not None and sent.status == OutboxStatus.SENT and sent.result:
+            return PostedMessage(sent.result["channel"], sent.result["ts"])
+
+        self.pacer.wait(channel)
+        response = self._call(
+            "chat.postMessage",
+            channel,
+            lambda: self.client.chat_postMessage(channel=channel, text=text, blocks=blocks),
+        )
+        posted = PostedMessage(str(response["channel"]), str(response["ts"]))
+        recorded = self.outbox.record(
+            dedupe_key,
+            "slack",
+            "chat.postMessage",
+            {"channel": channel, "text": text, "blocks": blocks},
+            request_id=request_id,
+            status=OutboxStatus.SENT,
+            result={"channel": posted.channel, "ts": posted.ts},
+        )
+        # Not `dedupe_key`: bot/logs.py redacts every field whose name contains "key".
+        log_fields = {"dedupe": dedupe_key, "channel": posted.channel, "ts": posted.ts}
+        if recorded.created:
+            log.info("posted to Slack", extra=log_fields)
+            return posted
+        if recorded.result and "ts" in recorded.result:
+            # Another worker recorded this key while we were posting: theirs is the one of
+            # record, and ours is a duplicate someone may want to delete.
+            log.warning("duplicate Slack message posted for a key already sent", extra=log_fields)
+            return PostedMessage(recorded.result["channel"], recorded.result["ts"])
+        log.warning(
+            "posted to Slack, but the outbox already holds this key unsent; a retry will "
+            "post again",
+            extra=log_fields,
+        )
+        return posted
+
+    def open_dm(self, user_id: str) -> str:
+        response = self._call(
+            "conversations.open", user_id, lambda: self.client.conversations_open(users=user_id)
+        )
+        return str(response["channel"]["id"])
+
+    def user_id_for_email(self, email: str) -> str | None:
+        try:
+            response = self._call(
+                "users.lookupByEmail", email, lambda: self.client.users_lookupByEmail(email=email)
+            )
+        except IntegrationError as error:
+            if error.reason == "users_not_found":
+                return None
+            raise
+        return str(response["user"]["id"])
+
+    def _call(self, method: str, target: str, call: Callable[[], Any]) -> Any:
+        """Run one Web API call, translating every failure into an IntegrationError."""
+        try:
+            return call()
+        except SlackApiError as exc:
+            raise _api_error(method, target, exc) from exc
+        except (OSError, HTTPException) as exc:  # refused, reset, DNS, timeout, garbled reply
+            # urllib wraps the interesting error (ConnectionRefusedError…) in a URLError.
+            cause = exc.reason if isinstance(exc, URLError) else exc
+            kind = type(cause).__name__ if isinstance(cause, BaseException) else type(exc).__name__
+            raise IntegrationError(
+                "slack",
+                "network",
+                kind,
+                f"Slack could not be reached for {method} ({kind}: {cause}); check the "
+                "network and SLACK_API_URL, then try again",
+            ) from exc
+
+
+def _api_error(method: str, target: str, exc: SlackApiError) -> IntegrationError:
+    status = exc.response.status_code
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    error = str(data.get("error", ""))
+    if not _SLUG.match(error):  # an HTML error page, not a Slack error code
+        error = "unexpected_response"
+    if error in _TOKEN_ERRORS:
+        hint = (
+            f"Slack refused the bot token ({error}): set SLACK_BOT_TOKEN to the app's Bot User "
+            "OAuth Token (xoxb-…) and restart"
+        )
+    elif error == "missing_scope":
+        hint = (
+            f"the Slack app lacks the scope {data.get('needed', '?')} for {method}: add it under "
+            "OAuth & Permissions, reinstall the app and update SLACK_BOT_TOKEN"
+        )
+    elif error == "channel_not_found":
+        hint = (
+            f"Slack has no channel {target} the bot can see: check slack.escalation_channel "
+            "in the config, and invite the bot to a private channel with /invite"
+        )
+    elif error == "not_in_channel":
+        hint = f"the bot is not a member of {target}: invite it with /invite"
+    elif error == "is_archived":
+        hint = f"channel {target} is archived: unarchive it or configure another channel"
+    elif status == 429:
+        hint = f"Slack kept rate-limiting {method} after retries; try again in a minute"
+    elif status >= 500:
+        hint = (
+            f"Slack answered HTTP {status} to {method} after retries; check "
+            "https://status.slack.com and try again"
+        )
+    else:
+        hint = f"Slack refused {method} for {target}: {error}"
+    return IntegrationError("slack", status, error, hint)

@@ -1,0 +1,377 @@
+"""A fake Slack Web API for tests: a real HTTP server on 127.0.0.1 that answers the methods
+Frontdesk uses with real-shaped payloads, records every call, and can be told to fail.
+
+Point the real `slack_sdk.WebClient` at it with `base_url=fake.url` (the SLACK_API_URL path):
+
+    with FakeSlack(users=[FakeUser("U0ALICE", "alice@ourco.example")]) as fake:
+        client = WebClient(token=fake.token, base_url=fake.url)
+        fake.rate_limit_next("chat.postMessage", retry_after=1)
+        ...
+        assert fake.calls("chat.postMessage")[0].params["channel"] == "C0ESCALATE"
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+FAKE_TOKEN = "xoxb-fake-0000-token"
+TEAM_ID = "T0FAKE"
+BOT_USER_ID = "U0FDBOT"
+BOT_ID = "B0FDBOT"
+
+# Slack takes these form fields as JSON strings; decoded so tests see one shape either way.
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+_CHANNEL_PREFIXES = ("C", "G", "D")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received; `at` is `time.monotonic()` on arrival."""
+
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    id: str
+    email: str
+    tz: str = "America/New_York"
+    name: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        name = self.name or self.email.split("@", 1)[0]
+        return {
+            "id": self.id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "real_name": name.title(),
+            "deleted": False,
+            "is_bot": False,
+            "tz": self.tz,
+            "tz_label": self.tz,
+            "profile": {"email": self.email, "real_name": name.title(), "display_name": name},
+        }
+
+
+@dataclass
+class _Scripted:
+    """A canned answer for the next `times` calls of one method."""
+
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+
+
+class _Refusal(Exception):
+    """Raised by a method handler to answer `{"ok": false, "error": …}` with HTTP 200."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class FakeSlack:
+    """The fake server; a context manager that starts on enter and stops on exit."""
+
+    def __init__(
+        self,
+        *,
+        token: str = FAKE_TOKEN,
+        users: list[FakeUser] | None = None,
+        usergroups: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.token = token
+        self.users = {user.id: user for user in users or []}
+        self.usergroups = dict(usergroups or {})
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.views: dict[str, dict[str, Any]] = {}
+        self._calls: list[Call] = []
+        self._scripts: dict[str, list[_Scripted]] = {}
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self._ts_base = int(time.time())
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.getPermalink": self._get_permalink,
+            "conversations.open": self._conversations_open,
+            "users.lookupByEmail": self._lookup_by_email,
+            "users.info": self._users_info,
+            "usergroups.users.list": self._usergroup_users,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+        }
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        """The base URL to hand to `WebClient(base_url=…)` / SLACK_API_URL."""
+        if self._server is None:
+            raise RuntimeError("the fake Slack server is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/api/"
+
+    def start(self) -> FakeSlack:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        # A short poll interval: shutdown() waits for it, once per test.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="fake-slack", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- inspection
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        """Every call received so far, oldest first, optionally for one method."""
+        with self._lock:
+            return [call for call in self._calls if method is None or call.method == method]
+
+    # ----------------------------------------------------------------- scripting
+
+    def fail_next(self, method: str, error: str = "channel_not_found", times: int = 1) -> None:
+        """The next call(s) get HTTP 200 `{"ok": false, "error": error}`."""
+        self._script(method, _Scripted(200, json.dumps({"ok": False, "error": error}), {}, times))
+
+    def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        """The next call(s) get HTTP 429 with `Retry-After`, as Slack's rate limiter answers."""
+        body = json.dumps({"ok": False, "error": "ratelimited"})
+        self._script(method, _Scripted(429, body, {"Retry-After": str(retry_after)}, times))
+
+    def server_error_next(self, method: str, status: int = 503, times: int = 1) -> None:
+        """The next call(s) get an HTML error page, as Slack's edge serves during an outage."""
+        body = f"<html><body><h1>{status} Service Unavailable</h1></body></html>"
+        self._script(method, _Scripted(status, body, {"Content-Type": "text/html"}, times))
+
+    def _script(self, method: str, scripted: _Scripted) -> None:
+        with self._lock:
+            self._scripts.setdefault(method, []).append(scripted)
+
+    # ----------------------------------------------------------------- dispatch
+
+    def handle(
+        self, method: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, str, dict[str, str]]:
+        """Record the call and decide the answer: (status, body, extra headers)."""
+        with self._lock:
+            self._calls.append(Call(method, params, headers, time.monotonic()))
+            scripted = self._pop_script(method)
+        if scripted is not None:
+            return scripted.status, scripted.body, scripted.headers
+        try:
+            body = self._answer(method, params, headers)
+        except _Refusal as error:
+            body = {"ok": False, "error": error.error}
+        return 200, json.dumps(body), {}
+
+    def _pop_script(self, method: str) -> _Scripted | None:
+        queue = self._scripts.get(method)
+        if not queue:
+            return None
+        scripted = queue[0]
+        scripted.times -= 1
+        if scripted.times <= 0:
+            queue.pop(0)
+        return scripted
+
+    def _answer(
+        self, method: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        auth = headers.get("authorization", "")
+        if not auth.startswith("Bearer "):
+            raise _Refusal("not_authed")
+        if auth.removeprefix("Bearer ") != self.token:
+            raise _Refusal("invalid_auth")
+        handler = self._methods.get(method)
+        if handler is None:
+            raise _Refusal("unknown_method")
+        return {"ok": True, **handler(params)}
+
+    def _next_ts(self) -> str:
+        return f"{self._ts_base}.{next(self._seq):06d}"
+
+    # ----------------------------------------------------------------- methods
+
+    def _auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "https://fake-team.slack.com/",
+            "team": "Fake Team",
+            "user": "frontdesk",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _channel(self, params: dict[str, Any]) -> str:
+        channel = str(params.get("channel") or "")
+        if not channel.startswith(_CHANNEL_PREFIXES):
+            raise _Refusal("channel_not_found")
+        return channel
+
+    def _message(self, params: dict[str, Any], ts: str) -> dict[str, Any]:
+        if not params.get("text") and not params.get("blocks"):
+            raise _Refusal("no_text")
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "text": params.get("text", ""),
+            "ts": ts,
+        }
+        if params.get("blocks"):
+            message["blocks"] = params["blocks"]
+        return message
+
+    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        with self._lock:
+            ts = self._next_ts()
+            message = self._message(params, ts)
+            self.messages[(channel, ts)] = message
+        return {"channel": channel, "ts": ts, "message": message}
+
+    def _update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = self._channel(params), str(params.get("ts", ""))
+        with self._lock:
+            if (channel, ts) not in self.messages:
+                raise _Refusal("message_not_found")
+            message = self._message(params, ts)
+            self.messages[(channel, ts)] = message
+        return {"channel": channel, "ts": ts, "text": message["text"], "message": message}
+
+    def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._channel(params)
+        if not params.get("user"):
+            raise _Refusal("user_not_in_channel")
+        with self._lock:
+            return {"message_ts": self._next_ts()}
+
+    def _get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = self._channel(params), str(params.get("message_ts", ""))
+        with self._lock:
+            if (channel, ts) not in self.messages:
+                raise _Refusal("message_not_found")
+        link = f"https://fake-team.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"channel": channel, "permalink": link}
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        users = [u for u in str(params.get("users", "")).split(",") if u]
+        if not users:
+            raise _Refusal("users_list_not_supplied")
+        if self.users and any(user not in self.users for user in users):
+            raise _Refusal("user_not_found")
+        # One user: their DM, with an id derived from theirs so tests can predict it.
+        dm = "D" + users[0][1:] if len(users) == 1 else "G" + "".join(u[1:4] for u in users)
+        return {"no_op": True, "already_open": True, "channel": {"id": dm}}
+
+    def _lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
+        email = str(params.get("email", "")).lower()
+        for user in self.users.values():
+            if user.email.lower() == email:
+                return {"user": user.payload()}
+        raise _Refusal("users_not_found")
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user", "")))
+        if user is None:
+            raise _Refusal("user_not_found")
+        return {"user": user.payload()}
+
+    def _usergroup_users(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = str(params.get("usergroup", ""))
+        if group not in self.usergroups:
+            raise _Refusal("no_such_subteam")
+        return {"users": list(self.usergroups[group])}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("trigger_id"):
+            raise _Refusal("invalid_trigger_id")
+        with self._lock:
+            view_id = f"V{next(self._seq):08d}"
+            view = {**dict(params.get("view") or {}), "id": view_id, "hash": view_id + ".h1"}
+            self.views[view_id] = view
+        return {"view": view}
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view_id = str(params.get("view_id", ""))
+        with self._lock:
+            if view_id not in self.views:
+                raise _Refusal("not_found")
+            view = {**dict(params.get("view") or {}), "id": view_id, "hash": view_id + ".h2"}
+            self.views[view_id] = view
+        return {"view": view}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeSlack  # set on the subclass FakeSlack.start builds
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path)
+        if not path.path.startswith("/api/"):
+            self._send(404, json.dumps({"ok": False, "error": "not_found"}), {})
+            return
+        method = path.path.removeprefix("/api/")
+        length = int(self.headers.get("Content-Length") or 0)
+        params = _parse_body(self.headers.get("Content-Type", ""), self.rfile.read(length))
+        params.update(dict(parse_qsl(path.query)))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self._send(*self.fake.handle(method, params, headers))
+
+    def _send(self, status: int, body: str, headers: dict[str, str]) -> None:
+        payload = body.encode()
+        extra = {"Content-Type": "application/json", **headers}
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the recorded calls are the log."""
+
+
+def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    if not raw:
+        return {}
+    if content_type.startswith("application/json"):
+        return dict(json.loads(raw))
+    params: dict[str, Any] = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    for name in _JSON_FIELDS:
+        if isinstance(params.get(name), str) and params[name].startswith(("[", "{")):
+            params[name] = json.loads(params[name])
+    return params
