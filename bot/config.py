@@ -221,6 +221,10 @@ class SandboxBusy(_Strict):
         parse_hours(value)
         return value
 
+    @cached_property
+    def ranges(self) -> tuple[tuple[time, time], ...]:
+        return parse_hours(self.hours)
+
 
 class SandboxConfig(_Strict):
     """Sandbox-only realism: recurring busy blocks, and calendars that refuse access."""

@@ -11,7 +11,9 @@ from typing import Any
 
 # Unicode-aware: internationalised addresses (jörg@bücher.de) are accepted at intake.
 _EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@((?:[\w-]+\.)+[^\W\d_]{2,})")
-_SECRET_KEYS = ("token", "secret", "password", "authorization", "signature", "key")
+# Field names that hold credentials. Not every "*_key": a dedupe or idempotency key is an id.
+_SECRET_MARKERS = ("token", "secret", "password", "authorization", "signature", "credential")
+_SECRET_SUFFIXES = ("api_key", "private_key", "encryption_key", "signing_key")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -21,7 +23,8 @@ def mask_email(text: str) -> str:
 
 
 def _clean(key: str, value: Any) -> Any:
-    if any(marker in key.lower() for marker in _SECRET_KEYS) and key != "idempotency_key":
+    name = key.lower()
+    if any(marker in name for marker in _SECRET_MARKERS) or name.endswith(_SECRET_SUFFIXES):
         return "[redacted]"
     if isinstance(value, str):
         return mask_email(value)

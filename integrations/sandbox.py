@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import WEEKDAYS, Config, Rep, parse_hours
+from bot.config import WEEKDAYS, Config, Rep
 from integrations.base import (
     Confirmation,
     CreatedEvent,
@@ -60,7 +60,7 @@ class SandboxCalendar:
             day = start.astimezone(zone).date() - timedelta(days=1)
             while day <= end.astimezone(zone).date():
                 if day.weekday() in weekdays:
-                    for opens, closes in parse_hours(block.hours):
+                    for opens, closes in block.ranges:
                         block_start = datetime.combine(day, opens, tzinfo=zone)
                         block_end = datetime.combine(day, closes, tzinfo=zone)
                         if block_start < end and block_end > start:

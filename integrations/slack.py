@@ -156,8 +156,7 @@ class SlackChat:
             status=OutboxStatus.SENT,
             result={"channel": posted.channel, "ts": posted.ts},
         )
-        # Not `dedupe_key`: bot/logs.py redacts every field whose name contains "key".
-        log_fields = {"dedupe": dedupe_key, "channel": posted.channel, "ts": posted.ts}
+        log_fields = {"dedupe_key": dedupe_key, "channel": posted.channel, "ts": posted.ts}
         if recorded.created:
             log.info("posted to Slack", extra=log_fields)
             return posted

@@ -8,23 +8,20 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 
 def table(model: type[SQLModel]) -> Table:
     return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
-def insert_ignore(
-    conn: Session | Connection, model: type[SQLModel], values: dict[str, Any]
-) -> int | None:
+def insert_ignore(conn: Connection, model: type[SQLModel], values: dict[str, Any]) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None on conflict.
 
     The conflict is settled by the database, so two replicas racing on the same unique key
     get one row and no exception.
     """
-    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
-    row = conn.execute(_insert_ignore_statement(dialect, model), values).first()
+    row = conn.execute(_insert_ignore_statement(conn.dialect.name, model), values).first()
     return None if row is None else row[0]
 
 

@@ -19,7 +19,6 @@ _HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
 _WHEN = BOOKINGS.c.start.type
 
 # Built once: constructing a statement costs more than running it on SQLite.
-_BY_ID = select(BOOKINGS).where(BOOKINGS.c.id == bindparam("b_id"))
 _BY_REQUEST = select(BOOKINGS).where(BOOKINGS.c.request_id == bindparam("b_request"))
 _CLASH = (
     select(BOOKINGS.c.id)
@@ -113,13 +112,11 @@ class BookingRepository:
                 return None
             if mine is not None:  # released after a failed insert: take it again
                 conn.execute(update(BOOKINGS).where(BOOKINGS.c.id == mine.id).values(**values))
-                booking_id = mine.id
-            else:
-                values["request_id"] = request_id
-                values["created_at"] = utcnow()
-                booking_id = conn.execute(_INSERT, values).scalar_one()
-            row = conn.execute(_BY_ID, {"b_id": booking_id}).one()
-        return _booking(row)
+                return StoredBooking(**{**mine._mapping, **values})
+            values["request_id"] = request_id
+            values["created_at"] = utcnow()
+            booking_id = conn.execute(_INSERT, values).scalar_one()
+        return StoredBooking(id=booking_id, **values)
 
     def confirm(
         self,
