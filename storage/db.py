@@ -1,8 +1,9 @@
 """Engine and transactions: SQLite (WAL) for one node, PostgreSQL (psycopg 3) for production.
 
-`Database.write()` opens a transaction that takes SQLite's write lock up front
-(BEGIN IMMEDIATE), so two writers queue on `busy_timeout` instead of failing with
-"database is locked" when a reader upgrades; PostgreSQL needs no such help.
+Write transactions (`transaction()` on Core, `write()` with an ORM session) take SQLite's
+write lock up front (BEGIN IMMEDIATE) behind a fair in-process lock, so writers queue
+instead of failing with "database is locked" when a reader upgrades; PostgreSQL needs
+no such help.
 """
 
 from __future__ import annotations
