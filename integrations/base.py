@@ -27,6 +27,29 @@ class IntegrationError(Exception):
         return f"api_error:{self.provider}:{self.status}:{self.reason}"
 
 
+class ConnectionBrokenError(IntegrationError):
+    """The rep's own connection no longer works (a revoked grant, a missing scope): no retry
+    helps until someone reconnects, so the rep's requests go to people meanwhile.
+    """
+
+    def __init__(
+        self, provider: str, status: int | str, reason: str, message: str, *, rep_email: str
+    ) -> None:
+        super().__init__(provider, status, reason, message)
+        self.rep_email = rep_email
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One line of `frontdesk check`: what was probed for whom, and what came back."""
+
+    service: str  # "google", "microsoft", "postmark", "slack", …
+    subject: str  # a rep's email, a calendar id, or "-" for the service as a whole
+    check: str  # "token", "scopes", "calendar", "credentials", …
+    ok: bool
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class Interval:
     start: datetime
@@ -67,6 +90,10 @@ class CalendarProvider(Protocol):
 
     def create_event(self, rep: Rep, draft: EventDraft) -> CreatedEvent:
         """Create the event idempotently: the same request id never makes a second event."""
+        ...
+
+    def probe(self, rep: Rep) -> list[Probe]:
+        """Check the rep's connection: token valid, scopes granted, each calendar reachable."""
         ...
 
 

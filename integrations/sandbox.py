@@ -18,6 +18,7 @@ from integrations.base import (
     IntegrationError,
     Interval,
     PostedMessage,
+    Probe,
 )
 from storage.repositories import BookingRepository, OutboxRepository
 
@@ -77,6 +78,19 @@ class SandboxCalendar:
                 f"the sandbox calendar {calendar} is configured as broken "
                 "(sandbox.broken_calendars): access refused",
             )
+
+    def probe(self, rep: Rep) -> list[Probe]:
+        broken = self.config.sandbox.broken_calendars
+        return [
+            Probe(
+                "sandbox",
+                calendar,
+                "calendar",
+                calendar not in broken,
+                "configured as broken (sandbox.broken_calendars)" if calendar in broken else "",
+            )
+            for calendar in rep.calendars
+        ]
 
     def create_event(self, rep: Rep, draft: EventDraft) -> CreatedEvent:
         self._refuse_if_broken(draft.calendar_id)

@@ -4,8 +4,15 @@ Handlers and services call these and never see a session.
 """
 
 from storage.repositories.bookings import BookingRepository
+from storage.repositories.connections import ConnectionRepository
 from storage.repositories.escalations import EscalationRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.requests import RequestRepository
 
-__all__ = ["BookingRepository", "EscalationRepository", "OutboxRepository", "RequestRepository"]
+__all__ = [
+    "BookingRepository",
+    "ConnectionRepository",
+    "EscalationRepository",
+    "OutboxRepository",
+    "RequestRepository",
+]
