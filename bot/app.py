@@ -17,10 +17,12 @@ from bot.escalation import Escalator
 from bot.processing import RequestProcessor
 from bot.services import Integrations, build_integrations
 from bot.settings import Settings
+from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.models import utcnow
 from storage.repositories import (
     BookingRepository,
+    ConnectionRepository,
     EscalationRepository,
     OutboxRepository,
     RequestRepository,
@@ -40,6 +42,7 @@ class Components:
     escalations: EscalationRepository
     bookings: BookingRepository
     outbox: OutboxRepository
+    connections: ConnectionRepository
     integrations: Integrations
     processor: RequestProcessor
 
@@ -57,12 +60,23 @@ def build_components(
     escalations = EscalationRepository(db)
     bookings = BookingRepository(db)
     outbox = OutboxRepository(db)
+    key = settings.frontdesk_encryption_key
+    connections = ConnectionRepository(db, TokenCipher(key.get_secret_value()) if key else None)
     integrations = integrations or build_integrations(settings, config, outbox, bookings)
     booker = Booker(config, integrations, bookings, clock)
     escalator = Escalator(config, integrations.chat, escalations)
     processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
     return Components(
-        settings, config, db, requests, escalations, bookings, outbox, integrations, processor
+        settings,
+        config,
+        db,
+        requests,
+        escalations,
+        bookings,
+        outbox,
+        connections,
+        integrations,
+        processor,
     )
 
 

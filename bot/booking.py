@@ -169,15 +169,13 @@ class Booker:
     ) -> IntegrationError | None:
         if booking.confirmation_sent_at is not None:
             return None
+        rep = self.config.rep(booking.rep_email)
         message = render_confirmation(
-            request_id=request.id,
-            to=request.email,
-            client_name=request.name,
-            client_zone=request.timezone,
-            start=booking.start,
-            duration_minutes=request.duration_minutes,
-            rep_name=booking.rep_email,
-            video_url=booking.video_url,
+            request,
+            booking,
+            rep_timezone=rep.timezone if rep else request.timezone,
+            # Microsoft sends its own invitation; an .ics as well would make two (SPEC §5).
+            attach_ics=booking.provider != "microsoft",
         )
         try:
             self.integrations.email.send(message)

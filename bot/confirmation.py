@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from integrations.base import Confirmation
+from storage.models import StoredBooking, StoredRequest
 
 RESCHEDULE_HINT = (
     "Need another time? Reply to this email with a time that suits you, or submit the "
@@ -22,16 +23,17 @@ def local_time_label(instant: datetime, zone: str) -> str:
 
 
 def render_confirmation(
+    request: StoredRequest,
+    booking: StoredBooking,
     *,
-    request_id: str,
-    to: str,
-    client_name: str,
-    client_zone: str,
-    start: datetime,
-    duration_minutes: int,
-    rep_name: str,
-    video_url: str | None,
+    rep_timezone: str,
+    attach_ics: bool,
 ) -> Confirmation:
+    """The client's confirmation of a booked meeting; `attach_ics` adds the invitation."""
+    request_id, to, client_name = request.id, request.email, request.name
+    client_zone, start = request.timezone, booking.start
+    duration_minutes = int((booking.end - booking.start).total_seconds() // 60)
+    rep_name, video_url = booking.rep_email, booking.video_url
     when = local_time_label(start, client_zone)
     lines = [
         f"Hi {client_name},",

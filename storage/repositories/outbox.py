@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus, utcnow
@@ -65,6 +65,28 @@ class OutboxRepository:
                 )
             ).one()
         return Recorded(row.id, row.created_at, row.result, created=False)
+
+    def mark_sent(self, message_id: int, result: dict[str, Any]) -> None:
+        """A PENDING message went out: keep what the provider answered."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == message_id)
+                .values(status=OutboxStatus.SENT, result=result, sent_at=utcnow(), last_error=None)
+            )
+
+    def mark_failed(self, message_id: int, error: str) -> None:
+        """A send attempt failed; the row stays, with the error, for a retry or a person."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == message_id)
+                .values(
+                    status=OutboxStatus.FAILED,
+                    last_error=error[:1000],
+                    attempts=OUTBOX.c.attempts + 1,
+                )
+            )
 
     def get(self, dedupe_key: str) -> OutboxMessage | None:
         """The message recorded under this key, or None when there is none yet."""
