@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.booking import Booker
 from bot.config import Config
+from bot.connection_health import ConnectionHealth
 from bot.escalation import Escalator
 from bot.processing import RequestProcessor
 from bot.services import Integrations, build_integrations
@@ -63,7 +64,8 @@ def build_components(
     key = settings.frontdesk_encryption_key
     connections = ConnectionRepository(db, TokenCipher(key.get_secret_value()) if key else None)
     integrations = integrations or build_integrations(settings, config, outbox, bookings)
-    booker = Booker(config, integrations, bookings, clock)
+    health = ConnectionHealth(settings, config, connections, integrations.chat)
+    booker = Booker(config, integrations, bookings, clock, health)
     escalator = Escalator(config, integrations.chat, escalations)
     processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
     return Components(

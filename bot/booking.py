@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from bot.availability import busy_problem, timing_problem
 from bot.config import Config, Rep
 from bot.confirmation import render_confirmation
+from bot.connection_health import ConnectionHealth, broken_reason_code
 from bot.services import Integrations
-from integrations.base import EventDraft, IntegrationError
+from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError
 from storage.models import BookingStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import BookingRepository
 
@@ -32,6 +33,10 @@ class Booked:
 @dataclass(frozen=True)
 class Unavailable:
     detail: str
+    reasons: tuple[str, ...] = ("slot_unavailable",)
+
+
+STALE_HOLD = timedelta(minutes=2)  # a hold older than this was left by a crash
 
 
 class Booker:
@@ -41,11 +46,13 @@ class Booker:
         integrations: Integrations,
         bookings: BookingRepository,
         clock: Callable[[], datetime] = utcnow,
+        health: ConnectionHealth | None = None,
     ) -> None:
         self.config = config
         self.integrations = integrations
         self.bookings = bookings
         self.clock = clock
+        self.health = health
 
     def book(
         self, request: StoredRequest, *, booked_by: str = "auto", resuming: bool = True
@@ -71,6 +78,28 @@ class Booker:
                 return Unavailable(f"{booking.rep_email}: {late}")
         if booking.status == BookingStatus.RESERVED:
             booking = self._create_event(request, booking)
+        return Booked(booking, self._confirm_to_client(request, booking))
+
+    def hold(self, request: StoredRequest, *, booked_by: str) -> StoredBooking | Unavailable:
+        """A person's booking, first half: check the slot and hold it (quick, so a Slack
+        modal can answer "taken" within its 3 s); `complete` then creates the event.
+        """
+        if request.requested_start is None:
+            return Unavailable("no time was selected")
+        existing = self.bookings.get_by_request(request.id)
+        if existing is not None and existing.status == BookingStatus.CONFIRMED:
+            return Unavailable(
+                f"this request is already booked with {existing.rep_email}", ("already_booked",)
+            )
+        if existing is not None and existing.status == BookingStatus.RESERVED:
+            if self.clock() - existing.created_at < STALE_HOLD:
+                return Unavailable("a booking for this request is in progress", ("in_progress",))
+            self.bookings.release(existing.id or 0)
+        return self._hold_slot(request, booked_by)
+
+    def complete(self, request: StoredRequest, booking: StoredBooking) -> Booked:
+        """A person's booking, second half: the event, then the client's confirmation."""
+        booking = self._create_event(request, booking)
         return Booked(booking, self._confirm_to_client(request, booking))
 
     def candidates(self, request: StoredRequest) -> list[Rep]:
@@ -101,7 +130,13 @@ class Booker:
         now = self.clock()
         problems: list[str] = []
         failure: IntegrationError | None = None
+        broken = self.health.broken_reps() if self.health else {}
+        broken_codes: list[str] = []
         for rep in self.candidates(request):
+            if rep.email in broken:
+                problems.append(f"{rep.email}: calendar connection broken ({broken[rep.email]})")
+                broken_codes.append(broken_reason_code(rep))
+                continue
             # Checks that need no calendar first: a broken calendar only matters for a rep
             # who could otherwise take the meeting.
             problem = timing_problem(rep, start, end, now=now, booking=self.config.booking)
@@ -113,6 +148,7 @@ class Booker:
                 busy = calendar.busy(rep, start - buffer, end + buffer)
             except IntegrationError as exc:
                 log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
+                self._note_broken(rep, exc)
                 failure = failure or exc
                 continue
             problem = busy_problem(rep, start, end, busy, self.config.booking.buffer_minutes)
@@ -134,7 +170,14 @@ class Booker:
             problems.append(f"{rep.email}: {problem}")
         if failure is not None:
             raise failure
-        return Unavailable("; ".join(problems) or "no rep is configured")
+        detail = "; ".join(problems) or "no rep is configured"
+        if broken_codes and len(broken_codes) == len(problems):
+            return Unavailable(detail, tuple(broken_codes))
+        return Unavailable(detail)
+
+    def _note_broken(self, rep: Rep, error: IntegrationError) -> None:
+        if self.health is not None and isinstance(error, ConnectionBrokenError):
+            self.health.record_broken(rep, error)
 
     def _create_event(self, request: StoredRequest, booking: StoredBooking) -> StoredBooking:
         rep = self.config.rep(booking.rep_email)
@@ -154,8 +197,10 @@ class Booker:
         )
         try:
             event = self.integrations.calendar_for(rep).create_event(rep, draft)
-        except Exception:
+        except Exception as exc:
             self.bookings.release(booking.id or 0)
+            if isinstance(exc, IntegrationError):
+                self._note_broken(rep, exc)
             raise
         return self.bookings.confirm(
             booking,

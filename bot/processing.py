@@ -224,7 +224,7 @@ class RequestProcessor:
             detail = INTERNAL_FAILED_DETAIL.format(error=type(exc).__name__)
             return self._failed(request, [f"internal_error:{type(exc).__name__}"], detail)
         if isinstance(outcome, Unavailable):
-            reasons = ["slot_unavailable"]
+            reasons = list(outcome.reasons)
             self.escalator.escalate(
                 request, EscalationKind.MANUAL_REVIEW, reasons, detail=outcome.detail
             )

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.reasons import describe
-from handlers.ids import ActionId, BlockId
+from handlers.ids import OUTCOME_LABELS, ActionId, BlockId, Outcome
 from storage.models import EscalationKind
 
 HEADERS = {
@@ -71,7 +71,53 @@ def escalation_text(view: EscalationView) -> str:
     return f"{heading}: {escape(view.name)} ({escape(view.email)})"
 
 
-def escalation_blocks(view: EscalationView) -> list[Block]:
+@dataclass(frozen=True)
+class TicketState:
+    """Where people have got with an escalation, shown under its message."""
+
+    assignee: str | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    outcome: str | None = None
+    note: str | None = None
+    booked: str | None = None  # "<date> with alice@…" once booked from Slack
+
+    @property
+    def closed(self) -> bool:
+        return self.resolved_at is not None
+
+
+def _time_of_day(instant: datetime) -> str:
+    fallback = f"{instant:%H:%M} UTC"
+    return f"<!date^{int(instant.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def ticket_status_lines(state: TicketState) -> list[str]:
+    """Plain status lines: assignment, claim, and how it was closed."""
+    lines = []
+    if state.assignee:
+        lines.append(f":bust_in_silhouette: Assigned to <@{state.assignee}>")
+    if state.claimed_by and state.claimed_at and not state.closed:
+        lines.append(
+            f":raising_hand: Claimed by <@{state.claimed_by}> at {_time_of_day(state.claimed_at)}"
+        )
+    if state.closed and state.resolved_at is not None:
+        when = _time_of_day(state.resolved_at)
+        if state.outcome == Outcome.BOOKED:
+            lines.append(
+                f":white_check_mark: Booked by <@{state.resolved_by}> for {state.booked} ({when})"
+            )
+        else:
+            label = OUTCOME_LABELS.get(state.outcome or "", state.outcome or "")
+            lines.append(f":white_check_mark: Resolved by <@{state.resolved_by}>: {label} ({when})")
+        if state.note:
+            lines.append(f"Note: {_truncate(escape(state.note), 1500)}")
+    return lines
+
+
+def escalation_blocks(view: EscalationView, state: TicketState | None = None) -> list[Block]:
     when = slack_date(view.requested_start, view.timezone) if view.requested_start else NO_TIME
     fields = [
         MarkdownTextObject(text=f"*Client*\n{_truncate(escape(view.name), 1000)}"),
@@ -97,21 +143,35 @@ def escalation_blocks(view: EscalationView) -> list[Block]:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=_truncate(escape(view.detail), 2000))])
         )
-    blocks.append(
-        ActionsBlock(
-            block_id=BlockId.ESCALATION_ACTIONS.for_request(view.request_id),
-            elements=[
-                ButtonElement(
-                    text="Claim", action_id=ActionId.CLAIM, value=view.request_id, style="primary"
-                ),
-                ButtonElement(text="Book", action_id=ActionId.BOOK, value=view.request_id),
-                UserSelectElement(placeholder="Reassign to…", action_id=ActionId.REASSIGN),
-                ButtonElement(text="Resolve", action_id=ActionId.RESOLVE, value=view.request_id),
-            ],
+    state = state or TicketState()
+    status = ticket_status_lines(state)
+    if status:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=_truncate("\n".join(status), 2000))])
         )
-    )
+    if not state.closed:
+        blocks.append(_actions(view.request_id, claimed=state.claimed_by is not None))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Request `{view.request_id}`")]))
     return blocks
+
+
+def _actions(request_id: str, *, claimed: bool) -> ActionsBlock:
+    claim = (
+        ButtonElement(text="Unclaim", action_id=ActionId.CLAIM, value=request_id)
+        if claimed
+        else ButtonElement(
+            text="Claim", action_id=ActionId.CLAIM, value=request_id, style="primary"
+        )
+    )
+    return ActionsBlock(
+        block_id=BlockId.ESCALATION_ACTIONS.for_request(request_id),
+        elements=[
+            claim,
+            ButtonElement(text="Book", action_id=ActionId.BOOK, value=request_id),
+            UserSelectElement(placeholder="Reassign to…", action_id=ActionId.REASSIGN),
+            ButtonElement(text="Resolve", action_id=ActionId.RESOLVE, value=request_id),
+        ],
+    )
 
 
 def vip_notice_text(view: EscalationView, owner: str | None) -> str:

@@ -1,5 +1,5 @@
-"""Every Slack action_id, callback_id and block_id prefix, shared by builders, listeners
-and tests.
+"""Every Slack action_id, callback_id, block_id and slash command, shared by builders,
+listeners, tests and the manifest check.
 """
 
 from __future__ import annotations
@@ -12,6 +12,13 @@ class ActionId(StrEnum):
     BOOK = "book"
     REASSIGN = "reassign"
     RESOLVE = "resolve"
+    # Inside the Book modal: changing the rep or the duration refreshes the slot list.
+    BOOK_REP = "book_rep"
+    BOOK_DURATION = "book_duration"
+    BOOK_SLOT = "book_slot"
+    BOOK_NOTE = "book_note"
+    RESOLVE_OUTCOME = "resolve_outcome"
+    RESOLVE_NOTE = "resolve_note"
 
 
 class CallbackId(StrEnum):
@@ -21,6 +28,34 @@ class CallbackId(StrEnum):
 
 class BlockId(StrEnum):
     ESCALATION_ACTIONS = "escalation"  # suffixed ":<request_id>"
+    BOOK_REP = "book_rep"
+    BOOK_DURATION = "book_duration"
+    BOOK_SLOT = "book_slot"
+    BOOK_NOTE = "book_note"
+    RESOLVE_OUTCOME = "resolve_outcome"
+    RESOLVE_NOTE = "resolve_note"
 
     def for_request(self, request_id: str) -> str:
         return f"{self.value}:{request_id}"
+
+
+class Command(StrEnum):
+    AVAILABILITY = "/availability"
+
+
+class Outcome(StrEnum):
+    """How a person closed an escalation (Resolve modal), plus "booked" from the Book modal."""
+
+    BOOKED = "booked"
+    DECLINED = "declined"
+    DUPLICATE = "duplicate"
+    SPAM = "spam"
+    HANDLED_ELSEWHERE = "handled_elsewhere"
+
+
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.DECLINED: "Declined",
+    Outcome.DUPLICATE: "Duplicate",
+    Outcome.SPAM: "Spam",
+    Outcome.HANDLED_ELSEWHERE: "Handled elsewhere",
+}

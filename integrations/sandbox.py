@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from integrations.base import (
     Probe,
 )
 from storage.repositories import BookingRepository, OutboxRepository
+from storage.repositories.outbox import Recorded
 
 SANDBOX_VIDEO_BASE = "https://meet.sandbox.invalid/"
 
@@ -170,3 +172,32 @@ class SandboxChat:
 
     def user_id_for_email(self, email: str) -> str | None:
         return _stand_in_id("U", email)
+
+    def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        payload = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
+        self._record("chat.update", payload)
+
+    def post_ephemeral(self, channel: str, user_id: str, text: str) -> None:
+        self._record("chat.postEphemeral", {"channel": channel, "user": user_id, "text": text})
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        return f"https://sandbox.slack.invalid/archives/{channel}/p{ts.replace('.', '')}"
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        row = self._record("views.open", {"trigger_id": trigger_id, "view": view})
+        return f"VSBX{row.id}"
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        self._record("views.update", {"view_id": view_id, "view": view})
+
+    def user_timezone(self, user_id: str) -> str | None:
+        return None  # stand-in users have no profile; callers fall back to the business zone
+
+    def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
+        return frozenset()
+
+    def _record(self, action: str, payload: dict[str, Any]) -> Recorded:
+        # Every call is its own event here: a fresh key, nothing to deduplicate.
+        return self.outbox.record(f"slack:{action}:{uuid.uuid4().hex}", "slack", action, payload)

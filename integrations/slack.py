@@ -189,6 +189,57 @@ class SlackChat:
             raise
         return str(response["user"]["id"])
 
+    def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        self._call(
+            "chat.update",
+            channel,
+            lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+        )
+
+    def post_ephemeral(self, channel: str, user_id: str, text: str) -> None:
+        self._call(
+            "chat.postEphemeral",
+            channel,
+            lambda: self.client.chat_postEphemeral(channel=channel, user=user_id, text=text),
+        )
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        response = self._call(
+            "chat.getPermalink",
+            channel,
+            lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts),
+        )
+        link = response.get("permalink")
+        return str(link) if link else None
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        response = self._call(
+            "views.open",
+            trigger_id,
+            lambda: self.client.views_open(trigger_id=trigger_id, view=view),
+        )
+        return str(response["view"]["id"])
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        self._call(
+            "views.update", view_id, lambda: self.client.views_update(view_id=view_id, view=view)
+        )
+
+    def user_timezone(self, user_id: str) -> str | None:
+        response = self._call("users.info", user_id, lambda: self.client.users_info(user=user_id))
+        zone = response["user"].get("tz")
+        return str(zone) if zone else None
+
+    def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
+        response = self._call(
+            "usergroups.users.list",
+            usergroup_id,
+            lambda: self.client.usergroups_users_list(usergroup=usergroup_id),
+        )
+        return frozenset(str(user) for user in response.get("users", []))
+
     def _call(self, method: str, target: str, call: Callable[[], Any]) -> Any:
         """Run one Web API call, translating every failure into an IntegrationError."""
         try:

@@ -231,3 +231,17 @@ class CalendarConnection(SQLModel, table=True):
     broken_at: datetime | None = _utc()
     alerted_at: datetime | None = _utc()
     updated_at: datetime = _utc(now=True)
+
+
+class SlackInteraction(SQLModel, table=True):
+    """Slack deliveries already taken on, by what identifies them (`event_id`, or an
+    action's `action_ts` + user + request), so a Slack retry never acts twice.
+    """
+
+    __tablename__ = "slack_interaction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=300, unique=True)
+    kind: str = Field(max_length=32)
+    user_id: str | None = Field(default=None, max_length=32)
+    received_at: datetime = _utc(now=True, index=True)

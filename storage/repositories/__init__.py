@@ -6,6 +6,7 @@ Handlers and services call these and never see a session.
 from storage.repositories.bookings import BookingRepository
 from storage.repositories.connections import ConnectionRepository
 from storage.repositories.escalations import EscalationRepository
+from storage.repositories.interactions import InteractionRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.requests import RequestRepository
 
@@ -13,6 +14,7 @@ __all__ = [
     "BookingRepository",
     "ConnectionRepository",
     "EscalationRepository",
+    "InteractionRepository",
     "OutboxRepository",
     "RequestRepository",
 ]

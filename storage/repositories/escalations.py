@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from storage.db import Database
 from storage.models import Escalation, EscalationKind, StoredEscalation, utcnow
 from storage.repositories._sql import insert_ignore, table
 
 ESCALATIONS = table(Escalation)
+_AT_TYPE = ESCALATIONS.c.claimed_at.type
 
 # Built once: constructing a statement costs more than running it on SQLite.
 _NOTIFIED = (
@@ -28,6 +31,14 @@ _NOTIFY_FAILED = (
     .where(ESCALATIONS.c.id == bindparam("b_id"))
     .values(notify_error=bindparam("b_error"))
 )
+
+
+@dataclass(frozen=True)
+class Changed:
+    """The outcome of a compare-and-set: whether this call won, and the row as it now is."""
+
+    won: bool
+    escalation: StoredEscalation
 
 
 class EscalationRepository:
@@ -78,3 +89,83 @@ class EscalationRepository:
     def mark_notify_failed(self, escalation_id: int, error: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(_NOTIFY_FAILED, {"b_id": escalation_id, "b_error": error[:500]})
+
+    def claim(self, request_id: str, user_id: str, at: datetime) -> Changed:
+        """First claim wins: one UPDATE guarded by `claimed_by IS NULL`, settled by the
+        database, so two replicas and two people in the same second get one winner.
+        """
+        return self._compare_and_set(
+            request_id,
+            (ESCALATIONS.c.claimed_by.is_(None), ESCALATIONS.c.resolved_at.is_(None)),
+            {"claimed_by": user_id, "claimed_at": at},
+        )
+
+    def unclaim(self, request_id: str, user_id: str) -> Changed:
+        """Only the claimer can give a claim back, and only while the escalation is open."""
+        return self._compare_and_set(
+            request_id,
+            (ESCALATIONS.c.claimed_by == user_id, ESCALATIONS.c.resolved_at.is_(None)),
+            {"claimed_by": None, "claimed_at": None},
+        )
+
+    def reassign(self, request_id: str, assignee: str) -> Changed:
+        return self._compare_and_set(
+            request_id,
+            (ESCALATIONS.c.resolved_at.is_(None),),
+            {"assignee": assignee},
+        )
+
+    def resolve(
+        self, request_id: str, user_id: str, at: datetime, outcome: str, note: str | None
+    ) -> Changed:
+        """Close the escalation once. Acting on an unclaimed one counts as claiming it then,
+        so time-to-claim stays defined for every resolved escalation.
+        """
+        return self._compare_and_set(
+            request_id,
+            (ESCALATIONS.c.resolved_at.is_(None),),
+            {
+                "resolved_by": user_id,
+                "resolved_at": at,
+                "outcome": outcome,
+                "resolution_note": note[:2000] if note else None,
+                "claimed_by": func.coalesce(ESCALATIONS.c.claimed_by, user_id),
+                "claimed_at": func.coalesce(
+                    ESCALATIONS.c.claimed_at, bindparam("b_claim_at", at, type_=_AT_TYPE)
+                ),
+            },
+        )
+
+    def undelivered(self, created_before: datetime, limit: int = 50) -> list[StoredEscalation]:
+        """Escalations Slack has not been told about yet (a failed post, a crash)."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(ESCALATIONS)
+                .where(
+                    ESCALATIONS.c.notified_at.is_(None),
+                    ESCALATIONS.c.resolved_at.is_(None),
+                    ESCALATIONS.c.created_at < created_before,
+                )
+                .order_by(ESCALATIONS.c.id)
+                .limit(limit)
+            ).all()
+        return [StoredEscalation(**row._mapping) for row in rows]
+
+    def _compare_and_set(
+        self, request_id: str, guards: tuple[Any, ...], values: dict[str, Any]
+    ) -> Changed:
+        with self.db.transaction() as conn:
+            won = (
+                conn.execute(
+                    update(ESCALATIONS)
+                    .where(ESCALATIONS.c.request_id == request_id, *guards)
+                    .values(values)
+                ).rowcount
+                == 1
+            )
+            row = conn.execute(
+                select(ESCALATIONS).where(ESCALATIONS.c.request_id == request_id)
+            ).first()
+        if row is None:
+            raise LookupError(f"no escalation for request {request_id}")
+        return Changed(won, StoredEscalation(**row._mapping))

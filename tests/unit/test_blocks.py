@@ -96,7 +96,12 @@ def test_actions_block(kind: EscalationKind) -> None:
     assert actions["block_id"] == f"escalation:{REQUEST_ID}"
     elements = actions["elements"]
     assert [e["action_id"] for e in elements] == ["claim", "book", "reassign", "resolve"]
-    assert [e["action_id"] for e in elements] == [str(a) for a in ActionId]
+    assert [e["action_id"] for e in elements] == [
+        ActionId.CLAIM,
+        ActionId.BOOK,
+        ActionId.REASSIGN,
+        ActionId.RESOLVE,
+    ]
     by_id = {e["action_id"]: e for e in elements}
     for button in ("claim", "book", "resolve"):
         assert by_id[button]["type"] == "button"
@@ -213,9 +218,16 @@ def test_blank_notes_leave_out_the_notes_section() -> None:
         ("slot_unavailable", SLOT_UNAVAILABLE),
         (
             "api_error:google:403:insufficientPermissions",
-            "Google Calendar refused: 403 insufficientPermissions",
+            "Google Calendar refused: missing scope calendar.events",
         ),
-        ("api_error:postmark:422:406", "Postmark refused: 422 406"),
+        (
+            "api_error:postmark:422:406",
+            "Postmark refused: the recipient is marked inactive (bounced or unsubscribed)",
+        ),
+        (
+            "connection_broken:google:alice@ourco.example",
+            "Google Calendar connection of alice@ourco.example is broken; they must reconnect",
+        ),
         (
             "api_error:microsoft:401:InvalidAuthenticationToken",
             "Microsoft 365 refused: 401 InvalidAuthenticationToken",

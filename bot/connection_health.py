@@ -1,0 +1,81 @@
+"""Reps' calendar connections going bad: mark them broken, alert the escalation channel
+once, and let the booking path send those reps' requests to people until they reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import Config, Rep
+from bot.reasons import PROVIDER_NAMES
+from bot.settings import Settings
+from integrations.base import Chat, ConnectionBrokenError
+from storage.repositories import ConnectionRepository
+
+log = logging.getLogger("frontdesk.connections")
+
+BROKEN_ALERT = (
+    ":warning: The {provider} connection of *{rep}* is broken: {error}\n"
+    "Their requests go to manual review until it is fixed. {fix}"
+)
+RECONNECT_GOOGLE = "They can reconnect at {url}/oauth/google/start?rep={rep}"
+RECONNECT_MICROSOFT = (
+    "An Entra admin must grant the app Calendars.ReadWrite (application) with admin consent."
+)
+
+
+def broken_reason_code(rep: Rep) -> str:
+    return f"connection_broken:{rep.provider}:{rep.email}"
+
+
+class ConnectionHealth:
+    def __init__(
+        self, settings: Settings, config: Config, connections: ConnectionRepository, chat: Chat
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.connections = connections
+        self.chat = chat
+
+    def broken_reps(self) -> dict[str, str]:
+        return self.connections.broken_reps()
+
+    def record_broken(self, rep: Rep, error: ConnectionBrokenError) -> None:
+        """Mark the rep's connection broken; only the call that broke it alerts Slack."""
+        if not self.connections.mark_broken(rep.email, rep.provider, error.message):
+            return
+        log.error(
+            "calendar connection broken; the rep's requests go to review until reconnected",
+            extra={"rep": rep.email, "provider": rep.provider, "error": error.message},
+        )
+        fix = (
+            RECONNECT_GOOGLE.format(
+                url=self.settings.frontdesk_public_url.rstrip("/"), rep=rep.email
+            )
+            if rep.provider == "google"
+            else RECONNECT_MICROSOFT
+        )
+        text = BROKEN_ALERT.format(
+            provider=PROVIDER_NAMES.get(rep.provider, rep.provider),
+            rep=rep.email,
+            error=error.message,
+            fix=fix,
+        )
+        connection = self.connections.get(rep.email, rep.provider)
+        broken_at = (
+            int(connection.broken_at.timestamp()) if connection and connection.broken_at else 0
+        )
+        try:
+            self.chat.post_message(
+                self.config.slack.escalation_channel,
+                text,
+                [],
+                dedupe_key=f"slack:connection-broken:{rep.provider}:{rep.email}:{broken_at}",
+            )
+        except Exception as exc:  # the break is stored and shown by `frontdesk check`
+            log.error(
+                "could not alert Slack about a broken connection",
+                extra={"rep": rep.email, "error": repr(exc)},
+            )
+            return
+        self.connections.mark_alerted(rep.email, rep.provider)

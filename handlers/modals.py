@@ -1,0 +1,175 @@
+"""Pure Block Kit builders for Frontdesk's modals: Book, Resolve, and short notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    OptionGroup,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from handlers.blocks import escape
+from handlers.ids import OUTCOME_LABELS, ActionId, BlockId, CallbackId
+
+MAX_SLOT_OPTIONS = 100  # Slack's limit per select, across option groups
+NO_SLOTS = "No free slot for this rep and duration in the next {days} days."
+WORKING = "Booking… this takes a few seconds."
+
+
+class ModalContext(BaseModel):
+    """A modal's private_metadata: which escalation it acts on, and where its message is."""
+
+    request_id: str
+    channel: str | None = None
+    ts: str | None = None
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    start: datetime  # UTC
+    day: str  # "Tue 1 Dec" in the viewer's zone
+    label: str  # "2:00 PM EST" in the viewer's zone
+
+
+def slot_value(start: datetime) -> str:
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _option(value: str, label: str) -> Option:
+    return Option(value=value, text=PlainTextObject(text=label[:75]))
+
+
+def _slot_groups(slots: Sequence[SlotChoice]) -> list[OptionGroup]:
+    groups: dict[str, list[Option]] = {}
+    for slot in slots[:MAX_SLOT_OPTIONS]:
+        groups.setdefault(slot.day, []).append(_option(slot_value(slot.start), slot.label))
+    return [OptionGroup(label=day[:75], options=options) for day, options in groups.items()]
+
+
+def book_modal(
+    context: ModalContext,
+    *,
+    client_name: str,
+    reps: Sequence[str],
+    rep: str,
+    duration: int,
+    durations: Sequence[int],
+    slots: Sequence[SlotChoice],
+    horizon_days: int,
+    zone_note: str,
+) -> View:
+    """The Book modal; choosing a rep or a duration dispatches an action that refreshes it."""
+    rep_options = [_option(email, email) for email in reps]
+    duration_options = [_option(str(m), f"{m} min") for m in sorted({*durations, duration})]
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=f"Book a meeting for *{escape(client_name)}*")),
+        InputBlock(
+            block_id=BlockId.BOOK_REP,
+            label="Rep",
+            dispatch_action=True,
+            element=StaticSelectElement(
+                action_id=ActionId.BOOK_REP,
+                options=rep_options,
+                initial_option=next(o for o in rep_options if o.value == rep),
+            ),
+        ),
+        InputBlock(
+            block_id=BlockId.BOOK_DURATION,
+            label="Duration",
+            dispatch_action=True,
+            element=StaticSelectElement(
+                action_id=ActionId.BOOK_DURATION,
+                options=duration_options,
+                initial_option=next(o for o in duration_options if o.value == str(duration)),
+            ),
+        ),
+    ]
+    if slots:
+        blocks.append(
+            InputBlock(
+                block_id=BlockId.BOOK_SLOT,
+                label="Slot",
+                element=StaticSelectElement(
+                    action_id=ActionId.BOOK_SLOT,
+                    placeholder="Pick a free slot",
+                    option_groups=_slot_groups(slots),
+                ),
+            )
+        )
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=zone_note)]))
+    else:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=NO_SLOTS.format(days=horizon_days)))
+        )
+    blocks.append(
+        InputBlock(
+            block_id=BlockId.BOOK_NOTE,
+            label="Note",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ActionId.BOOK_NOTE, multiline=True, max_length=2000
+            ),
+        )
+    )
+    return View(
+        type="modal",
+        callback_id=CallbackId.BOOK_SUBMIT,
+        title="Book meeting",
+        submit="Book" if slots else None,
+        close="Cancel",
+        private_metadata=context.model_dump_json(),
+        blocks=blocks,
+    )
+
+
+def resolve_modal(context: ModalContext, *, client_name: str) -> View:
+    options = [_option(value, label) for value, label in OUTCOME_LABELS.items()]
+    return View(
+        type="modal",
+        callback_id=CallbackId.RESOLVE_SUBMIT,
+        title="Resolve request",
+        submit="Resolve",
+        close="Cancel",
+        private_metadata=context.model_dump_json(),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(text=f"Close the request of *{escape(client_name)}*")
+            ),
+            InputBlock(
+                block_id=BlockId.RESOLVE_OUTCOME,
+                label="Outcome",
+                element=StaticSelectElement(action_id=ActionId.RESOLVE_OUTCOME, options=options),
+            ),
+            InputBlock(
+                block_id=BlockId.RESOLVE_NOTE,
+                label="Note",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.RESOLVE_NOTE, multiline=True, max_length=2000
+                ),
+            ),
+        ],
+    )
+
+
+def notice_modal(title: str, text: str) -> View:
+    """A modal that only says something ("Booking…", "Booked", "Could not book")."""
+    return View(
+        type="modal",
+        title=title[:24],
+        close="Close",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text[:3000]))],
+    )
