@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import FastAPI
+from slack_bolt import App
+from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
+from bot.availability_lookup import AvailabilityLookup
 from bot.booking import Booker
 from bot.config import Config
 from bot.connection_health import ConnectionHealth
@@ -18,6 +21,7 @@ from bot.escalation import Escalator
 from bot.processing import RequestProcessor
 from bot.services import Integrations, build_integrations
 from bot.settings import Settings
+from bot.triage import Triage
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.models import utcnow
@@ -25,6 +29,7 @@ from storage.repositories import (
     BookingRepository,
     ConnectionRepository,
     EscalationRepository,
+    InteractionRepository,
     OutboxRepository,
     RequestRepository,
 )
@@ -44,8 +49,13 @@ class Components:
     bookings: BookingRepository
     outbox: OutboxRepository
     connections: ConnectionRepository
+    interactions: InteractionRepository
     integrations: Integrations
+    escalator: Escalator
     processor: RequestProcessor
+    triage: Triage
+    availability: AvailabilityLookup
+    clock: Callable[[], datetime]
 
 
 def build_components(
@@ -68,22 +78,48 @@ def build_components(
     booker = Booker(config, integrations, bookings, clock, health)
     escalator = Escalator(config, integrations.chat, escalations)
     processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
+    chat = integrations.chat
     return Components(
-        settings,
-        config,
-        db,
-        requests,
-        escalations,
-        bookings,
-        outbox,
-        connections,
-        integrations,
-        processor,
+        settings=settings,
+        config=config,
+        db=db,
+        requests=requests,
+        escalations=escalations,
+        bookings=bookings,
+        outbox=outbox,
+        connections=connections,
+        interactions=InteractionRepository(db),
+        integrations=integrations,
+        escalator=escalator,
+        processor=processor,
+        triage=Triage(config, requests, escalations, bookings, booker, chat, clock=clock),
+        availability=AvailabilityLookup(config, integrations, clock=clock),
+        clock=clock,
     )
 
 
-def create_app(components: Components, *, recover_on_start: bool = True) -> FastAPI:
-    from handlers import errors, health, sandbox, webhooks
+def build_slack_app(components: Components, client: WebClient | None = None) -> App:
+    """The Bolt app on the same WebClient the rest of Frontdesk posts with."""
+    from handlers.slack_app import SlackServices
+    from handlers.slack_app import create_app as create_bolt_app
+
+    services = SlackServices(
+        config=components.config,
+        triage=components.triage,
+        availability=components.availability,
+        chat=components.integrations.chat,
+        interactions=components.interactions,
+    )
+    return create_bolt_app(
+        components.settings, services, client or components.integrations.slack_client
+    )
+
+
+def create_app(
+    components: Components, *, recover_on_start: bool = True, slack_app: App | None = None
+) -> FastAPI:
+    """The HTTP app. With Slack credentials, /slack/events serves the Bolt app."""
+    from handlers import errors, health, oauth, sandbox, slack_events, webhooks
     from handlers.access_log import AccessLogMiddleware
 
     @asynccontextmanager
@@ -111,8 +147,11 @@ def create_app(components: Components, *, recover_on_start: bool = True) -> Fast
         lifespan=lifespan,
     )
     app.state.components = components
+    if slack_app is None and components.settings.slack_configured:
+        slack_app = build_slack_app(components)
+    app.state.slack_app = slack_app
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
-    for module in (health, webhooks, sandbox):
+    for module in (health, webhooks, sandbox, oauth, slack_events):
         app.include_router(module.router)
     return app

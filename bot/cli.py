@@ -67,7 +67,7 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
         components = build_components(settings, config)
     except UnavailableIntegrationError as exc:
         raise click.ClickException(str(exc)) from None
-    scheduler = None if no_scheduler else build_scheduler(components.processor)
+    scheduler = None if no_scheduler else build_scheduler(components)
     if scheduler is not None:
         scheduler.start()
     try:
@@ -88,7 +88,7 @@ def worker(config_path: str | None) -> None:
     configure_logging(settings.frontdesk_log_level)
     components = build_components(settings, _config(settings, config_path))
     log.info("worker starting", extra={"services": components.integrations.modes()})
-    build_scheduler(components.processor, blocking=True).start()
+    build_scheduler(components, blocking=True).start()
 
 
 @main.group()

@@ -24,6 +24,24 @@ log = logging.getLogger("frontdesk.escalation")
 OWNER_NOT_FOUND = "Account owner {email} could not be found in Slack; please pick this up here."
 
 
+def escalation_view(request: StoredRequest, escalation: StoredEscalation) -> EscalationView:
+    """What the Slack message shows about an escalated request."""
+    return EscalationView(
+        request_id=request.id,
+        kind=EscalationKind(escalation.kind),
+        name=request.name,
+        email=request.email,
+        company=request.company,
+        phone=request.phone,
+        timezone=request.timezone,
+        requested_start=request.requested_start,
+        duration_minutes=request.duration_minutes,
+        notes=request.notes,
+        reasons=tuple(escalation.reasons),
+        detail=escalation.detail,
+    )
+
+
 class Escalator:
     def __init__(self, config: Config, chat: Chat, escalations: EscalationRepository) -> None:
         self.config = config
@@ -51,20 +69,7 @@ class Escalator:
         )
         if escalation.notified_at is not None:
             return escalation  # a retry after a crash: Slack already knows
-        view = EscalationView(
-            request_id=request.id,
-            kind=kind,
-            name=request.name,
-            email=request.email,
-            company=request.company,
-            phone=request.phone,
-            timezone=request.timezone,
-            requested_start=request.requested_start,
-            duration_minutes=request.duration_minutes,
-            notes=request.notes,
-            reasons=tuple(reasons),
-            detail=detail,
-        )
+        view = escalation_view(request, escalation)
         try:
             self._notify(escalation, view, owner)
         except Exception as exc:  # any Slack failure: keep the escalation, shout in the log
@@ -75,6 +80,26 @@ class Escalator:
                 extra={"request_id": request.id, "kind": str(kind), "error": error},
             )
         return escalation
+
+    def redeliver(self, request: StoredRequest, escalation: StoredEscalation) -> bool:
+        """Post an escalation Slack never got (a failed post, a crash); True when it went.
+
+        The dedupe keys are the first attempt's, so a post that did reach Slack before a
+        crash is not posted again.
+        """
+        view = escalation_view(request, escalation)
+        try:
+            self._notify(escalation, view, escalation.assignee)
+        except Exception as exc:
+            error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
+            self.escalations.mark_notify_failed(escalation.id or 0, error)
+            log.error(
+                "escalation still NOT delivered to Slack",
+                extra={"request_id": request.id, "error": error},
+            )
+            return False
+        log.warning("escalation delivered to Slack late", extra={"request_id": request.id})
+        return True
 
     def _vip_owner(self, reasons: list[str]) -> tuple[str | None, str | None]:
         domain = next((r.split(":", 1)[1] for r in reasons if r.startswith("vip_domain:")), "")

@@ -5,16 +5,21 @@ the work it picks up is claimed in the database first.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.app import Components
 from bot.processing import RequestProcessor
 
 log = logging.getLogger("frontdesk.scheduler")
 
 RECOVERY_INTERVAL_SECONDS = 30
+REDELIVERY_INTERVAL_SECONDS = 60
+REDELIVERY_AFTER_SECONDS = 60  # younger ones may still be on their first attempt
+INTERACTION_MEMORY = timedelta(days=1)  # Slack retries within minutes
 
 
 def _recover(processor: RequestProcessor) -> None:
@@ -23,7 +28,18 @@ def _recover(processor: RequestProcessor) -> None:
         log.warning("finished requests left unfinished", extra={"count": recovered})
 
 
-def build_scheduler(processor: RequestProcessor, *, blocking: bool = False) -> BaseScheduler:
+def _redeliver(components: Components) -> None:
+    """Escalations Slack has not seen yet are posted again, oldest first."""
+    cutoff = components.clock() - timedelta(seconds=REDELIVERY_AFTER_SECONDS)
+    for escalation in components.escalations.undelivered(cutoff):
+        request = components.requests.get(escalation.request_id)
+        if request is not None:
+            components.escalator.redeliver(request, escalation)
+    components.interactions.forget_before(cutoff - INTERACTION_MEMORY)
+
+
+def build_scheduler(components: Components, *, blocking: bool = False) -> BaseScheduler:
+    processor = components.processor
     scheduler: BaseScheduler = (
         BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
     )
@@ -33,6 +49,15 @@ def build_scheduler(processor: RequestProcessor, *, blocking: bool = False) -> B
         args=[processor],
         seconds=RECOVERY_INTERVAL_SECONDS,
         id="recover_unfinished",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        _redeliver,
+        "interval",
+        args=[components],
+        seconds=REDELIVERY_INTERVAL_SECONDS,
+        id="redeliver_escalations",
         coalesce=True,
         max_instances=1,
     )

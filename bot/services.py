@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slack_sdk import WebClient
+
 from bot.config import Config, Rep
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, EmailSender
 from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail
+from integrations.slack import SlackChat, build_slack_client
 from storage.repositories import BookingRepository, OutboxRepository
 
 
@@ -20,6 +23,7 @@ class Integrations:
     calendars: dict[str, CalendarProvider]  # by rep.provider
     email: EmailSender
     chat: Chat
+    slack_client: WebClient | None = None  # the real Slack's client, shared with Bolt
 
     def calendar_for(self, rep: Rep) -> CalendarProvider:
         return self.calendars[rep.provider]
@@ -34,7 +38,6 @@ class Integrations:
 
 # Each service: the settings that, when present, mean "use the real thing".
 _CREDENTIALS = {
-    "slack": ("slack_bot_token", "slack_signing_secret"),
     "google": ("google_client_id", "google_client_secret"),
     "microsoft": ("ms_tenant_id", "ms_client_id", "ms_client_secret"),
     "postmark": ("postmark_server_token", "postmark_from"),
@@ -61,9 +64,30 @@ def build_integrations(
     settings: Settings, config: Config, outbox: OutboxRepository, bookings: BookingRepository
 ) -> Integrations:
     _refuse_silent_sandbox(settings)
+    _refuse_half_configured(settings)
     calendar = SandboxCalendar(config, outbox, bookings)
+    slack_client = build_slack_client(settings) if settings.slack_configured else None
+    chat: Chat = SlackChat(slack_client, outbox) if slack_client else SandboxChat(outbox)
     return Integrations(
         calendars={"google": calendar, "microsoft": calendar},
         email=SandboxEmail(outbox),
-        chat=SandboxChat(outbox),
+        chat=chat,
+        slack_client=slack_client,
     )
+
+
+_REQUIRED_TOGETHER = {
+    "Slack": ("slack_bot_token", "slack_signing_secret"),
+}
+
+
+def _refuse_half_configured(settings: Settings) -> None:
+    """Some but not all of a service's credentials is a mistake to report, not to sandbox."""
+    for service, names in _REQUIRED_TOGETHER.items():
+        present = [name for name in names if getattr(settings, name)]
+        if present and len(present) < len(names):
+            missing = [name.upper() for name in names if name not in present]
+            raise UnavailableIntegrationError(
+                f"{service} is half configured: set {', '.join(missing)} as well, or unset "
+                f"{', '.join(name.upper() for name in present)} to run it in sandbox mode"
+            )

@@ -27,6 +27,7 @@ from handlers.ids import OUTCOME_LABELS, ActionId, BlockId, CallbackId
 MAX_SLOT_OPTIONS = 100  # Slack's limit per select, across option groups
 NO_SLOTS = "No free slot for this rep and duration in the next {days} days."
 WORKING = "Booking… this takes a few seconds."
+LOADING_SLOTS = "Finding free slots…"
 
 
 class ModalContext(BaseModel):

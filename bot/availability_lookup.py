@@ -1,0 +1,123 @@
+"""`/availability`: whose free slots, over which days, read from every calendar of the rep
+(or of the whole team) and written one line per day in the caller's zone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.availability import free_slots
+from bot.availability_query import (
+    AvailabilityQuery,
+    AvailabilityUsageError,
+    parse_availability_args,
+    query_window,
+    render_availability,
+    team_slots,
+)
+from bot.config import Config, Rep
+from bot.services import Integrations
+from bot.triage import viewer_zone
+from integrations.base import IntegrationError, Interval
+from storage.models import utcnow
+
+log = logging.getLogger("frontdesk.availability")
+
+NOT_A_REP = "{who} is not a rep Frontdesk books for. Reps: {reps}"
+CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}"
+SKIPPED_REPS = "_Not included (calendar unreadable): {reps}_"
+REP_TITLE = "Free {minutes}-minute slots of {rep}"
+TEAM_TITLE = "The team's free {minutes}-minute slots"
+TEAM_LOOKUPS = 8  # reps' calendars read at once
+
+
+class AvailabilityLookup:
+    def __init__(
+        self,
+        config: Config,
+        integrations: Integrations,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.integrations = integrations
+        self.clock = clock
+
+    def answer(self, caller_id: str, text: str) -> str:
+        """The ephemeral reply to `/availability <text>` from `caller_id`."""
+        zone = viewer_zone(self.integrations.chat, caller_id, self.config.zone)
+        now = self.clock()
+        try:
+            query = parse_availability_args(
+                text,
+                today=now.astimezone(zone).date(),
+                default_duration=self.config.booking.default_duration_minutes,
+            )
+        except AvailabilityUsageError as exc:
+            return str(exc)
+        start, end = query_window(query, zone)
+        named = query.user_id is not None or query.email is not None
+        rep = self._rep_for(query, caller_id)
+        if named and rep is None:
+            who = f"<@{query.user_id}>" if query.user_id else query.email
+            return NOT_A_REP.format(who=who, reps=", ".join(r.email for r in self.config.reps))
+        if rep is not None:
+            try:
+                busy = self.integrations.calendar_for(rep).busy(rep, start, end)
+            except IntegrationError as exc:
+                return CALENDAR_UNREADABLE.format(rep=rep.email, error=exc.message)
+            slots = free_slots(
+                rep,
+                busy,
+                start=start,
+                end=end,
+                duration=query.duration,
+                now=now,
+                booking=self.config.booking,
+            )
+            title = REP_TITLE.format(minutes=query.duration_minutes, rep=rep.email)
+            return render_availability(title, slots, zone, days=query.days)
+        return self._team(query, start, end, now, zone)
+
+    def _rep_for(self, query: AvailabilityQuery, caller_id: str) -> Rep | None:
+        if query.email is not None:
+            return self.config.rep(query.email)
+        wanted = query.user_id or caller_id
+        return next((rep for rep in self.config.reps if rep.slack_id == wanted), None)
+
+    def _team(
+        self,
+        query: AvailabilityQuery,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        zone: ZoneInfo,
+    ) -> str:
+        def read(rep: Rep) -> tuple[Rep, list[Interval] | None]:
+            try:
+                return rep, self.integrations.calendar_for(rep).busy(rep, start, end)
+            except IntegrationError as exc:
+                log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
+                return rep, None
+
+        with ThreadPoolExecutor(max_workers=TEAM_LOOKUPS) as pool:
+            results = list(pool.map(read, self.config.reps))
+        readable = [(rep, busy) for rep, busy in results if busy is not None]
+        skipped = [rep.email for rep, busy in results if busy is None]
+        slots = team_slots(
+            readable,
+            start,
+            end,
+            duration_minutes=query.duration_minutes,
+            booking=self.config.booking,
+            now=now,
+        )
+        title = TEAM_TITLE.format(minutes=query.duration_minutes)
+        text = render_availability(title, [slot for slot, _ in slots], zone, days=query.days)
+        if skipped:
+            text += "\n" + SKIPPED_REPS.format(reps=", ".join(skipped))
+        return text

@@ -1,0 +1,296 @@
+"""What people do with escalations in Slack: claim, unclaim, reassign, resolve and book.
+
+Every change is a compare-and-set in the database (two replicas, two people, same second:
+one winner); the Slack message is then redrawn from what the database holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.availability import free_slots
+from bot.booking import Booked, Booker, Unavailable
+from bot.config import Config
+from bot.escalation import escalation_view
+from handlers.blocks import TicketState, escalation_blocks, escalation_text, slack_date
+from handlers.ids import Outcome
+from integrations.base import Chat, IntegrationError, Interval
+from storage.models import StoredBooking, StoredEscalation, StoredRequest, utcnow
+from storage.repositories import BookingRepository, EscalationRepository, RequestRepository
+
+log = logging.getLogger("frontdesk.triage")
+
+ALREADY_CLAIMED = "This request is already claimed by <@{user}>."
+ALREADY_RESOLVED = "This request was already closed by <@{user}>."
+NOT_ALLOWED = (
+    "Only members of <!subteam^{group}> or the assignee can act on escalations. "
+    "Ask someone in the group to reassign it to you."
+)
+UNKNOWN_REQUEST = "Frontdesk has no open escalation for request `{request_id}`."
+REASSIGNED_DM = "<@{actor}> assigned you a request from *{client}*: {link}"
+USERGROUP_TTL_SECONDS = 60.0
+
+
+class TriageError(Exception):
+    """A refusal a person can read; Slack shows it to them ephemerally."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    request: StoredRequest
+    escalation: StoredEscalation
+
+
+class UsergroupCache:
+    """Members of the ops user group, asked of Slack at most once a minute."""
+
+    def __init__(
+        self,
+        chat: Chat,
+        ttl: float = USERGROUP_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.chat = chat
+        self.ttl = ttl
+        self.clock = clock
+        self._cached: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def members(self, usergroup: str) -> frozenset[str]:
+        with self._lock:
+            cached = self._cached.get(usergroup)
+            if cached and self.clock() - cached[0] < self.ttl:
+                return cached[1]
+        members = self.chat.usergroup_members(usergroup)
+        with self._lock:
+            self._cached[usergroup] = (self.clock(), members)
+        return members
+
+
+class Triage:
+    def __init__(
+        self,
+        config: Config,
+        requests: RequestRepository,
+        escalations: EscalationRepository,
+        bookings: BookingRepository,
+        booker: Booker,
+        chat: Chat,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.requests = requests
+        self.escalations = escalations
+        self.bookings = bookings
+        self.booker = booker
+        self.chat = chat
+        self.clock = clock
+        self.usergroup = UsergroupCache(chat)
+
+    # ------------------------------------------------------------------ lookups
+
+    def ticket(self, request_id: str) -> Ticket:
+        request = self.requests.get(request_id)
+        escalation = self.escalations.get_by_request(request_id) if request else None
+        if request is None or escalation is None:
+            raise TriageError(UNKNOWN_REQUEST.format(request_id=request_id))
+        return Ticket(request, escalation)
+
+    def authorize(self, user_id: str, escalation: StoredEscalation) -> None:
+        """With an ops user group configured, only its members and the assignee may act."""
+        group = self.config.slack.ops_usergroup
+        if not group or user_id == escalation.assignee:
+            return
+        if user_id not in self.usergroup.members(group):
+            raise TriageError(NOT_ALLOWED.format(group=group))
+
+    def open_ticket(self, request_id: str, user_id: str) -> Ticket:
+        """The ticket, if it is still open and this user may act on it."""
+        ticket = self.ticket(request_id)
+        self.authorize(user_id, ticket.escalation)
+        if ticket.escalation.resolved_at is not None:
+            raise TriageError(ALREADY_RESOLVED.format(user=ticket.escalation.resolved_by))
+        return ticket
+
+    # ------------------------------------------------------------------ actions
+
+    def toggle_claim(self, request_id: str, user_id: str) -> StoredEscalation:
+        """Claim; the claimer clicking again gives the claim back."""
+        ticket = self.open_ticket(request_id, user_id)
+        if ticket.escalation.claimed_by == user_id:
+            changed = self.escalations.unclaim(request_id, user_id)
+        else:
+            changed = self.escalations.claim(request_id, user_id, self.clock())
+            if not changed.won:
+                raise TriageError(self._lost_claim(changed.escalation))
+        log.info(
+            "escalation claim changed",
+            extra={
+                "request_id": request_id,
+                "user": user_id,
+                "claimed_by": changed.escalation.claimed_by,
+            },
+        )
+        self.redraw(ticket.request, changed.escalation)
+        return changed.escalation
+
+    def reassign(self, request_id: str, actor: str, assignee: str) -> StoredEscalation:
+        ticket = self.open_ticket(request_id, actor)
+        changed = self.escalations.reassign(request_id, assignee)
+        if not changed.won:
+            raise TriageError(ALREADY_RESOLVED.format(user=changed.escalation.resolved_by))
+        self.redraw(ticket.request, changed.escalation)
+        escalation = changed.escalation
+        link = (
+            self.chat.permalink(escalation.channel, escalation.message_ts)
+            if escalation.channel and escalation.message_ts
+            else None
+        )
+        text = REASSIGNED_DM.format(
+            actor=actor, client=ticket.request.name, link=link or f"request `{request_id}`"
+        )
+        self.chat.post_message(
+            self.chat.open_dm(assignee),
+            text,
+            [],
+            dedupe_key=f"slack:reassigned:{request_id}:{assignee}:{int(self.clock().timestamp())}",
+            request_id=request_id,
+        )
+        log.info("escalation reassigned", extra={"request_id": request_id, "assignee": assignee})
+        return escalation
+
+    def close(
+        self, request_id: str, actor: str, outcome: Outcome, note: str | None
+    ) -> StoredEscalation:
+        """Resolve with an outcome (quick: the modal answers with it); redraw separately."""
+        self.open_ticket(request_id, actor)
+        changed = self.escalations.resolve(request_id, actor, self.clock(), outcome, note)
+        if not changed.won:
+            raise TriageError(ALREADY_RESOLVED.format(user=changed.escalation.resolved_by))
+        log.info("escalation resolved", extra={"request_id": request_id, "outcome": str(outcome)})
+        return changed.escalation
+
+    def redraw_request(self, request_id: str) -> None:
+        ticket = self.ticket(request_id)
+        self.redraw(ticket.request, ticket.escalation)
+
+    # ------------------------------------------------------------------ booking
+
+    def slots(self, request_id: str, rep_email: str, duration_minutes: int) -> list[Interval]:
+        """Free slots of the rep over the booking horizon (consolidated calendars)."""
+        rep = self.config.rep(rep_email)
+        if rep is None:
+            raise TriageError(f"{rep_email} is not a configured rep.")
+        now = self.clock()
+        horizon = now + timedelta(days=self.config.booking.horizon_days)
+        calendar = self.booker.integrations.calendar_for(rep)
+        busy = calendar.busy(rep, now, horizon)
+        return free_slots(
+            rep,
+            busy,
+            start=now,
+            end=horizon,
+            duration=timedelta(minutes=duration_minutes),
+            now=now,
+            booking=self.config.booking,
+        )
+
+    def hold(
+        self, request_id: str, actor: str, rep_email: str, start: datetime, duration_minutes: int
+    ) -> tuple[StoredRequest, StoredBooking] | Unavailable:
+        """Check and hold the chosen slot; quick enough to answer the modal within 3 s."""
+        ticket = self.open_ticket(request_id, actor)
+        chosen = ticket.request.model_copy(
+            update={
+                "requested_start": start,
+                "duration_minutes": duration_minutes,
+                "rep_email": rep_email,
+            }
+        )
+        held = self.booker.hold(chosen, booked_by=actor)
+        if isinstance(held, Unavailable):
+            return held
+        return chosen, held
+
+    def complete_booking(
+        self, request: StoredRequest, booking: StoredBooking, actor: str, note: str | None
+    ) -> Booked:
+        """Create the event and confirm to the client, then close the escalation as booked."""
+        booked = self.booker.complete(request, booking)
+        changed = self.escalations.resolve(request.id, actor, self.clock(), Outcome.BOOKED, note)
+        log.info(
+            "escalation booked by a person",
+            extra={"request_id": request.id, "user": actor, "rep": booking.rep_email},
+        )
+        self.redraw(request, changed.escalation, booking=booked.booking)
+        return booked
+
+    # ------------------------------------------------------------------ message
+
+    def redraw(
+        self,
+        request: StoredRequest,
+        escalation: StoredEscalation,
+        *,
+        booking: StoredBooking | None = None,
+    ) -> None:
+        """Rewrite the escalation message from the database's state (chat.update)."""
+        if not escalation.channel or not escalation.message_ts:
+            return  # never delivered: the redelivery sweep will post the current state
+        view = escalation_view(request, escalation)
+        blocks = escalation_blocks(view, self.state(escalation, booking))
+        self.chat.update_message(
+            escalation.channel,
+            escalation.message_ts,
+            escalation_text(view),
+            [block.to_dict() for block in blocks],
+        )
+
+    def state(
+        self, escalation: StoredEscalation, booking: StoredBooking | None = None
+    ) -> TicketState:
+        booked = None
+        if escalation.outcome == Outcome.BOOKED:
+            booking = booking or self.bookings.get_by_request(escalation.request_id)
+            if booking is not None:
+                booked = (
+                    f"{slack_date(booking.start, booking.client_timezone)} with {booking.rep_email}"
+                )
+        return TicketState(
+            assignee=escalation.assignee,
+            claimed_by=escalation.claimed_by,
+            claimed_at=escalation.claimed_at,
+            resolved_by=escalation.resolved_by,
+            resolved_at=escalation.resolved_at,
+            outcome=escalation.outcome,
+            note=escalation.resolution_note,
+            booked=booked,
+        )
+
+    @staticmethod
+    def _lost_claim(escalation: StoredEscalation) -> str:
+        if escalation.resolved_at is not None:
+            return ALREADY_RESOLVED.format(user=escalation.resolved_by)
+        return ALREADY_CLAIMED.format(user=escalation.claimed_by)
+
+
+def viewer_zone(chat: Chat, user_id: str, fallback: ZoneInfo) -> ZoneInfo:
+    """The user's Slack zone (users.info `tz`), or the business zone when unknown."""
+    try:
+        name = chat.user_timezone(user_id)
+    except IntegrationError as exc:
+        log.warning(
+            "could not read a Slack user's zone", extra={"user": user_id, "error": exc.message}
+        )
+        return fallback
+    try:
+        return ZoneInfo(name) if name else fallback
+    except (KeyError, ValueError):
+        return fallback

@@ -1,0 +1,154 @@
+"""The Bolt app: built by a factory, one `register` per surface, a dedupe middleware so
+Slack retries never act twice, and one place that turns errors into ephemeral replies.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot.availability_lookup import AvailabilityLookup
+from bot.config import Config
+from bot.settings import Settings
+from bot.triage import Triage, TriageError
+from integrations.base import Chat, IntegrationError
+from integrations.slack import build_slack_client
+from storage.repositories import InteractionRepository
+
+log = logging.getLogger("frontdesk.slack.app")
+
+SOMETHING_WENT_WRONG = (
+    "Sorry, that did not work: {error}. Nothing was changed twice; try again, and if it "
+    "keeps failing tell whoever runs Frontdesk (request `{request_id}`)."
+)
+
+
+@dataclass(frozen=True)
+class SlackServices:
+    """What the listeners need; handed to each module's `register`."""
+
+    config: Config
+    triage: Triage
+    availability: AvailabilityLookup
+    chat: Chat
+    interactions: InteractionRepository
+
+
+def create_app(settings: Settings, services: SlackServices, client: WebClient | None = None) -> App:
+    """The Bolt app for /slack/events. `client` lets tests point it at a fake Slack."""
+    from handlers import actions, commands, views
+
+    if not settings.slack_signing_secret:
+        raise ValueError("SLACK_SIGNING_SECRET is required for the Slack app")
+    app = App(
+        client=client or build_slack_client(settings),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # auth.test at build time would tie start-up to Slack being reachable; Bolt asks
+        # it once, on the first request, instead.
+        token_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("frontdesk.bolt"),
+    )
+    app.middleware(_deduplicate(services.interactions))
+    app.error(_report_error(services.chat))
+    for module in (actions, views, commands):
+        module.register(app, services)
+    return app
+
+
+def interaction_key(body: dict[str, Any]) -> tuple[str, str] | None:
+    """What identifies one interaction across Slack's retries: (key, kind), or None."""
+    kind = body.get("type")
+    if kind == "event_callback" and body.get("event_id"):
+        return f"event:{body['event_id']}", "event"
+    user = (body.get("user") or {}).get("id") or body.get("user_id") or ""
+    if kind == "block_actions":
+        action = (body.get("actions") or [{}])[0]
+        target = action.get("value") or action.get("block_id") or ""
+        return f"action:{action.get('action_ts')}:{user}:{action.get('action_id')}:{target}", kind
+    if kind == "view_submission":
+        view = body.get("view") or {}
+        return f"view:{view.get('id')}:{view.get('hash')}:{user}", kind
+    if body.get("command") and body.get("trigger_id"):
+        return f"command:{body['trigger_id']}", "command"
+    return None
+
+
+def _deduplicate(interactions: InteractionRepository) -> Callable[..., Any]:
+    """A delivery already taken on (a Slack retry, `X-Slack-Retry-Num`) is acked and
+    dropped; one that never arrived the first time is processed like a first delivery.
+    """
+
+    def middleware(body: dict[str, Any], next: Callable[[], Any]) -> Any:
+        found = interaction_key(body)
+        if found is None:
+            return next()
+        key, kind = found
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        if interactions.first_delivery(key, kind, user):
+            return next()
+        log.info("Slack redelivered an interaction already taken on", extra={"key": key})
+        return BoltResponse(status=200, body="")
+
+    return middleware
+
+
+def _report_error(chat: Chat) -> Callable[..., None]:
+    def handler(error: Exception, body: dict[str, Any]) -> None:
+        tell_user(chat, body, error)
+
+    return handler
+
+
+def tell_user(chat: Chat, body: dict[str, Any], error: Exception) -> None:
+    """Show a person why their click did nothing: an ephemeral message where they clicked."""
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+    request_id = request_id_of(body) or "-"
+    if isinstance(error, TriageError):
+        text = str(error)
+        log.info("refused a Slack action", extra={"user": user, "reason": text})
+    elif isinstance(error, IntegrationError):
+        text = SOMETHING_WENT_WRONG.format(error=error.message, request_id=request_id)
+        log.error("a Slack action failed", extra={"user": user, "error": error.message})
+    else:
+        text = SOMETHING_WENT_WRONG.format(error=type(error).__name__, request_id=request_id)
+        log.error("a Slack action crashed", exc_info=error, extra={"user": user})
+    if not (user and channel):
+        return
+    try:
+        chat.post_ephemeral(channel, user, text)
+    except Exception as exc:  # the refusal itself could not be shown; the log has it
+        log.warning("could not show an ephemeral reply", extra={"error": repr(exc)})
+
+
+def request_id_of(body: dict[str, Any]) -> str | None:
+    action = (body.get("actions") or [{}])[0]
+    value = action.get("value")
+    if value:
+        return str(value)
+    block_id = str(action.get("block_id") or "")
+    _, _, request_id = block_id.partition(":")
+    return request_id or None
+
+
+def reporting(chat: Chat) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Wrap a lazy listener: its failures become an ephemeral reply and a log line."""
+
+    def decorate(work: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(work)
+        def wrapper(**kwargs: Any) -> None:
+            try:
+                work(**kwargs)
+            except Exception as exc:
+                tell_user(chat, kwargs.get("body") or {}, exc)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,123 @@
+"""Modal submissions: Book (hold the slot before answering, so a taken slot is a field
+error; create the event after) and Resolve (close the escalation, then redraw it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt import App
+
+from bot.booking import Unavailable
+from bot.reasons import describe
+from bot.triage import TriageError
+from handlers.ids import ActionId, BlockId, CallbackId, Outcome
+from handlers.modals import WORKING, ModalContext, notice_modal
+from handlers.slack_app import SlackServices
+from integrations.base import IntegrationError
+from storage.models import BookingStatus
+
+log = logging.getLogger("frontdesk.slack.views")
+
+PICK_A_SLOT = "Pick a free slot (or another rep or duration)."
+SLOT_TAKEN = "That slot is no longer free: {detail}. Pick another one."
+CALENDAR_FAILED = "The calendar could not be checked: {error}"
+BOOKED = "Booked {client} with {rep}. The escalation message is updated."
+BOOKED_UNCONFIRMED = (
+    "The meeting exists, but the client was NOT confirmed: {error}. Please contact them."
+)
+BOOKING_FAILED = "Could not book: {error}. The escalation stays open; try again or resolve it."
+
+
+def _selected(values: dict[str, Any], block: BlockId, action: ActionId) -> str | None:
+    option = (values.get(block) or {}).get(action, {}).get("selected_option")
+    return str(option["value"]) if option else None
+
+
+def _text(values: dict[str, Any], block: BlockId, action: ActionId) -> str | None:
+    value = (values.get(block) or {}).get(action, {}).get("value")
+    return str(value).strip() or None if value else None
+
+
+def register(app: App, services: SlackServices) -> None:
+    triage, chat = services.triage, services.chat
+
+    def book_hold(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Runs before the ack: only the quick slot check and the hold in the database."""
+        context = ModalContext.model_validate_json(view["private_metadata"])
+        values = view["state"]["values"]
+        rep = _selected(values, BlockId.BOOK_REP, ActionId.BOOK_REP)
+        duration = _selected(values, BlockId.BOOK_DURATION, ActionId.BOOK_DURATION)
+        slot = _selected(values, BlockId.BOOK_SLOT, ActionId.BOOK_SLOT)
+        if not (rep and duration and slot):
+            field = BlockId.BOOK_SLOT if BlockId.BOOK_SLOT in values else BlockId.BOOK_REP
+            ack(response_action="errors", errors={field: PICK_A_SLOT})
+            return
+        start = datetime.strptime(slot, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        try:
+            held = triage.hold(context.request_id, body["user"]["id"], rep, start, int(duration))
+        except TriageError as exc:
+            ack(response_action="errors", errors={BlockId.BOOK_SLOT: str(exc)})
+            return
+        except IntegrationError as exc:
+            error = CALENDAR_FAILED.format(error=exc.message)
+            ack(response_action="errors", errors={BlockId.BOOK_SLOT: error[:150]})
+            return
+        if isinstance(held, Unavailable):
+            detail = SLOT_TAKEN.format(detail=held.detail)
+            ack(response_action="errors", errors={BlockId.BOOK_SLOT: detail[:150]})
+            return
+        ack(response_action="update", view=notice_modal("Book meeting", WORKING))
+
+    def book_complete(body: dict[str, Any], view: dict[str, Any]) -> None:
+        context = ModalContext.model_validate_json(view["private_metadata"])
+        user = body["user"]["id"]
+        values = view["state"]["values"]
+        note = _text(values, BlockId.BOOK_NOTE, ActionId.BOOK_NOTE)
+        booking = triage.bookings.get_by_request(context.request_id)
+        if booking is None or booking.status != BookingStatus.RESERVED or booking.booked_by != user:
+            return  # the hold was not ours (already completed, or released meanwhile)
+        request = triage.ticket(context.request_id).request.model_copy(
+            update={
+                "requested_start": booking.start,
+                "duration_minutes": int((booking.end - booking.start).total_seconds() // 60),
+                "rep_email": booking.rep_email,
+            }
+        )
+        try:
+            booked = triage.complete_booking(request, booking, user, note)
+        except IntegrationError as exc:
+            text = BOOKING_FAILED.format(error=describe(exc.code))
+            chat.update_view(view["id"], notice_modal("Not booked", text).to_dict())
+            log.error("booking from Slack failed", extra={"error": exc.message})
+            return
+        if booked.email_error is not None:
+            text = BOOKED_UNCONFIRMED.format(error=describe(booked.email_error.code))
+        else:
+            text = BOOKED.format(client=request.name, rep=booking.rep_email)
+        chat.update_view(view["id"], notice_modal("Booked", text).to_dict())
+
+    def resolve_close(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
+        context = ModalContext.model_validate_json(view["private_metadata"])
+        values = view["state"]["values"]
+        outcome = _selected(values, BlockId.RESOLVE_OUTCOME, ActionId.RESOLVE_OUTCOME)
+        if outcome not in {o.value for o in Outcome if o is not Outcome.BOOKED}:
+            ack(response_action="errors", errors={BlockId.RESOLVE_OUTCOME: "Pick an outcome."})
+            return
+        note = _text(values, BlockId.RESOLVE_NOTE, ActionId.RESOLVE_NOTE)
+        try:
+            triage.close(context.request_id, body["user"]["id"], Outcome(outcome), note)
+        except TriageError as exc:
+            ack(response_action="errors", errors={BlockId.RESOLVE_OUTCOME: str(exc)[:150]})
+            return
+        ack()
+
+    def resolve_redraw(view: dict[str, Any]) -> None:
+        context = ModalContext.model_validate_json(view["private_metadata"])
+        triage.redraw_request(context.request_id)
+
+    app.view(CallbackId.BOOK_SUBMIT)(ack=book_hold, lazy=[book_complete])
+    app.view(CallbackId.RESOLVE_SUBMIT)(ack=resolve_close, lazy=[resolve_redraw])
