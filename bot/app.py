@@ -73,7 +73,9 @@ def build_components(
     outbox = OutboxRepository(db)
     key = settings.frontdesk_encryption_key
     connections = ConnectionRepository(db, TokenCipher(key.get_secret_value()) if key else None)
-    integrations = integrations or build_integrations(settings, config, outbox, bookings)
+    integrations = integrations or build_integrations(
+        settings, config, outbox=outbox, bookings=bookings, connections=connections
+    )
     health = ConnectionHealth(settings, config, connections, integrations.chat)
     booker = Booker(config, integrations, bookings, clock, health)
     escalator = Escalator(config, integrations.chat, escalations)

@@ -1,4 +1,6 @@
-"""The integrations a running Frontdesk talks to, chosen once at start-up."""
+"""The integrations a running Frontdesk talks to, chosen once at start-up: the real
+client for every service whose credentials are set, the sandbox for the others.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +11,16 @@ from slack_sdk import WebClient
 from bot.config import Config, Rep
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, EmailSender
+from integrations.google import GoogleCalendar
+from integrations.microsoft import MicrosoftCalendar
+from integrations.postmark import PostmarkEmail
 from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail
 from integrations.slack import SlackChat, build_slack_client
-from storage.repositories import BookingRepository, OutboxRepository
+from storage.repositories import BookingRepository, ConnectionRepository, OutboxRepository
 
 
 class UnavailableIntegrationError(Exception):
-    """Credentials are set for a service this build cannot talk to yet."""
+    """Credentials that cannot be used as given (half set, or missing what they need)."""
 
 
 @dataclass(frozen=True)
@@ -36,54 +41,20 @@ class Integrations:
         return modes
 
 
-# Each service: the settings that, when present, mean "use the real thing".
+# Each service's variables: all of them mean "use the real thing", some of them is a mistake.
 _CREDENTIALS = {
-    "google": ("google_client_id", "google_client_secret"),
-    "microsoft": ("ms_tenant_id", "ms_client_id", "ms_client_secret"),
-    "postmark": ("postmark_server_token", "postmark_from"),
-}
-
-
-def _refuse_silent_sandbox(settings: Settings) -> None:
-    """Sandbox mode is never silently used when credentials are present (SPEC §8)."""
-    present = [
-        service
-        for service, names in _CREDENTIALS.items()
-        if any(getattr(settings, name) for name in names)
-    ]
-    if present:
-        raise UnavailableIntegrationError(
-            "credentials are set for "
-            + ", ".join(present)
-            + " but this version of Frontdesk only has sandbox implementations of them; "
-            "unset those variables to run in sandbox mode"
-        )
-
-
-def build_integrations(
-    settings: Settings, config: Config, outbox: OutboxRepository, bookings: BookingRepository
-) -> Integrations:
-    _refuse_silent_sandbox(settings)
-    _refuse_half_configured(settings)
-    calendar = SandboxCalendar(config, outbox, bookings)
-    slack_client = build_slack_client(settings) if settings.slack_configured else None
-    chat: Chat = SlackChat(slack_client, outbox) if slack_client else SandboxChat(outbox)
-    return Integrations(
-        calendars={"google": calendar, "microsoft": calendar},
-        email=SandboxEmail(outbox),
-        chat=chat,
-        slack_client=slack_client,
-    )
-
-
-_REQUIRED_TOGETHER = {
     "Slack": ("slack_bot_token", "slack_signing_secret"),
+    "Google": ("google_client_id", "google_client_secret"),
+    "Microsoft": ("ms_tenant_id", "ms_client_id", "ms_client_secret"),
+    "Postmark": ("postmark_server_token", "postmark_from"),
 }
 
 
 def _refuse_half_configured(settings: Settings) -> None:
-    """Some but not all of a service's credentials is a mistake to report, not to sandbox."""
-    for service, names in _REQUIRED_TOGETHER.items():
+    """Sandbox mode is never silently used when credentials are present (SPEC §8), so a
+    service with only some of its variables set refuses to start instead.
+    """
+    for service, names in _CREDENTIALS.items():
         present = [name for name in names if getattr(settings, name)]
         if present and len(present) < len(names):
             missing = [name.upper() for name in names if name not in present]
@@ -91,3 +62,31 @@ def _refuse_half_configured(settings: Settings) -> None:
                 f"{service} is half configured: set {', '.join(missing)} as well, or unset "
                 f"{', '.join(name.upper() for name in present)} to run it in sandbox mode"
             )
+    if settings.google_configured and not settings.frontdesk_encryption_key:
+        raise UnavailableIntegrationError(
+            "Google needs FRONTDESK_ENCRYPTION_KEY to keep reps' refresh tokens encrypted; "
+            'make one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
+        )
+
+
+def build_integrations(
+    settings: Settings,
+    config: Config,
+    *,
+    outbox: OutboxRepository,
+    bookings: BookingRepository,
+    connections: ConnectionRepository,
+) -> Integrations:
+    _refuse_half_configured(settings)
+    sandbox = SandboxCalendar(config, outbox, bookings)
+    calendars: dict[str, CalendarProvider] = {
+        "google": GoogleCalendar(settings, connections) if settings.google_configured else sandbox,
+        "microsoft": MicrosoftCalendar(settings) if settings.microsoft_configured else sandbox,
+    }
+    email: EmailSender = (
+        PostmarkEmail(settings, outbox) if settings.postmark_configured else SandboxEmail(outbox)
+    )
+    slack_client = build_slack_client(settings) if settings.slack_configured else None
+    chat: Chat = SlackChat(slack_client, outbox) if slack_client else SandboxChat(outbox)
+    return Integrations(calendars, email, chat, slack_client)

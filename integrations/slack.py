@@ -24,7 +24,7 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.settings import Settings
-from integrations.base import IntegrationError, PostedMessage
+from integrations.base import IntegrationError, PostedMessage, Probe
 from storage.models import OutboxStatus
 from storage.repositories import OutboxRepository
 
@@ -239,6 +239,22 @@ class SlackChat:
             lambda: self.client.usergroups_users_list(usergroup=usergroup_id),
         )
         return frozenset(str(user) for user in response.get("users", []))
+
+    def probe(self, usergroup: str | None = None) -> list[Probe]:
+        """`frontdesk check`: the token works (auth.test), and the ops group can be read."""
+        try:
+            who = self._call("auth.test", "-", self.client.auth_test)
+        except IntegrationError as exc:
+            return [Probe("slack", "-", "token", False, exc.message)]
+        rows = [Probe("slack", "-", "token", True, f"bot {who.get('user')} in {who.get('team')}")]
+        if usergroup:
+            try:
+                members = self.usergroup_members(usergroup)
+            except IntegrationError as exc:
+                rows.append(Probe("slack", usergroup, "usergroup", False, exc.message))
+            else:
+                rows.append(Probe("slack", usergroup, "usergroup", True, f"{len(members)} members"))
+        return rows
 
     def _call(self, method: str, target: str, call: Callable[[], Any]) -> Any:
         """Run one Web API call, translating every failure into an IntegrationError."""

@@ -55,11 +55,12 @@ class ConnectionRepository:
         return None if row is None else self._connection(row)
 
     def all(self) -> list[Connection]:
+        """Every connection's state, without the tokens (for listings and checks)."""
         with self.db.connection() as conn:
             rows = conn.execute(
                 select(CONNECTIONS).order_by(CONNECTIONS.c.rep_email, CONNECTIONS.c.provider)
             ).all()
-        return [self._connection(row) for row in rows]
+        return [self._connection(row, with_token=False) for row in rows]
 
     def broken_reps(self) -> dict[str, str]:
         """rep email -> why its connection is broken (for routing to review)."""
@@ -146,9 +147,9 @@ class ConnectionRepository:
             raise RuntimeError("FRONTDESK_ENCRYPTION_KEY is needed to store OAuth tokens")
         return self.cipher
 
-    def _connection(self, row: Any) -> Connection:
+    def _connection(self, row: Any, *, with_token: bool = True) -> Connection:
         stored = row.refresh_token_encrypted
-        token = self._cipher().decrypt(stored) if stored is not None else None
+        token = self._cipher().decrypt(stored) if stored is not None and with_token else None
         return Connection(
             rep_email=row.rep_email,
             provider=row.provider,
