@@ -13,6 +13,31 @@ from bot.config import BookingConfig, Rep
 from integrations.base import Interval
 
 
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The first instant at which the clocks of `zone` read `at` or later on `day`.
+
+    A time read twice (the fall-back hour) is its first occurrence. A time the clocks skip
+    (the spring-forward gap) is the moment they jump: someone who stops work at 02:30 stops
+    when the clocks leap from 02:00 to 03:00, not an hour into the new time.
+    """
+    moment = datetime.combine(day, at, tzinfo=zone)  # fold=0: the first occurrence
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == moment.replace(tzinfo=None):
+        return moment
+    # In a gap, fold=0 applies the offset from before the jump and fold=1 the one after,
+    # which puts the jump between them; zoneinfo does not expose transitions, so bisect to
+    # the second (tz data has no finer transitions).
+    before = moment.replace(fold=1).astimezone(UTC)
+    after = moment.astimezone(UTC)
+    offset_after = after.astimezone(zone).utcoffset()
+    while after - before > timedelta(seconds=1):
+        middle = before + timedelta(seconds=(after - before) // timedelta(seconds=2))
+        if middle.astimezone(zone).utcoffset() == offset_after:
+            after = middle
+        else:
+            before = middle
+    return after.astimezone(zone)
+
+
 def working_windows(rep: Rep, start: datetime, end: datetime) -> list[Interval]:
     """The rep's working ranges, as instants, on every local day touching [start, end)."""
     zone = rep.zone
@@ -21,11 +46,13 @@ def working_windows(rep: Rep, start: datetime, end: datetime) -> list[Interval]:
     windows: list[Interval] = []
     while day <= last:
         for opens, closes in rep.hours_by_weekday.get(day.weekday(), ()):
-            window_start = datetime.combine(day, opens, tzinfo=zone)
+            window_start = local_instant(day, opens, zone)
             if closes == time.max:
-                window_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+                window_end = local_instant(day + timedelta(days=1), time(0), zone)
             else:
-                window_end = datetime.combine(day, closes, tzinfo=zone)
+                window_end = local_instant(day, closes, zone)
+            if window_end <= window_start:
+                continue  # the whole range falls in a spring-forward gap: it never happens
             if windows and windows[-1].end >= window_start:
                 # Touching ranges ("09:00-12:00, 12:00-17:00", or 24:00 then 00:00) are one.
                 windows[-1] = Interval(windows[-1].start, max(windows[-1].end, window_end))
