@@ -111,6 +111,7 @@ def build_slack_app(components: Components, client: WebClient | None = None) -> 
         availability=components.availability,
         chat=components.integrations.chat,
         interactions=components.interactions,
+        connections=components.connections,
     )
     return create_bolt_app(
         components.settings, services, client or components.integrations.slack_client

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from bot.triage import Triage, TriageError
 from integrations.base import Chat, IntegrationError
 from integrations.slack import build_slack_client
-from storage.repositories import InteractionRepository
+from storage.repositories import ConnectionRepository, InteractionRepository
 
 log = logging.getLogger("frontdesk.slack.app")
 
@@ -38,11 +38,12 @@ class SlackServices:
     availability: AvailabilityLookup
     chat: Chat
     interactions: InteractionRepository
+    connections: ConnectionRepository
 
 
 def create_app(settings: Settings, services: SlackServices, client: WebClient | None = None) -> App:
     """The Bolt app for /slack/events. `client` lets tests point it at a fake Slack."""
-    from handlers import actions, commands, views
+    from handlers import actions, commands, home, views
 
     if not settings.slack_signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required for the Slack app")
@@ -57,7 +58,7 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
     )
     app.middleware(_deduplicate(services.interactions))
     app.error(_report_error(services.chat))
-    for module in (actions, views, commands):
+    for module in (actions, views, commands, home):
         module.register(app, services)
     return app
 

@@ -169,3 +169,28 @@ class EscalationRepository:
         if row is None:
             raise LookupError(f"no escalation for request {request_id}")
         return Changed(won, StoredEscalation(**row._mapping))
+
+    def open_for(self, user_id: str, limit: int = 20) -> list[StoredEscalation]:
+        """Open escalations assigned to or claimed by the user, oldest first."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(ESCALATIONS)
+                .where(
+                    ESCALATIONS.c.resolved_at.is_(None),
+                    (ESCALATIONS.c.assignee == user_id) | (ESCALATIONS.c.claimed_by == user_id),
+                )
+                .order_by(ESCALATIONS.c.id)
+                .limit(limit)
+            ).all()
+        return [StoredEscalation(**row._mapping) for row in rows]
+
+    def count_open(self) -> tuple[int, int]:
+        """(open escalations, of which unclaimed)."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                select(
+                    func.count(),
+                    func.count().filter(ESCALATIONS.c.claimed_by.is_(None)),
+                ).where(ESCALATIONS.c.resolved_at.is_(None))
+            ).one()
+        return int(row[0]), int(row[1])
