@@ -1,0 +1,633 @@
+"""A fake Google for tests: the OAuth authorize and token endpoints and the Calendar v3
+methods Frontdesk uses, on one real HTTP server on 127.0.0.1, answering in Google's shapes
+(errors included), recording every call, and scriptable to fail.
+
+Point the real clients at it through the settings (SPEC §1):
+
+    with FakeGoogle(calendars=["alice@ourco.example"]) as fake:
+        settings = make_settings(url, **fake.settings())
+        fake.add_busy("alice@ourco.example", start, end)
+        refresh_token = fake.issue_refresh_token()     # as if the rep had consented
+        fake.rate_limit_next("events.insert", retry_after=2)
+        ...
+        assert len(fake.calls("freeBusy")) == 1
+
+Operations, as `calls()` and the scripts name them: "authorize", "token", "freeBusy",
+"events.insert", "events.get".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+CALENDAR_SCOPE = SCOPE_PREFIX + "calendar"
+EVENTS_SCOPE = SCOPE_PREFIX + "calendar.events"
+FREEBUSY_SCOPE = SCOPE_PREFIX + "calendar.freebusy"
+DEFAULT_SCOPES = (EVENTS_SCOPE, FREEBUSY_SCOPE)
+CLIENT_ID = "fake-client.apps.googleusercontent.com"
+CLIENT_SECRET = "fake-client-secret"
+MEET_BASE = "https://meet.google.com/"
+MAX_FREEBUSY_ITEMS = 50
+MAX_FREEBUSY_RANGE = timedelta(days=62)
+
+# Which granted scopes let a token call what (a subset of Google's lists).
+_ALLOWED = {
+    "freeBusy": {CALENDAR_SCOPE, FREEBUSY_SCOPE, SCOPE_PREFIX + "calendar.readonly"},
+    "events.insert": {CALENDAR_SCOPE, EVENTS_SCOPE},
+    "events.get": {CALENDAR_SCOPE, EVENTS_SCOPE, SCOPE_PREFIX + "calendar.readonly"},
+}
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+_MESSAGES = {
+    "insufficientPermissions": "Request had insufficient authentication scopes.",
+    "rateLimitExceeded": "Rate Limit Exceeded",
+    "backendError": "Backend Error",
+    "duplicate": "The requested identifier already exists.",
+    "notFound": "Not Found",
+    "authError": "Request had invalid authentication credentials.",
+}
+_EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
+
+
+def google_error(status: int, reason: str, message: str = "") -> dict[str, Any]:
+    """Google's JSON error body: {"error": {"code", "message", "errors": […], "status"}}."""
+    text = message or _MESSAGES.get(reason, reason)
+    return {
+        "error": {
+            "code": status,
+            "message": text,
+            "errors": [{"domain": "global", "reason": reason, "message": text}],
+            "status": _STATUS_NAMES.get(status, "UNKNOWN"),
+        }
+    }
+
+
+def _z(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received; `at` is `time.monotonic()` on arrival."""
+
+    operation: str
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class _Scripted:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    commit: bool = False  # do the work, then answer the failure (the answer was "lost")
+
+
+@dataclass
+class _Grant:
+    """What a refresh token stands for."""
+
+    scopes: tuple[str, ...]
+    revoked: bool = False
+
+
+@dataclass
+class _Code:
+    scopes: tuple[str, ...]
+    redirect_uri: str
+    challenge: str | None
+    offline: bool
+    consent: bool
+
+
+class _Answer(Exception):
+    """Raised by an operation to answer with a status and a JSON body."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+class FakeGoogle:
+    """The fake server; a context manager that starts on enter and stops on exit."""
+
+    def __init__(
+        self,
+        *,
+        calendars: Iterable[str] = (),
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        token_lifetime: int = 3600,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token_lifetime = token_lifetime
+        self.calendars: set[str] = set(calendars)
+        self.busy: dict[str, list[tuple[datetime, datetime]]] = {}
+        self.events: dict[tuple[str, str], dict[str, Any]] = {}
+        self.grants: dict[str, _Grant] = {}
+        self.access_tokens: dict[str, tuple[str, ...]] = {}
+        self._codes: dict[str, _Code] = {}
+        self._meet_pending: dict[tuple[str, str], int] = {}
+        self._next_meet_pending: int | None = None
+        self._next_consent: list[tuple[str, tuple[str, ...] | None]] = []
+        self._withhold_refresh_token = 0
+        self._calls: list[Call] = []
+        self._scripts: dict[str, list[_Scripted]] = {}
+        self._barriers: dict[str, threading.Barrier] = {}
+        self._lock = threading.RLock()
+        self._seq = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        """GOOGLE_API_URL: the API root, under which calendar/v3/ lives."""
+        if self._server is None:
+            raise RuntimeError("the fake Google server is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    @property
+    def auth_url(self) -> str:
+        return self.url + "o/oauth2/auth"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "token"
+
+    def settings(self) -> dict[str, str]:
+        """The Settings fields that point the real clients here."""
+        return {
+            "google_api_url": self.url,
+            "google_auth_url": self.auth_url,
+            "google_token_url": self.token_url,
+            "google_client_id": self.client_id,
+            "google_client_secret": self.client_secret,
+        }
+
+    def start(self) -> FakeGoogle:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="fake-google", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeGoogle:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- state and inspection
+
+    def calls(self, operation: str | None = None) -> list[Call]:
+        """Every call received so far, oldest first, optionally for one operation."""
+        with self._lock:
+            return [c for c in self._calls if operation is None or c.operation == operation]
+
+    def add_calendar(self, *calendar_ids: str) -> None:
+        with self._lock:
+            self.calendars.update(calendar_ids)
+
+    def add_busy(self, calendar_id: str, start: datetime, end: datetime) -> None:
+        """A busy block on a calendar (which then exists)."""
+        with self._lock:
+            self.calendars.add(calendar_id)
+            self.busy.setdefault(calendar_id, []).append((start, end))
+
+    def issue_refresh_token(self, scopes: Iterable[str] = DEFAULT_SCOPES) -> str:
+        """A refresh token as a finished consent would have left, granting `scopes`."""
+        with self._lock:
+            token = f"1//fake-refresh-{next(self._seq)}"
+            self.grants[token] = _Grant(tuple(scopes))
+            return token
+
+    def events_on(self, calendar_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for (cal, _), e in self.events.items() if cal == calendar_id]
+
+    # ----------------------------------------------------------------- scripting
+
+    def revoke(self, refresh_token: str) -> None:
+        """The rep removed the app's access: refreshing answers invalid_grant."""
+        with self._lock:
+            self.grants[refresh_token].revoked = True
+
+    def deny_next(self) -> None:
+        """The next consent screen is answered "Cancel": error=access_denied."""
+        with self._lock:
+            self._next_consent.append(("deny", None))
+
+    def grant_next(self, scopes: Iterable[str]) -> None:
+        """The next consent grants only `scopes` (boxes unticked)."""
+        with self._lock:
+            self._next_consent.append(("grant", tuple(scopes)))
+
+    def withhold_refresh_token_next(self) -> None:
+        """The next code exchange returns no refresh token, as Google does on a re-consent."""
+        with self._lock:
+            self._withhold_refresh_token += 1
+
+    def meet_pending_next(self, still_pending_gets: int = 0) -> None:
+        """The next event with a Meet request is inserted `pending`, and stays so for
+        `still_pending_gets` events.get calls before the link appears."""
+        with self._lock:
+            self._next_meet_pending = still_pending_gets
+
+    def fail_next(
+        self,
+        operation: str,
+        status: int = 500,
+        reason: str = "backendError",
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        commit: bool = False,
+    ) -> None:
+        """The next call(s) get Google's error JSON; `commit` does the work first."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        scripted = _Scripted(status, google_error(status, reason), headers, times, commit)
+        with self._lock:
+            self._scripts.setdefault(operation, []).append(scripted)
+
+    def rate_limit_next(self, operation: str, retry_after: int = 1, times: int = 1) -> None:
+        self.fail_next(operation, 429, "rateLimitExceeded", times=times, retry_after=retry_after)
+
+    def expect_parallel(self, operation: str, count: int, timeout: float = 2.0) -> None:
+        """Hold calls of `operation` until `count` of them are in flight together; calls made
+        one after another time out and get 400 `notParallel` instead."""
+        with self._lock:
+            self._barriers[operation] = threading.Barrier(count, timeout=timeout)
+
+    def _pop_script(self, operation: str) -> _Scripted | None:
+        queue = self._scripts.get(operation)
+        if not queue:
+            return None
+        scripted = queue[0]
+        scripted.times -= 1
+        if scripted.times <= 0:
+            queue.pop(0)
+        return scripted
+
+    # ----------------------------------------------------------------- dispatch
+
+    def handle(
+        self, method: str, raw_path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        split = urlsplit(raw_path)
+        path, query = split.path, dict(parse_qsl(split.query, keep_blank_values=True))
+        operation, args = _route(method, path)
+        with self._lock:
+            self._calls.append(
+                Call(operation, method, path, query, body, headers, time.monotonic())
+            )
+            scripted = self._pop_script(operation)
+            barrier = self._barriers.get(operation)
+        try:
+            if barrier is not None:
+                try:
+                    barrier.wait()
+                except threading.BrokenBarrierError:
+                    raise _Answer(400, google_error(400, "notParallel")) from None
+            if scripted is not None and not scripted.commit:
+                raise _Answer(scripted.status, scripted.body, scripted.headers)
+            status, answer, extra = self._answer(operation, args, query, body, headers)
+            if scripted is not None:
+                raise _Answer(scripted.status, scripted.body, scripted.headers)
+        except _Answer as answer_:
+            status, answer, extra = answer_.status, answer_.body, answer_.headers
+        if status == 302:
+            return status, b"", extra
+        return status, json.dumps(answer).encode(), extra
+
+    def _answer(
+        self,
+        operation: str,
+        args: list[str],
+        query: dict[str, str],
+        body: dict[str, Any],
+        headers: dict[str, str],
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if operation == "authorize":
+            return 302, {}, {"Location": self._authorize(query)}
+        if operation == "token":
+            return 200, self._token(body, headers), {}
+        if operation == "unknown":
+            raise _Answer(404, google_error(404, "notFound"))
+        self._authorized(operation, headers)
+        if operation == "freeBusy":
+            return 200, self._free_busy(body), {}
+        if operation == "events.insert":
+            return 200, self._insert(unquote(args[0]), query, body), {}
+        return 200, self._get(unquote(args[0]), unquote(args[1])), {}
+
+    # ----------------------------------------------------------------- OAuth
+
+    def _authorize(self, query: dict[str, str]) -> str:
+        if query.get("client_id") != self.client_id or query.get("response_type") != "code":
+            raise _Answer(400, {"error": "invalid_request"})
+        redirect = query.get("redirect_uri", "")
+        if not redirect:
+            raise _Answer(400, {"error": "redirect_uri_mismatch"})
+        with self._lock:
+            kind, granted = self._next_consent.pop(0) if self._next_consent else ("grant", None)
+        back: dict[str, str] = {"state": query.get("state", "")}
+        if kind == "deny":
+            back["error"] = "access_denied"
+        else:
+            scopes = granted if granted is not None else tuple(query.get("scope", "").split())
+            code = f"4/fake-code-{next(self._seq)}"
+            with self._lock:
+                self._codes[code] = _Code(
+                    scopes,
+                    redirect,
+                    query.get("code_challenge"),
+                    query.get("access_type") == "offline",
+                    "consent" in query.get("prompt", "").split(),
+                )
+            back.update(code=code, scope=" ".join(scopes))
+        return f"{redirect}{'&' if '?' in redirect else '?'}{urlencode(back)}"
+
+    def _client_ok(self, body: dict[str, Any], headers: dict[str, str]) -> bool:
+        auth = headers.get("authorization", "")
+        if auth.startswith("Basic "):
+            pair = base64.b64decode(auth.removeprefix("Basic ")).decode()
+            client_id, _, secret = pair.partition(":")
+        else:
+            client_id, secret = body.get("client_id", ""), body.get("client_secret", "")
+        return bool(client_id == self.client_id and secret == self.client_secret)
+
+    def _token(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        if not self._client_ok(body, headers):
+            raise _Answer(401, {"error": "invalid_client", "error_description": "Unauthorized"})
+        grant_type = body.get("grant_type")
+        with self._lock:
+            if grant_type == "authorization_code":
+                return self._exchange(body)
+            if grant_type == "refresh_token":
+                grant = self.grants.get(str(body.get("refresh_token")))
+                if grant is None or grant.revoked:
+                    raise _Answer(
+                        400,
+                        {
+                            "error": "invalid_grant",
+                            "error_description": "Token has been expired or revoked.",
+                        },
+                    )
+                # Google answers with what the grant holds, which may be less than asked.
+                return self._access_token(grant.scopes)
+        raise _Answer(400, {"error": "unsupported_grant_type"})
+
+    def _exchange(self, body: dict[str, Any]) -> dict[str, Any]:
+        code = self._codes.pop(str(body.get("code")), None)
+        bad = {"error": "invalid_grant", "error_description": "Malformed auth code."}
+        if code is None or body.get("redirect_uri") != code.redirect_uri:
+            raise _Answer(400, bad)
+        if code.challenge is not None:
+            verifier = str(body.get("code_verifier", ""))
+            digest = hashlib.sha256(verifier.encode()).digest()
+            if base64.urlsafe_b64encode(digest).decode().rstrip("=") != code.challenge:
+                raise _Answer(
+                    400, {"error": "invalid_grant", "error_description": "Invalid code verifier."}
+                )
+        answer = self._access_token(code.scopes)
+        # Google gives a refresh token for offline access; on a repeat consent only when
+        # prompt=consent asks again, which the fake requires every time.
+        if code.offline and code.consent and not self._withhold_refresh_token:
+            refresh = f"1//fake-refresh-{next(self._seq)}"
+            self.grants[refresh] = _Grant(code.scopes)
+            answer["refresh_token"] = refresh
+        elif self._withhold_refresh_token:
+            self._withhold_refresh_token -= 1
+        return answer
+
+    def _access_token(self, scopes: tuple[str, ...]) -> dict[str, Any]:
+        token = f"ya29.fake-access-{next(self._seq)}"
+        self.access_tokens[token] = scopes
+        return {
+            "access_token": token,
+            "expires_in": self.token_lifetime,
+            "scope": " ".join(scopes),
+            "token_type": "Bearer",
+        }
+
+    def _authorized(self, operation: str, headers: dict[str, str]) -> None:
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        with self._lock:
+            scopes = self.access_tokens.get(token)
+        if scopes is None:
+            raise _Answer(401, google_error(401, "authError"))
+        if not _ALLOWED[operation] & set(scopes):
+            raise _Answer(403, google_error(403, "insufficientPermissions"))
+
+    # ----------------------------------------------------------------- Calendar
+
+    def _free_busy(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            start = datetime.fromisoformat(body["timeMin"])
+            end = datetime.fromisoformat(body["timeMax"])
+        except (KeyError, ValueError) as exc:
+            raise _Answer(400, google_error(400, "badRequest", "Bad Request")) from exc
+        if end <= start:
+            raise _Answer(
+                400, google_error(400, "timeRangeEmpty", "The specified time range is empty.")
+            )
+        if end - start > MAX_FREEBUSY_RANGE:
+            raise _Answer(
+                400, google_error(400, "timeRangeTooLong", "The requested time range is too long.")
+            )
+        items = [str(item.get("id")) for item in body.get("items", [])]
+        if len(items) > MAX_FREEBUSY_ITEMS:
+            raise _Answer(400, google_error(400, "tooManyCalendarsRequested"))
+        calendars: dict[str, Any] = {}
+        with self._lock:
+            for calendar in items:
+                if calendar not in self.calendars:
+                    calendars[calendar] = {
+                        "errors": [{"domain": "global", "reason": "notFound"}],
+                        "busy": [],
+                    }
+                    continue
+                blocks = sorted(
+                    (max(s, start), min(e, end))
+                    for s, e in self.busy.get(calendar, [])
+                    if s < end and e > start
+                )
+                calendars[calendar] = {"busy": [{"start": _z(s), "end": _z(e)} for s, e in blocks]}
+        return {
+            "kind": "calendar#freeBusy",
+            "timeMin": _z(start),
+            "timeMax": _z(end),
+            "calendars": calendars,
+        }
+
+    def _insert(self, calendar: str, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if calendar not in self.calendars:
+                raise _Answer(404, google_error(404, "notFound"))
+            event_id = str(body.get("id") or f"fakeevent{next(self._seq)}")
+            if not _EVENT_ID.match(event_id):
+                raise _Answer(400, google_error(400, "invalid", "Invalid resource id value."))
+            if (calendar, event_id) in self.events:
+                raise _Answer(409, google_error(409, "duplicate"))
+            now = _z(datetime.now(UTC))
+            event: dict[str, Any] = {
+                **body,
+                "kind": "calendar#event",
+                "id": event_id,
+                "status": "confirmed",
+                "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
+                "created": now,
+                "updated": now,
+                "iCalUID": f"{event_id}@google.com",
+                "sequence": 0,
+                "organizer": {"email": calendar, "self": True},
+                "attendees": [
+                    {**attendee, "responseStatus": "needsAction"}
+                    for attendee in body.get("attendees", [])
+                ],
+            }
+            request = body.get("conferenceData", {}).get("createRequest")
+            # Without conferenceDataVersion=1 Google ignores conferenceData altogether.
+            if request and query.get("conferenceDataVersion") == "1":
+                pending, self._next_meet_pending = self._next_meet_pending, None
+                if pending is not None:
+                    self._meet_pending[(calendar, event_id)] = pending
+                    event["conferenceData"] = {
+                        "createRequest": {**request, "status": {"statusCode": "pending"}}
+                    }
+                else:
+                    self._add_meet(event)
+            else:
+                event.pop("conferenceData", None)
+            self.events[(calendar, event_id)] = event
+            start = datetime.fromisoformat(body["start"]["dateTime"])
+            end = datetime.fromisoformat(body["end"]["dateTime"])
+            self.busy.setdefault(calendar, []).append((start, end))
+            return event
+
+    def _get(self, calendar: str, event_id: str) -> dict[str, Any]:
+        with self._lock:
+            event = self.events.get((calendar, event_id))
+            if event is None:
+                raise _Answer(404, google_error(404, "notFound"))
+            pending = self._meet_pending.get((calendar, event_id))
+            if pending is not None:
+                if pending > 0:
+                    self._meet_pending[(calendar, event_id)] = pending - 1
+                else:
+                    del self._meet_pending[(calendar, event_id)]
+                    self._add_meet(event)
+            return event
+
+    @staticmethod
+    def _add_meet(event: dict[str, Any]) -> None:
+        letters = hashlib.sha256(event["id"].encode()).hexdigest()
+        code = "".join(chr(ord("a") + int(c, 16) % 26) for c in letters[:10])
+        meeting = f"{code[:3]}-{code[3:7]}-{code[7:10]}"
+        request = event["conferenceData"]["createRequest"]
+        event["conferenceData"] = {
+            "createRequest": {**request, "status": {"statusCode": "success"}},
+            "entryPoints": [
+                {
+                    "entryPointType": "video",
+                    "uri": MEET_BASE + meeting,
+                    "label": f"meet.google.com/{meeting}",
+                }
+            ],
+            "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+            "conferenceId": meeting,
+        }
+        event["hangoutLink"] = MEET_BASE + meeting
+
+
+def _route(method: str, path: str) -> tuple[str, list[str]]:
+    parts = [p for p in path.split("/") if p]
+    if method == "GET" and path == "/o/oauth2/auth":
+        return "authorize", []
+    if method == "POST" and path == "/token":
+        return "token", []
+    if parts[:2] == ["calendar", "v3"]:
+        rest = parts[2:]
+        if method == "POST" and rest == ["freeBusy"]:
+            return "freeBusy", []
+        if len(rest) == 3 and rest[0] == "calendars" and rest[2] == "events" and method == "POST":
+            return "events.insert", [rest[1]]
+        if len(rest) == 4 and rest[0] == "calendars" and rest[2] == "events" and method == "GET":
+            return "events.get", [rest[1], rest[3]]
+    return "unknown", []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeGoogle  # set on the subclass FakeGoogle.start builds
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        content_type = self.headers.get("Content-Type", "")
+        body: dict[str, Any] = {}
+        if raw and content_type.startswith("application/json"):
+            body = dict(json.loads(raw))
+        elif raw:
+            body = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status, payload, extra = self.fake.handle(method, self.path, body, headers)
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the recorded calls are the log."""
