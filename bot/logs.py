@@ -53,6 +53,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+TOKEN_LOGGING_LIBRARIES = ("requests_oauthlib", "oauthlib", "msal", "urllib3", "httplib2")
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -61,3 +64,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # Our access line replaces uvicorn's, which would log without request ids.
     logging.getLogger("uvicorn.access").disabled = True
+    # These libraries log whole token responses (refresh tokens included) at DEBUG.
+    for name in TOKEN_LOGGING_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))

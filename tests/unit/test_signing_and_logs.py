@@ -211,3 +211,21 @@ def test_exception_text_included_without_the_raw_email(
     assert entry["level"] == "error"
     assert "Traceback" in entry["exc"]
     assert "RuntimeError: Postmark refused d***@majorclient.com: inactive recipient" in entry["exc"]
+
+
+def test_debug_logging_never_turns_on_token_logging_libraries() -> None:
+    import logging
+
+    from bot.logs import TOKEN_LOGGING_LIBRARIES, configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("DEBUG")
+        for name in TOKEN_LOGGING_LIBRARIES:
+            assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        for name in TOKEN_LOGGING_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.NOTSET)
