@@ -36,6 +36,11 @@ FREEBUSY_SCOPE = SCOPE_PREFIX + "calendar.freebusy"
 # The least Frontdesk needs: calendar.events to create (and read back) the events it books,
 # calendar.freebusy for busy time on every calendar the rep can see, without their details.
 REQUIRED_SCOPES = (EVENTS_SCOPE, FREEBUSY_SCOPE)
+# Asked at consent only, for the ID token that says whose account consented: the start link
+# needs no login, so without this anyone could connect their own calendar to any rep.
+IDENTITY_SCOPES = ("openid", "email")
+# How Google reports the identity scopes back; not kept with the calendar scopes.
+_IDENTITY_GRANTS = {"openid", "email", SCOPE_PREFIX + "userinfo.email"}
 # Broader grants that include a required scope (include_granted_scopes may bring them).
 _IMPLIED_BY = {EVENTS_SCOPE: {CALENDAR_SCOPE}, FREEBUSY_SCOPE: {CALENDAR_SCOPE}}
 
@@ -93,6 +98,16 @@ MISSING_SCOPES_TITLE = "Permissions missing"
 MISSING_SCOPES_MESSAGE = (
     "Google granted access without {scopes}, which Frontdesk needs to read busy time and "
     "book meetings for {rep}. Nothing was saved. Open {url} again and leave every box ticked."
+)
+WRONG_ACCOUNT_TITLE = "Wrong Google account"
+WRONG_ACCOUNT_MESSAGE = (
+    "You signed in to Google as {account}, but this link connects the calendar of {rep}. "
+    "Nothing was saved. Open {url} again and choose {rep}'s Google account."
+)
+NO_IDENTITY_TITLE = "Google did not say who signed in"
+NO_IDENTITY_MESSAGE = (
+    "Google's answer did not name a verified account, so Frontdesk cannot tell whose "
+    "calendar this is. Nothing was saved. Start again at {url}."
 )
 NO_REFRESH_TOKEN_TITLE = "Google kept the long-lived token"
 NO_REFRESH_TOKEN_MESSAGE = (
@@ -279,6 +294,7 @@ def complete_consent(
             ),
             reason="missing_scope",
         )
+    _check_account(settings, rep, token, again)
     refresh_token = token.get("refresh_token")
     if not refresh_token:
         raise ConsentError(
@@ -287,10 +303,52 @@ def complete_consent(
             NO_REFRESH_TOKEN_MESSAGE.format(rep=rep.email, url=again),
             reason="no_refresh_token",
         )
-    scopes = sorted(granted)
+    scopes = sorted(set(granted) - _IDENTITY_GRANTS)
     connections.save_connected(rep.email, GOOGLE, refresh_token=str(refresh_token), scopes=scopes)
     log.info("google calendar connected", extra={"rep": rep.email, "scopes": scopes})
     return Connected(rep.email, tuple(scopes))
+
+
+def _check_account(settings: Settings, rep: Rep, token: dict[str, Any], again: str) -> None:
+    """The consenting Google account must be the rep's own (or their booking calendar's).
+
+    The ID token comes straight from the token endpoint over TLS, which OpenID Connect
+    (Core §3.1.3.7) accepts in place of checking its signature; audience and the verified
+    email are still checked.
+    """
+    claims = _id_token_claims(token.get("id_token"))
+    account = str(claims.get("email", "")).lower()
+    if (
+        claims.get("aud") != settings.google_client_id
+        or claims.get("email_verified") not in (True, "true")
+        or not account
+    ):
+        raise ConsentError(
+            400, NO_IDENTITY_TITLE, NO_IDENTITY_MESSAGE.format(url=again), reason="no_identity"
+        )
+    if account not in {rep.email.lower(), rep.booking_calendar.lower()}:
+        log.warning(
+            "google consent by another account refused",
+            extra={"rep": rep.email, "account": account},
+        )
+        raise ConsentError(
+            403,
+            WRONG_ACCOUNT_TITLE,
+            WRONG_ACCOUNT_MESSAGE.format(account=account, rep=rep.email, url=again),
+            reason="wrong_account",
+        )
+
+
+def _id_token_claims(id_token: object) -> dict[str, Any]:
+    parts = str(id_token or "").split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _require(settings: Settings) -> None:
@@ -355,7 +413,7 @@ def _flow(settings: Settings, code_verifier: str) -> Flow:
     }
     return Flow.from_client_config(
         client,
-        scopes=list(REQUIRED_SCOPES),
+        scopes=[*REQUIRED_SCOPES, *IDENTITY_SCOPES],
         redirect_uri=redirect_uri(settings),
         code_verifier=code_verifier,
         autogenerate_code_verifier=False,

@@ -124,6 +124,25 @@ class _Code:
     challenge: str | None
     offline: bool
     consent: bool
+    account: str  # the Google account that consented
+
+
+def _id_token(client_id: str, account: str) -> str:
+    """An ID token shaped like Google's (the signature is not checked by a direct client)."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    claims = {
+        "iss": "https://accounts.google.com",
+        "aud": client_id,
+        "sub": hashlib.sha256(account.encode()).hexdigest()[:21],
+        "email": account,
+        "email_verified": True,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 3600,
+    }
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
 class _Answer(Exception):
@@ -160,6 +179,7 @@ class FakeGoogle:
         self._next_meet_pending: int | None = None
         self._next_consent: list[tuple[str, tuple[str, ...] | None]] = []
         self._withhold_refresh_token = 0
+        self._next_account: list[str] = []
         self._calls: list[Call] = []
         self._scripts: dict[str, list[_Scripted]] = {}
         self._barriers: dict[str, threading.Barrier] = {}
@@ -264,6 +284,11 @@ class FakeGoogle:
         """The next consent grants only `scopes` (boxes unticked)."""
         with self._lock:
             self._next_consent.append(("grant", tuple(scopes)))
+
+    def sign_in_as_next(self, account: str) -> None:
+        """The next consent is given by `account` (not the login_hint's)."""
+        with self._lock:
+            self._next_account.append(account)
 
     def withhold_refresh_token_next(self) -> None:
         """The next code exchange returns no refresh token, as Google does on a re-consent."""
@@ -373,6 +398,9 @@ class FakeGoogle:
             raise _Answer(400, {"error": "redirect_uri_mismatch"})
         with self._lock:
             kind, granted = self._next_consent.pop(0) if self._next_consent else ("grant", None)
+            account = (
+                self._next_account.pop(0) if self._next_account else query.get("login_hint", "")
+            )
         back: dict[str, str] = {"state": query.get("state", "")}
         if kind == "deny":
             back["error"] = "access_denied"
@@ -386,6 +414,7 @@ class FakeGoogle:
                     query.get("code_challenge"),
                     query.get("access_type") == "offline",
                     "consent" in query.get("prompt", "").split(),
+                    account,
                 )
             back.update(code=code, scope=" ".join(scopes))
         return f"{redirect}{'&' if '?' in redirect else '?'}{urlencode(back)}"
@@ -433,6 +462,8 @@ class FakeGoogle:
                     400, {"error": "invalid_grant", "error_description": "Invalid code verifier."}
                 )
         answer = self._access_token(code.scopes)
+        if "openid" in code.scopes:
+            answer["id_token"] = _id_token(self.client_id, code.account)
         # Google gives a refresh token for offline access; on a repeat consent only when
         # prompt=consent asks again, which the fake requires every time.
         if code.offline and code.consent and not self._withhold_refresh_token:

@@ -120,7 +120,7 @@ def test_consent_stores_the_refresh_token_encrypted(client, fake, migrated_db):
     assert asked["prompt"] == "consent"
     assert asked["include_granted_scopes"] == "true"
     assert asked["redirect_uri"] == PUBLIC_URL + "/oauth/google/callback"
-    assert set(asked["scope"].split()) == {EVENTS_SCOPE, FREEBUSY_SCOPE}
+    assert set(asked["scope"].split()) == {EVENTS_SCOPE, FREEBUSY_SCOPE, "openid", "email"}
     assert asked["code_challenge_method"] == "S256"
     assert asked["login_hint"] == ALICE
 
@@ -230,7 +230,8 @@ def test_a_missing_scope_at_consent_stores_nothing(client, fake, migrated_db):
 
 
 def test_the_broad_calendar_scope_covers_both(client, fake, migrated_db):
-    fake.grant_next(["https://www.googleapis.com/auth/calendar"])
+    # Google never lets a user untick the identity scopes, only the calendar ones.
+    fake.grant_next(["https://www.googleapis.com/auth/calendar", "openid", "email"])
 
     assert client.get(consent(client)).status_code == 200
 
@@ -327,3 +328,31 @@ def test_no_token_or_code_reaches_our_logs(client, fake, caplog):
     secrets = [code, *fake.grants, *fake.access_tokens]
     text = "\n".join(f"{r.getMessage()} {vars(r)}" for r in ours)
     assert not [secret for secret in secrets if secret in text]
+
+
+def test_consent_by_another_google_account_is_refused(client, fake, migrated_db):
+    # The start link needs no login: whoever opens it must still be the rep on Google.
+    fake.sign_in_as_next("mallory@evil.example")
+    callback = client.get(consent(client))
+
+    assert callback.status_code == 403, callback.text
+    assert "mallory@evil.example" in callback.text
+    assert "alice@ourco.example" in callback.text
+    assert client.app.state.components.connections.get(ALICE, "google") is None
+
+
+def test_consent_by_the_reps_account_in_other_case_is_accepted(client, fake, migrated_db):
+    fake.sign_in_as_next(ALICE.upper())
+    callback = client.get(consent(client))
+
+    assert callback.status_code == 200, callback.text
+    assert client.app.state.components.connections.get(ALICE, "google") is not None
+
+
+def test_a_grant_without_identity_is_refused(client, fake, migrated_db):
+    fake.grant_next([EVENTS_SCOPE, FREEBUSY_SCOPE])  # no openid: no ID token to check
+    response = client.get(consent(client))
+
+    assert response.status_code == 400
+    assert "did not name a verified account" in response.text
+    assert stored_raw(migrated_db) == []
