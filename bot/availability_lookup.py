@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.availability import free_slots
@@ -33,6 +33,11 @@ SKIPPED_REPS = "_Not included (calendar unreadable): {reps}_"
 REP_TITLE = "Free {minutes}-minute slots of {rep}"
 TEAM_TITLE = "The team's free {minutes}-minute slots"
 TEAM_LOOKUPS = 8  # reps' calendars read at once
+
+
+def display_step(duration_minutes: int) -> timedelta:
+    """Slots every 15 or 30 minutes: a 15-minute grid fills a line with one hour."""
+    return timedelta(minutes=15 if duration_minutes < 30 else 30)
 
 
 class AvailabilityLookup:
@@ -78,6 +83,7 @@ class AvailabilityLookup:
                 duration=query.duration,
                 now=now,
                 booking=self.config.booking,
+                step=display_step(query.duration_minutes),
             )
             title = REP_TITLE.format(minutes=query.duration_minutes, rep=rep.email)
             return render_availability(title, slots, zone, days=query.days)
@@ -115,6 +121,7 @@ class AvailabilityLookup:
             duration_minutes=query.duration_minutes,
             booking=self.config.booking,
             now=now,
+            step=display_step(query.duration_minutes),
         )
         title = TEAM_TITLE.format(minutes=query.duration_minutes)
         text = render_availability(title, [slot for slot, _ in slots], zone, days=query.days)
