@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from http.client import HTTPException
 from typing import Any
 from urllib.error import URLError
@@ -25,7 +26,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.settings import Settings
 from integrations.base import IntegrationError, PostedMessage, Probe
-from storage.models import OutboxStatus
+from storage.models import OutboxStatus, utcnow
 from storage.repositories import OutboxRepository
 
 log = logging.getLogger("frontdesk.slack")
@@ -34,6 +35,8 @@ SLACK_TIMEOUT_SECONDS = 10
 SLACK_MAX_RETRIES = 2
 # Slack allows about one chat.postMessage per second per channel.
 SLACK_POST_INTERVAL_SECONDS = 1.0
+# A PENDING claim older than this was left by a crash (a post takes seconds at most).
+STALE_CLAIM = timedelta(minutes=2)
 
 _TOKEN_ERRORS = {
     "not_authed",
@@ -132,43 +135,51 @@ class SlackChat:
     ) -> PostedMessage:
         """Post once per dedupe key: a key already sent returns the stored message.
 
-        The outbox is written after Slack answers, so two replicas posting the same key in
-        the same instant (or a crash between the two steps) can still post twice; the
-        outbox then keeps the first message as the one of record.
+        The key is claimed in the outbox (PENDING) before Slack is called, so two replicas
+        posting the same key never both post; a failure is kept there (FAILED, with the
+        error) for /sandbox.json and the redelivery job. A claim left PENDING by a crash is
+        taken over once stale: a crash between Slack's answer and our record may post twice,
+        which beats never posting.
         """
-        sent = self.outbox.get(dedupe_key)
-        if sent is not None and sent.status == OutboxStatus.SENT and sent.result:
-            return PostedMessage(sent.result["channel"], sent.result["ts"])
-
-        self.pacer.wait(channel)
-        response = self._call(
-            "chat.postMessage",
-            channel,
-            lambda: self.client.chat_postMessage(channel=channel, text=text, blocks=blocks),
-        )
-        posted = PostedMessage(str(response["channel"]), str(response["ts"]))
-        recorded = self.outbox.record(
+        payload = {"channel": channel, "text": text, "blocks": blocks}
+        claim = self.outbox.record(
             dedupe_key,
             "slack",
             "chat.postMessage",
-            {"channel": channel, "text": text, "blocks": blocks},
+            payload,
             request_id=request_id,
-            status=OutboxStatus.SENT,
-            result={"channel": posted.channel, "ts": posted.ts},
+            status=OutboxStatus.PENDING,
         )
-        log_fields = {"dedupe_key": dedupe_key, "channel": posted.channel, "ts": posted.ts}
-        if recorded.created:
-            log.info("posted to Slack", extra=log_fields)
-            return posted
-        if recorded.result and "ts" in recorded.result:
-            # Another worker recorded this key while we were posting: theirs is the one of
-            # record, and ours is a duplicate someone may want to delete.
-            log.warning("duplicate Slack message posted for a key already sent", extra=log_fields)
-            return PostedMessage(recorded.result["channel"], recorded.result["ts"])
-        log.warning(
-            "posted to Slack, but the outbox already holds this key unsent; a retry will "
-            "post again",
-            extra=log_fields,
+        if not claim.created:
+            existing = self.outbox.get(dedupe_key)
+            if existing is not None and existing.status == OutboxStatus.SENT and existing.result:
+                return PostedMessage(existing.result["channel"], existing.result["ts"])
+            if (
+                existing is not None
+                and existing.status == OutboxStatus.PENDING
+                and utcnow() - existing.created_at < STALE_CLAIM
+            ):
+                raise IntegrationError(
+                    "slack",
+                    "in_progress",
+                    "claimed",
+                    f"another worker is posting {dedupe_key} right now",
+                )
+        self.pacer.wait(channel)
+        try:
+            response = self._call(
+                "chat.postMessage",
+                channel,
+                lambda: self.client.chat_postMessage(channel=channel, text=text, blocks=blocks),
+            )
+        except IntegrationError as exc:
+            self.outbox.mark_failed(claim.id, f"{exc.code}: {exc.message}")
+            raise
+        posted = PostedMessage(str(response["channel"]), str(response["ts"]))
+        self.outbox.mark_sent(claim.id, {"channel": posted.channel, "ts": posted.ts})
+        log.info(
+            "posted to Slack",
+            extra={"dedupe_key": dedupe_key, "channel": posted.channel, "ts": posted.ts},
         )
         return posted
 

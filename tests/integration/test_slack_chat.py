@@ -13,16 +13,20 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
+from sqlalchemy import update
 
 from integrations.base import IntegrationError, PostedMessage
-from integrations.slack import SlackChat, build_slack_client
+from integrations.slack import STALE_CLAIM, SlackChat, build_slack_client
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import utcnow
 from storage.repositories import OutboxRepository
+from storage.repositories.outbox import OUTBOX
 from tests.conftest import make_settings
 from tests.fakes.slack import FAKE_TOKEN, FakeSlack, FakeUser
 
@@ -122,7 +126,7 @@ def test_the_same_dedupe_key_posts_once_even_from_another_replica(
     assert len(fake_slack.calls("chat.postMessage")) == 2
 
 
-def test_a_failed_post_is_not_recorded_so_a_retry_posts(
+def test_a_failed_post_is_kept_with_its_error_and_a_retry_posts(
     fake_slack: FakeSlack, migrated_db: Database
 ) -> None:
     chat = make_chat(migrated_db, fake_slack.url)
@@ -133,10 +137,51 @@ def test_a_failed_post_is_not_recorded_so_a_retry_posts(
 
     assert caught.value.code == "api_error:slack:200:channel_not_found"
     assert "slack.escalation_channel" in caught.value.message
-    assert OutboxRepository(migrated_db).get("slack:escalation:req_1") is None
+    failed = OutboxRepository(migrated_db).get("slack:escalation:req_1")
+    assert failed is not None and failed.status == "failed"
+    assert "channel_not_found" in (failed.last_error or "")
     posted = post(chat)
+    sent = OutboxRepository(migrated_db).get("slack:escalation:req_1")
+    assert (
+        sent is not None
+        and sent.status == "sent"
+        and sent.result
+        == {
+            "channel": CHANNEL,
+            "ts": posted.ts,
+        }
+    )
     assert len(fake_slack.calls("chat.postMessage")) == 2
     assert (CHANNEL, posted.ts) in fake_slack.messages
+
+
+def test_a_key_another_replica_is_posting_is_not_posted_again(
+    fake_slack: FakeSlack, migrated_db: Database
+) -> None:
+    outbox = OutboxRepository(migrated_db)
+    outbox.record("slack:escalation:req_1", "slack", "chat.postMessage", {}, status="pending")
+
+    with pytest.raises(IntegrationError) as caught:
+        post(make_chat(migrated_db, fake_slack.url))
+
+    assert caught.value.status == "in_progress"
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+def test_a_claim_left_by_a_crash_is_taken_over_once_stale(
+    fake_slack: FakeSlack, migrated_db: Database
+) -> None:
+    outbox = OutboxRepository(migrated_db)
+    outbox.record("slack:escalation:req_1", "slack", "chat.postMessage", {}, status="pending")
+    with migrated_db.transaction() as conn:  # the claim's owner died a while ago
+        conn.execute(update(OUTBOX).values(created_at=utcnow() - STALE_CLAIM - timedelta(1)))
+
+    posted = post(make_chat(migrated_db, fake_slack.url))
+
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    stored = outbox.get("slack:escalation:req_1")
+    assert stored is not None and stored.status == "sent"
+    assert stored.result == {"channel": CHANNEL, "ts": posted.ts}
 
 
 # ------------------------------------------------------------------ retries
