@@ -25,6 +25,7 @@ def _item(message: OutboxMessage) -> dict[str, Any]:
         "at": message.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "request_id": message.request_id,
         "status": message.status,
+        "error": message.last_error,
         "payload": message.payload,
         "result": message.result,
     }
@@ -53,11 +54,12 @@ async def sandbox_page(
     items = await _items(parts, service, limit)
     rows = "".join(
         "<tr><td>{at}</td><td>{service}</td><td>{action}</td><td>{request}</td>"
-        "<td><pre>{payload}</pre></td></tr>".format(
+        "<td>{status}</td><td><pre>{payload}</pre></td></tr>".format(
             at=html.escape(item["at"]),
             service=html.escape(item["service"]),
             action=html.escape(item["action"]),
             request=html.escape(item["request_id"] or ""),
+            status=html.escape(item["status"] + (f": {item['error']}" if item["error"] else "")),
             payload=html.escape(json.dumps(item["payload"], indent=2, ensure_ascii=False)),
         )
         for item in items
@@ -72,10 +74,11 @@ td,th{{border:1px solid #ddd;padding:.4rem;vertical-align:top;text-align:left}}
 pre{{margin:0;white-space:pre-wrap;max-height:20rem;overflow:auto;font-size:.8rem}}
 </style></head><body>
 <h1>Sandbox outbox</h1>
-<p>What Frontdesk would have sent, newest first. Filter:
+<p>What Frontdesk would have sent (sandboxed services) or sent and failed to send (real
+ones), newest first. Filter:
 <a href="/sandbox">all</a> · <a href="/sandbox?service=slack">slack</a> ·
 <a href="/sandbox?service=calendar">calendar</a> · <a href="/sandbox?service=email">email</a> ·
 <a href="/sandbox?service=sms">sms</a> · <a href="/sandbox.json">JSON</a></p>
-{empty}<table><tr><th>at</th><th>service</th><th>action</th><th>request</th><th>payload</th></tr>
+{empty}<table><tr><th>at</th><th>service</th><th>action</th><th>request</th><th>status</th><th>payload</th></tr>
 {rows}</table></body></html>"""
     return HTMLResponse(page)
