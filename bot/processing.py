@@ -32,7 +32,9 @@ EMAIL_FAILED_DETAIL = (
     "The meeting exists in the calendar, but the client was NOT confirmed: {error}. "
     "Please confirm it to them by hand."
 )
-CALENDAR_FAILED_DETAIL = "The calendar refused the booking, nothing was created: {error}"
+CALENDAR_FAILED_DETAIL = (
+    "The calendar did not confirm the booking, so the client was not told anything: {error}"
+)
 INTERNAL_FAILED_DETAIL = "Frontdesk hit an unexpected error while booking ({error}); see the logs."
 
 

@@ -5,7 +5,7 @@ every integration translates its failures into.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.config import Rep
@@ -70,6 +70,14 @@ class EventDraft:
     client_timezone: str
     rep_timezone: str
     video: bool
+
+    @property
+    def idempotency_key(self) -> str:
+        """Names this booking attempt: a retry of it gets the same event, while a person
+        booking the same request at another time gets a new one (not the old time's).
+        """
+        start = self.start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return f"{self.request_id}@{start}/{self.calendar_id}"
 
 
 @dataclass(frozen=True)

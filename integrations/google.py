@@ -124,13 +124,20 @@ MEET_FAILED_MESSAGE = (
 )
 
 
-def event_id_for(request_id: str) -> str:
-    """Google event id for a request: base32hex (0-9a-v) of SHA-256, 52 characters.
+def _may_have_landed(error: IntegrationError) -> bool:
+    return error.status in ("timeout", "network") or (
+        isinstance(error.status, int) and error.status >= 500
+    )
 
-    The same request always gets the same id, so a retried insert answers 409 instead of
+
+def event_id_for(key: str) -> str:
+    """Google event id for a booking attempt (`EventDraft.idempotency_key`): base32hex
+    (0-9a-v) of SHA-256, 52 characters.
+
+    The same attempt always gets the same id, so a retried insert answers 409 instead of
     creating a second event.
     """
-    digest = hashlib.sha256(request_id.encode()).digest()
+    digest = hashlib.sha256(key.encode()).digest()
     return base64.b32hexencode(digest).decode().rstrip("=").lower()
 
 
@@ -203,7 +210,7 @@ class GoogleCalendar:
 
     def create_event(self, rep: Rep, draft: EventDraft) -> CreatedEvent:
         credentials = self._credentials(rep)
-        event_id = event_id_for(draft.request_id)
+        event_id = event_id_for(draft.idempotency_key)
         fields = {"event_id": event_id, "calendar": draft.calendar_id, "request": draft.request_id}
         body = _event_body(event_id, draft)
         try:
@@ -222,10 +229,19 @@ class GoogleCalendar:
             log.info("created Google Calendar event", extra=fields)
         except IntegrationError as error:
             if error.status != 409:
-                raise
-            # An earlier attempt (crashed, timed out, or answered 5xx after doing the work)
-            # already created it: adopt that event instead of making a second.
-            event = self._get_event(rep, credentials, draft.calendar_id, event_id)
+                # A 5xx, timeout or dropped connection may come after Google stored the
+                # event: look before reporting that nothing was created.
+                if not _may_have_landed(error):
+                    raise
+                found = self._find_event(rep, credentials, draft.calendar_id, event_id)
+                if found is None:
+                    raise
+                log.warning("adopted an event whose insert reported a failure", extra=fields)
+                event = found
+            else:
+                # An earlier attempt (crashed, timed out, or answered 5xx after the work)
+                # already created it: adopt that event instead of making a second.
+                event = self._get_event(rep, credentials, draft.calendar_id, event_id)
             if event.get("status") == "cancelled":
                 raise IntegrationError(
                     GOOGLE,
@@ -239,6 +255,18 @@ class GoogleCalendar:
         if draft.video:
             event = self._await_meet(rep, credentials, draft.calendar_id, event)
         return CreatedEvent(str(event["id"]), event.get("iCalUID"), _video_url(event))
+
+    def _find_event(
+        self, rep: Rep, credentials: Any, calendar_id: str, event_id: str
+    ) -> dict[str, Any] | None:
+        """The event with that id if it exists (and is not cancelled); None when it does not
+        or when Google cannot even tell us.
+        """
+        try:
+            event = self._get_event(rep, credentials, calendar_id, event_id)
+        except IntegrationError:
+            return None
+        return None if event.get("status") == "cancelled" else event
 
     def probe(self, rep: Rep) -> list[Probe]:
         try:

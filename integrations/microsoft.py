@@ -62,7 +62,7 @@ _MAILBOX_CODES = frozenset(
 _CODE = re.compile(r"^[A-Za-z0-9_.]{1,100}$")
 _MSAL_HTTP_STATUS = re.compile(r"HTTP (?:Error|status): (\d{3})")
 _AADSTS = re.compile(r"AADSTS\d+: [^\"\\]*")
-# transactionId = uuid5(this, request id): a retried create names the same transaction.
+# transactionId = uuid5(this, the attempt's key): a retried create names the same transaction.
 _TRANSACTION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:frontdesk:graph:event")
 
 CREDENTIALS_REFUSED = (
@@ -212,7 +212,7 @@ class MicrosoftCalendar:
         or a timeout gets the event made the first time back instead of a second one.
         """
         _require_aware(draft.start, draft.end)
-        transaction_id = str(uuid.uuid5(_TRANSACTION_NAMESPACE, draft.request_id))
+        transaction_id = str(uuid.uuid5(_TRANSACTION_NAMESPACE, draft.idempotency_key))
         organizer = draft.calendar_id.lower()
         body: dict[str, Any] = {
             "subject": draft.summary,

@@ -341,13 +341,16 @@ def test_the_event_starts_at_the_exact_instant(
     assert call.query["sendUpdates"] == "none"
     assert call.query["conferenceDataVersion"] == "1"
     assert [a["email"] for a in sent["attendees"]] == [CLIENT, ALICE]
-    assert sent["id"] == created.event_id == event_id_for("req_01")
+    assert sent["id"] == created.event_id == event_id_for(draft(start).idempotency_key)
     assert created.ical_uid == f"{created.event_id}@google.com"
 
 
 def test_event_ids_are_base32hex_and_deterministic():
-    first = event_id_for("req_01")
-    assert first == event_id_for("req_01") != event_id_for("req_02")
+    first = event_id_for(draft(hour(21)).idempotency_key)
+    assert first == event_id_for(draft(hour(21)).idempotency_key)
+    assert first != event_id_for(draft(hour(21), request_id="req_02").idempotency_key)
+    # A person booking the same request at another time gets a new event, not the old one.
+    assert first != event_id_for(draft(hour(22)).idempotency_key)
     assert 5 <= len(first) <= 1024
     assert set(first) <= set("0123456789abcdefghijklmnopqrstuv")
 
@@ -375,7 +378,7 @@ def test_a_lost_answer_is_retried_into_the_same_event(calendar, fake, connection
     created = calendar.create_event(alice, draft(hour(21)))
 
     assert len(fake.events_on(ALICE)) == 1
-    assert created.event_id == event_id_for("req_01")
+    assert created.event_id == event_id_for(draft(hour(21)).idempotency_key)
     assert len(fake.calls("events.insert")) == 2
     assert sleeps.waits == [0.5]
 
@@ -412,7 +415,7 @@ def test_rate_limit_honours_retry_after(calendar, fake, connections, alice, slee
     assert sleeps.waits == [2.0]
     assert len(fake.calls("events.insert")) == 2
     assert len(fake.events_on(ALICE)) == 1
-    assert created.event_id == event_id_for("req_01")
+    assert created.event_id == event_id_for(draft(hour(21)).idempotency_key)
 
 
 def test_user_rate_limit_403_is_retried_with_backoff(calendar, fake, connections, alice, sleeps):
