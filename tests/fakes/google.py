@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from tests.fakes import FakeHTTPServer
+
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 CALENDAR_SCOPE = SCOPE_PREFIX + "calendar"
 EVENTS_SCOPE = SCOPE_PREFIX + "calendar.events"
@@ -218,7 +220,7 @@ class FakeGoogle:
 
     def start(self) -> FakeGoogle:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = FakeHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.02,), name="fake-google", daemon=True

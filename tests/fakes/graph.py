@@ -34,6 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import trustme
 
+from tests.fakes import FakeHTTPServer
+
 TENANT_ID = "5f1c8a2e-3b7d-4e9a-8c61-0d2f4b6a9e13"
 CLIENT_ID = "0b7e4c1d-9a2f-4f63-b8d5-71c3e2a64f08"
 CLIENT_SECRET = "fake~client~secret~0000"
@@ -586,7 +588,7 @@ def _graph_time(moment: datetime, zone_name: str) -> dict[str, str]:
     return {"dateTime": wall.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": zone_name}
 
 
-class _TLSServer(ThreadingHTTPServer):
+class _TLSServer(FakeHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:

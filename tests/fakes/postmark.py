@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes import FakeHTTPServer
+
 FAKE_SERVER_TOKEN = "fake-postmark-server-token-0000"
 SERVER_NAME = "Frontdesk (fake)"
 SEND = "POST /email"
@@ -90,7 +92,7 @@ class FakePostmark:
 
     def start(self) -> FakePostmark:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = FakeHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.02,), name="fake-postmark", daemon=True
