@@ -7,6 +7,8 @@ the error and logged loudly, so nothing is lost.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from typing import Any
 
 from bot.config import Config
 from handlers.blocks import (
@@ -15,12 +17,17 @@ from handlers.blocks import (
     escalation_text,
     vip_notice_text,
 )
-from integrations.base import Chat, IntegrationError
+from integrations.base import Chat, IntegrationError, PostedMessage
 from storage.models import EscalationKind, StoredEscalation, StoredRequest
 from storage.repositories import EscalationRepository
 
 log = logging.getLogger("frontdesk.escalation")
 
+# Slack's answers meaning "this person cannot get a DM"; anything else is Slack failing.
+OWNER_UNREACHABLE_ERRORS = {"user_not_found", "user_disabled", "cannot_dm_bot", "user_not_visible"}
+OWNER_UNREACHABLE = (
+    "The account owner <@{owner}> cannot be messaged in Slack ({error}); please pick this up here."
+)
 OWNER_NOT_FOUND = "Account owner {email} could not be found in Slack; please pick this up here."
 
 
@@ -101,6 +108,31 @@ class Escalator:
         log.warning("escalation delivered to Slack late", extra={"request_id": request.id})
         return True
 
+    def _notify_owner(
+        self,
+        channel: str,
+        view: EscalationView,
+        owner: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+    ) -> PostedMessage:
+        """The VIP ticket in the owner's DM, and one line about it in the channel."""
+        posted = self.chat.post_message(
+            self.chat.open_dm(owner),
+            text,
+            blocks,
+            dedupe_key=f"slack:vip-dm:{view.request_id}",
+            request_id=view.request_id,
+        )
+        self.chat.post_message(
+            channel,
+            vip_notice_text(view, owner),
+            [],
+            dedupe_key=f"slack:vip-notice:{view.request_id}",
+            request_id=view.request_id,
+        )
+        return posted
+
     def _vip_owner(self, reasons: list[str]) -> tuple[str | None, str | None]:
         domain = next((r.split(":", 1)[1] for r in reasons if r.startswith("vip_domain:")), "")
         account = self.config.vip_account(domain)
@@ -124,24 +156,22 @@ class Escalator:
         channel = self.config.slack.escalation_channel
         blocks = [block.to_dict() for block in escalation_blocks(view)]
         text = escalation_text(view)
+        posted = None
         if owner is not None:
-            dm = self.chat.open_dm(owner)
-            posted = self.chat.post_message(
-                dm,
-                text,
-                blocks,
-                dedupe_key=f"slack:vip-dm:{view.request_id}",
-                request_id=view.request_id,
-            )
-            notice = vip_notice_text(view, owner)
-            self.chat.post_message(
-                channel,
-                notice,
-                [],
-                dedupe_key=f"slack:vip-notice:{view.request_id}",
-                request_id=view.request_id,
-            )
-        else:
+            try:
+                posted = self._notify_owner(channel, view, owner, text, blocks)
+            except IntegrationError as exc:
+                if exc.reason not in OWNER_UNREACHABLE_ERRORS:
+                    raise
+                # The owner is gone from Slack: the request still needs a person.
+                log.warning(
+                    "VIP owner cannot be messaged; escalating in the channel",
+                    extra={"request_id": view.request_id, "owner": owner, "error": exc.reason},
+                )
+                unreachable = OWNER_UNREACHABLE.format(owner=owner, error=exc.reason)
+                view = replace(view, detail=unreachable)
+                blocks = [block.to_dict() for block in escalation_blocks(view)]
+        if posted is None:
             posted = self.chat.post_message(
                 channel,
                 text,
