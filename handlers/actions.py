@@ -22,6 +22,7 @@ from handlers.modals import (
     resolve_modal,
 )
 from handlers.slack_app import SlackServices, reporting, request_id_of
+from integrations.base import IntegrationError
 from storage.models import StoredRequest
 
 
@@ -50,6 +51,7 @@ def _context(body: dict[str, Any], request_id: str) -> ModalContext:
 
 
 BOOK_DURATIONS = (15, 30, 45, 60, 90)
+CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}. Pick another rep."
 
 
 def build_book_modal(
@@ -61,7 +63,11 @@ def build_book_modal(
     zone: ZoneInfo,
 ) -> View:
     """The Book modal with the rep's free slots, labelled in the clicker's zone."""
-    slots = triage.slots(request.id, rep, duration)
+    problem = None
+    try:
+        slots = triage.slots(request.id, rep, duration)
+    except IntegrationError as exc:  # the modal is open already: say so there, not nowhere
+        slots, problem = [], CALENDAR_UNREADABLE.format(rep=rep, error=exc.message)
     choices = []
     for slot in slots:
         local = slot.start.astimezone(zone)
@@ -83,6 +89,7 @@ def build_book_modal(
         slots=choices,
         horizon_days=triage.config.booking.horizon_days,
         zone_note=f"Times in your zone ({zone.key}). The client is in {request.timezone}.",
+        problem=problem,
     )
 
 

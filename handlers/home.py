@@ -88,4 +88,8 @@ def register(app: App, services: SlackServices) -> None:
         view = home_view(mine, open_count, unclaimed, services.connections.all())
         client.views_publish(user_id=user, view=view.to_dict())
 
-    app.event("app_home_opened")(publish)
+    def ack_event(ack: Any) -> None:
+        ack()
+
+    # Lazy: a permalink per escalation plus views.publish may take longer than Slack waits.
+    app.event("app_home_opened")(ack=ack_event, lazy=[publish])

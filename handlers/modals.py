@@ -71,8 +71,13 @@ def book_modal(
     slots: Sequence[SlotChoice],
     horizon_days: int,
     zone_note: str,
+    problem: str | None = None,
 ) -> View:
-    """The Book modal; choosing a rep or a duration dispatches an action that refreshes it."""
+    """The Book modal; choosing a rep or a duration dispatches an action that refreshes it.
+
+    `problem` says why there are no slots when it is not that the rep is fully booked (their
+    calendar could not be read), so the person can pick another rep.
+    """
     rep_options = [_option(email, email) for email in reps]
     duration_options = [_option(str(m), f"{m} min") for m in sorted({*durations, duration})]
     blocks: list[Block] = [
@@ -112,9 +117,8 @@ def book_modal(
         )
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=zone_note)]))
     else:
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=NO_SLOTS.format(days=horizon_days)))
-        )
+        why = escape(problem)[:3000] if problem else NO_SLOTS.format(days=horizon_days)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=why)))
     blocks.append(
         InputBlock(
             block_id=BlockId.BOOK_NOTE,
@@ -129,7 +133,9 @@ def book_modal(
         type="modal",
         callback_id=CallbackId.BOOK_SUBMIT,
         title="Book meeting",
-        submit="Book" if slots else None,
+        # Slack refuses a modal holding input blocks without a submit button; submitted
+        # with no slot, it answers with a field error.
+        submit="Book",
         close="Cancel",
         private_metadata=context.model_dump_json(),
         blocks=blocks,

@@ -53,6 +53,11 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
         # auth.test at build time would tie start-up to Slack being reachable; Bolt asks
         # it once, on the first request, instead.
         token_verification_enabled=False,
+        # The ack listener runs to its end before the lazy ones start (Bolt otherwise runs
+        # them side by side): the Book submission's hold and the Resolve submission's close
+        # must be in the database before the lazy work that reads them. Every ack listener
+        # is quick, so answering after it is still well inside Slack's 3 s.
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("frontdesk.bolt"),
     )
@@ -74,8 +79,11 @@ def interaction_key(body: dict[str, Any]) -> tuple[str, str] | None:
         target = action.get("value") or action.get("block_id") or ""
         return f"action:{action.get('action_ts')}:{user}:{action.get('action_id')}:{target}", kind
     if kind == "view_submission":
+        # Not the view's hash: it stays the same when a submission is answered with field
+        # errors, and the corrected resubmission must not pass for a retry. Each submission
+        # has its own trigger.
         view = body.get("view") or {}
-        return f"view:{view.get('id')}:{view.get('hash')}:{user}", kind
+        return f"view:{view.get('id')}:{body.get('trigger_id')}:{user}", kind
     if body.get("command") and body.get("trigger_id"):
         return f"command:{body['trigger_id']}", "command"
     return None

@@ -8,6 +8,9 @@ Point the real `slack_sdk.WebClient` at it with `base_url=fake.url` (the SLACK_A
         fake.rate_limit_next("chat.postMessage", retry_after=1)
         ...
         assert fake.calls("chat.postMessage")[0].params["channel"] == "C0ESCALATE"
+
+It also stands in for Slack's `response_url`s: `fake.response_url("cmd1")` is a URL whose
+POSTs are recorded as calls of the method `RESPONSE_URL` (see `responses`).
 """
 
 from __future__ import annotations
@@ -26,20 +29,25 @@ FAKE_TOKEN = "xoxb-fake-0000-token"
 TEAM_ID = "T0FAKE"
 BOT_USER_ID = "U0FDBOT"
 BOT_ID = "B0FDBOT"
+RESPONSE_URL = "response_url"  # the `method` of calls to a response_url
 
 # Slack takes these form fields as JSON strings; decoded so tests see one shape either way.
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 _CHANNEL_PREFIXES = ("C", "G", "D")
+MAX_VIEW_BLOCKS = 100
 
 
 @dataclass(frozen=True)
 class Call:
-    """One request the fake received; `at` is `time.monotonic()` on arrival."""
+    """One request the fake received; `at` is `time.monotonic()` on arrival. `path` is the
+    response_url's id for calls of `RESPONSE_URL`, empty for Web API methods.
+    """
 
     method: str
     params: dict[str, Any]
     headers: dict[str, str]
     at: float
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class FakeSlack:
         self.usergroups = dict(usergroups or {})
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.views: dict[str, dict[str, Any]] = {}
+        self.home_views: dict[str, dict[str, Any]] = {}  # by user id
         self._calls: list[Call] = []
         self._scripts: dict[str, list[_Scripted]] = {}
         self._lock = threading.Lock()
@@ -116,6 +125,7 @@ class FakeSlack:
             "usergroups.users.list": self._usergroup_users,
             "views.open": self._views_open,
             "views.update": self._views_update,
+            "views.publish": self._views_publish,
         }
 
     # ----------------------------------------------------------------- lifecycle
@@ -160,6 +170,18 @@ class FakeSlack:
         with self._lock:
             return [call for call in self._calls if method is None or call.method == method]
 
+    def response_url(self, response_id: str) -> str:
+        """A response_url (as in slash commands and actions) served by this fake."""
+        return f"{self.url.removesuffix('/api/')}/response/{response_id}"
+
+    def responses(self, response_id: str | None = None) -> list[dict[str, Any]]:
+        """What was posted to response_urls, oldest first, optionally to one of them."""
+        return [
+            call.params
+            for call in self.calls(RESPONSE_URL)
+            if response_id is None or call.path == response_id
+        ]
+
     # ----------------------------------------------------------------- scripting
 
     def fail_next(self, method: str, error: str = "channel_not_found", times: int = 1) -> None:
@@ -175,6 +197,15 @@ class FakeSlack:
         """The next call(s) get an HTML error page, as Slack's edge serves during an outage."""
         body = f"<html><body><h1>{status} Service Unavailable</h1></body></html>"
         self._script(method, _Scripted(status, body, {"Content-Type": "text/html"}, times))
+
+    def show_view(self, view_id: str, view: dict[str, Any]) -> None:
+        """Apply a view an app returned in its ack (`response_action: update`), as Slack
+        does: the modal now shows it, under a new hash.
+        """
+        with self._lock:
+            if view_id not in self.views:
+                raise KeyError(f"no open view {view_id}")
+            self.views[view_id] = {**view, "id": view_id, "hash": self._view_hash()}
 
     def _script(self, method: str, scripted: _Scripted) -> None:
         with self._lock:
@@ -196,6 +227,12 @@ class FakeSlack:
         except _Refusal as error:
             body = {"ok": False, "error": error.error}
         return 200, json.dumps(body), {}
+
+    def handle_response(
+        self, response_id: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> None:
+        with self._lock:
+            self._calls.append(Call(RESPONSE_URL, params, headers, time.monotonic(), response_id))
 
     def _pop_script(self, method: str) -> _Scripted | None:
         queue = self._scripts.get(method)
@@ -222,6 +259,10 @@ class FakeSlack:
 
     def _next_ts(self) -> str:
         return f"{self._ts_base}.{next(self._seq):06d}"
+
+    def _view_hash(self) -> str:
+        """A new hash each time a view is drawn, as Slack's; submitting does not change it."""
+        return f"{self._ts_base}.{next(self._seq):08x}"
 
     # ----------------------------------------------------------------- methods
 
@@ -317,23 +358,49 @@ class FakeSlack:
             raise _Refusal("no_such_subteam")
         return {"users": list(self.usergroups[group])}
 
+    @staticmethod
+    def _check_view(view: dict[str, Any]) -> None:
+        """What Slack itself refuses in a modal (slack_sdk's validators do not check it)."""
+        if view.get("type") != "modal" or not (view.get("title") or {}).get("text"):
+            raise _Refusal("invalid_arguments")
+        blocks = view.get("blocks") or []
+        if not 0 < len(blocks) <= MAX_VIEW_BLOCKS:
+            raise _Refusal("invalid_arguments")
+        # "submit is required when an input block is within the blocks array"
+        if any(block.get("type") == "input" for block in blocks) and not view.get("submit"):
+            raise _Refusal("invalid_arguments")
+
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("trigger_id"):
             raise _Refusal("invalid_trigger_id")
+        self._check_view(dict(params.get("view") or {}))
         with self._lock:
             view_id = f"V{next(self._seq):08d}"
-            view = {**dict(params.get("view") or {}), "id": view_id, "hash": view_id + ".h1"}
+            view = {**dict(params.get("view") or {}), "id": view_id, "hash": self._view_hash()}
             self.views[view_id] = view
         return {"view": view}
 
     def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         view_id = str(params.get("view_id", ""))
+        self._check_view(dict(params.get("view") or {}))
         with self._lock:
             if view_id not in self.views:
                 raise _Refusal("not_found")
-            view = {**dict(params.get("view") or {}), "id": view_id, "hash": view_id + ".h2"}
+            view = {**dict(params.get("view") or {}), "id": view_id, "hash": self._view_hash()}
             self.views[view_id] = view
         return {"view": view}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("user_id", ""))
+        view = dict(params.get("view") or {})
+        if self.users and user not in self.users:
+            raise _Refusal("user_not_found")
+        if view.get("type") != "home" or not 0 < len(view.get("blocks") or []) <= MAX_VIEW_BLOCKS:
+            raise _Refusal("invalid_arguments")
+        with self._lock:
+            view_id = self.home_views.get(user, {}).get("id") or f"V{next(self._seq):08d}"
+            self.home_views[user] = {**view, "id": view_id, "hash": self._view_hash()}
+            return {"view": self.home_views[user]}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -341,6 +408,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = urlsplit(self.path)
+        if path.path.startswith("/response/"):
+            self._response(path.path.removeprefix("/response/"))
+            return
         if not path.path.startswith("/api/"):
             self._send(404, json.dumps({"ok": False, "error": "not_found"}), {})
             return
@@ -350,6 +420,14 @@ class _Handler(BaseHTTPRequestHandler):
         params.update(dict(parse_qsl(path.query)))
         headers = {name.lower(): value for name, value in self.headers.items()}
         self._send(*self.fake.handle(method, params, headers))
+
+    def _response(self, response_id: str) -> None:
+        """A response_url answers `ok` in plain text, as Slack's does."""
+        length = int(self.headers.get("Content-Length") or 0)
+        params = _parse_body(self.headers.get("Content-Type", ""), self.rfile.read(length))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self.fake.handle_response(response_id, params, headers)
+        self._send(200, "ok", {"Content-Type": "text/plain"})
 
     def _send(self, status: int, body: str, headers: dict[str, str]) -> None:
         payload = body.encode()
