@@ -78,7 +78,7 @@ def build_components(
     )
     health = ConnectionHealth(settings, config, connections, integrations.chat)
     booker = Booker(config, integrations, bookings, clock, health)
-    escalator = Escalator(config, integrations.chat, escalations)
+    escalator = Escalator(config, integrations.chat, escalations, clock)
     processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
     chat = integrations.chat
     return Components(

@@ -7,7 +7,9 @@ the error and logged loudly, so nothing is lost.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from bot.config import Config
@@ -18,7 +20,7 @@ from handlers.blocks import (
     vip_notice_text,
 )
 from integrations.base import Chat, IntegrationError, PostedMessage
-from storage.models import EscalationKind, StoredEscalation, StoredRequest
+from storage.models import EscalationKind, StoredEscalation, StoredRequest, utcnow
 from storage.repositories import EscalationRepository
 
 log = logging.getLogger("frontdesk.escalation")
@@ -50,10 +52,17 @@ def escalation_view(request: StoredRequest, escalation: StoredEscalation) -> Esc
 
 
 class Escalator:
-    def __init__(self, config: Config, chat: Chat, escalations: EscalationRepository) -> None:
+    def __init__(
+        self,
+        config: Config,
+        chat: Chat,
+        escalations: EscalationRepository,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.config = config
         self.chat = chat
         self.escalations = escalations
+        self.clock = clock
 
     def escalate(
         self,
@@ -73,6 +82,7 @@ class Escalator:
             priority="high" if kind is EscalationKind.VIP else "normal",
             detail=detail,
             assignee=owner,
+            at=self.clock(),
         )
         if escalation.notified_at is not None:
             return escalation  # a retry after a crash: Slack already knows

@@ -54,6 +54,7 @@ class EscalationRepository:
         priority: str = "normal",
         detail: str | None = None,
         assignee: str | None = None,
+        at: datetime | None = None,
     ) -> StoredEscalation:
         """Open the request's escalation once; a retry gets the one already open."""
         values: dict[str, Any] = {
@@ -63,7 +64,7 @@ class EscalationRepository:
             "reasons": reasons,
             "detail": detail[:2000] if detail else None,
             "assignee": assignee,
-            "created_at": utcnow(),
+            "created_at": at or utcnow(),
         }
         with self.db.transaction() as conn:
             new_id = insert_ignore(conn, Escalation, values)

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes import FakeHTTPServer
+
 FAKE_TOKEN = "xoxb-fake-0000-token"
 TEAM_ID = "T0FAKE"
 BOT_USER_ID = "U0FDBOT"
@@ -140,7 +142,7 @@ class FakeSlack:
 
     def start(self) -> FakeSlack:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = FakeHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         # A short poll interval: shutdown() waits for it, once per test.
         self._thread = threading.Thread(
