@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +36,7 @@ from integrations.base import (
     Interval,
     Probe,
 )
+from integrations.chunking import batches, time_ranges
 from integrations.google_oauth import (
     EVENTS_SCOPE,
     FREEBUSY_SCOPE,
@@ -182,8 +183,8 @@ class GoogleCalendar:
         credentials = self._credentials(rep)
         chunks = [
             (calendars, chunk_start, chunk_end)
-            for calendars in _batches(rep.calendars, FREEBUSY_MAX_CALENDARS)
-            for chunk_start, chunk_end in _ranges(start, end, FREEBUSY_MAX_RANGE)
+            for calendars in batches(rep.calendars, FREEBUSY_MAX_CALENDARS)
+            for chunk_start, chunk_end in time_ranges(start, end, FREEBUSY_MAX_RANGE)
         ]
 
         def query(chunk: tuple[tuple[str, ...], datetime, datetime]) -> dict[str, Any]:
@@ -289,7 +290,7 @@ class GoogleCalendar:
         probes.append(Probe(GOOGLE, rep.email, "scopes", not missing, detail))
 
         start = datetime.now(UTC)
-        for calendars in _batches(rep.calendars, FREEBUSY_MAX_CALENDARS):
+        for calendars in batches(rep.calendars, FREEBUSY_MAX_CALENDARS):
             try:
                 answer = self._free_busy(rep, credentials, calendars, start, start + PROBE_WINDOW)
             except IntegrationError as error:
@@ -595,19 +596,6 @@ class GoogleCalendar:
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def _batches(items: tuple[str, ...], size: int) -> Iterator[tuple[str, ...]]:
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
-
-
-def _ranges(
-    start: datetime, end: datetime, longest: timedelta
-) -> Iterator[tuple[datetime, datetime]]:
-    while start < end:
-        yield start, min(start + longest, end)
-        start += longest
 
 
 def _rfc3339(instant: datetime) -> str:

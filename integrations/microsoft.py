@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from integrations.base import (
     Interval,
     Probe,
 )
+from integrations.chunking import batches, time_ranges
 
 log = logging.getLogger("frontdesk.microsoft")
 
@@ -171,8 +172,8 @@ class MicrosoftCalendar:
             return []
         jobs = [
             (schedules, window_start, window_end)
-            for schedules in _chunks(rep.calendars, SCHEDULES_PER_CALL)
-            for window_start, window_end in _windows(start, end, SCHEDULE_WINDOW)
+            for schedules in batches(rep.calendars, SCHEDULES_PER_CALL)
+            for window_start, window_end in time_ranges(start, end, SCHEDULE_WINDOW)
         ]
 
         def run(job: tuple[tuple[str, ...], datetime, datetime]) -> list[Interval]:
@@ -270,7 +271,7 @@ class MicrosoftCalendar:
             _role_probe(token),
         ]
         now = datetime.now(UTC)
-        for schedules in _chunks(rep.calendars, SCHEDULES_PER_CALL):
+        for schedules in batches(rep.calendars, SCHEDULES_PER_CALL):
             try:
                 answers = self._get_schedule(rep, schedules, now, now + PROBE_WINDOW)
             except IntegrationError as exc:
@@ -467,20 +468,6 @@ class MicrosoftCalendar:
 def _require_aware(*moments: datetime) -> None:
     if any(moment.tzinfo is None for moment in moments):
         raise ValueError("Microsoft calendar times must be timezone-aware")
-
-
-def _chunks(items: tuple[str, ...], size: int) -> Iterator[tuple[str, ...]]:
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
-
-
-def _windows(
-    start: datetime, end: datetime, longest: timedelta
-) -> Iterator[tuple[datetime, datetime]]:
-    while start < end:
-        stop = min(end, start + longest)
-        yield start, stop
-        start = stop
 
 
 def _utc_wall(moment: datetime, *, round_up: bool = False) -> str:
