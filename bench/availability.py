@@ -110,7 +110,6 @@ TEAM_ZONES = (
 TEAM_HOURS = ("09:00-17:00", "08:30-12:00, 13:00-17:30", "10:00-18:45", "07:15-15:15")
 
 DEFAULT_LATENCIES_MS = (0, 20)
-LISTEN_BACKLOG = 128
 FAKE_TIMEOUT_S = 60.0
 OTHER_CPU_WARNING = 0.3  # cores kept busy by other processes above which timings are suspect
 
@@ -315,15 +314,6 @@ class TimedGoogle(FakeGoogle):
         self.latency = 0.0
         self._answered: dict[int, float] = {}
         self._answered_lock = threading.Lock()
-
-    def start(self) -> TimedGoogle:
-        super().start()
-        # socketserver listens with a backlog of 5: a team query opens 8 connections at
-        # once, and the ones beyond the backlog would wait out a 1 s SYN retransmission
-        # that has nothing to do with Google.
-        if self._server is not None:
-            self._server.socket.listen(LISTEN_BACKLOG)
-        return self
 
     def handle(
         self, method: str, raw_path: str, body: dict[str, Any], headers: dict[str, str]

@@ -28,11 +28,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from tests.fakes import FakeHTTPServer
+from tests.fakes import FakeService
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 CALENDAR_SCOPE = SCOPE_PREFIX + "calendar"
@@ -157,8 +157,10 @@ class _Answer(Exception):
         self.headers = headers or {}
 
 
-class FakeGoogle:
+class FakeGoogle(FakeService):
     """The fake server; a context manager that starts on enter and stops on exit."""
+
+    thread_name = "fake-google"
 
     def __init__(
         self,
@@ -168,6 +170,7 @@ class FakeGoogle:
         client_secret: str = CLIENT_SECRET,
         token_lifetime: int = 3600,
     ) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
@@ -187,18 +190,13 @@ class FakeGoogle:
         self._barriers: dict[str, threading.Barrier] = {}
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
     @property
     def url(self) -> str:
         """GOOGLE_API_URL: the API root, under which calendar/v3/ lives."""
-        if self._server is None:
-            raise RuntimeError("the fake Google server is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/"
+        return self.root_url
 
     @property
     def auth_url(self) -> str:
@@ -217,30 +215,6 @@ class FakeGoogle:
             "google_client_id": self.client_id,
             "google_client_secret": self.client_secret,
         }
-
-    def start(self) -> FakeGoogle:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = FakeHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-google", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeGoogle:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
     # ----------------------------------------------------------------- state and inspection
 
@@ -664,3 +638,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the recorded calls are the log."""
+
+
+FakeGoogle.handler = _Handler  # defined after the class it serves

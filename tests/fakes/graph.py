@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import trustme
 
-from tests.fakes import FakeHTTPServer
+from tests.fakes import FakeHTTPServer, FakeService
 
 TENANT_ID = "5f1c8a2e-3b7d-4e9a-8c61-0d2f4b6a9e13"
 CLIENT_ID = "0b7e4c1d-9a2f-4f63-b8d5-71c3e2a64f08"
@@ -120,8 +120,10 @@ def oauth_error(status: int, error: str, description: str) -> _Refusal:
     )
 
 
-class FakeGraph:
+class FakeGraph(FakeService):
     """The fake server; a context manager that starts on enter and stops on exit."""
+
+    thread_name = "fake-graph"
 
     def __init__(
         self,
@@ -134,6 +136,7 @@ class FakeGraph:
         graph_path: str = GRAPH_PATH,
         ca: trustme.CA | None = None,
     ) -> None:
+        super().__init__()
         self.mailboxes = {mailbox.lower() for mailbox in mailboxes or set()}
         self.tenant_id = tenant_id
         self.client_id = client_id
@@ -150,17 +153,12 @@ class FakeGraph:
         self._scripts: dict[str, list[_Scripted]] = {}
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
     @property
     def origin(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the fake Graph server is not running")
-        host, port = self._server.server_address[:2]
-        return f"https://{host!s}:{port}"
+        return "https" + self.root_url.removeprefix("http").rstrip("/")
 
     @property
     def authority_url(self) -> str:
@@ -182,36 +180,21 @@ class FakeGraph:
             "ms_graph_url": self.graph_url,
         }
 
-    def start(self) -> FakeGraph:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = _TLSServer(("127.0.0.1", 0), handler)
+    def make_server(self, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+        server = _TLSServer(("127.0.0.1", 0), handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         # The handshake happens in each request's thread (see _Handler.setup), so a client
         # that hangs up mid-handshake cannot stall the accept loop.
-        self._server.socket = context.wrap_socket(
-            self._server.socket, server_side=True, do_handshake_on_connect=False
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
         )
+        return server
+
+    def start(self) -> FakeGraph:
+        super().start()
         self.resources.add(self.origin)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-graph", daemon=True
-        )
-        self._thread.start()
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeGraph:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
     # ----------------------------------------------------------------- test data
 
@@ -631,3 +614,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the recorded calls are the log."""
+
+
+FakeGraph.handler = _Handler  # defined after the class it serves

@@ -18,11 +18,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import FakeHTTPServer
+from tests.fakes import FakeService
 
 FAKE_SERVER_TOKEN = "fake-postmark-server-token-0000"
 SERVER_NAME = "Frontdesk (fake)"
@@ -68,51 +68,25 @@ class _Scripted:
     times: int = 1
 
 
-class FakePostmark:
+class FakePostmark(FakeService):
     """The fake server; a context manager that starts on enter and stops on exit."""
 
+    thread_name = "fake-postmark"
+
     def __init__(self, *, token: str = FAKE_SERVER_TOKEN) -> None:
+        super().__init__()
         self.token = token
         self.sent: list[dict[str, Any]] = []  # accepted emails, with their MessageID
         self._calls: list[Call] = []
         self._scripts: dict[str, list[_Scripted]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
     @property
     def url(self) -> str:
         """The root URL to hand to `PostmarkClient(root_api_url=…)` / POSTMARK_API_URL."""
-        if self._server is None:
-            raise RuntimeError("the fake Postmark server is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/"
-
-    def start(self) -> FakePostmark:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = FakeHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-postmark", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakePostmark:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        return self.root_url
 
     # ----------------------------------------------------------------- inspection
 
@@ -299,3 +273,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the recorded calls are the log."""
+
+
+FakePostmark.handler = _Handler  # defined after the class it serves

@@ -21,11 +21,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import FakeHTTPServer
+from tests.fakes import FakeService
 
 FAKE_TOKEN = "xoxb-fake-0000-token"
 TEAM_ID = "T0FAKE"
@@ -92,8 +92,10 @@ class _Refusal(Exception):
         self.error = error
 
 
-class FakeSlack:
+class FakeSlack(FakeService):
     """The fake server; a context manager that starts on enter and stops on exit."""
+
+    thread_name = "fake-slack"
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class FakeSlack:
         users: list[FakeUser] | None = None,
         usergroups: dict[str, list[str]] | None = None,
     ) -> None:
+        super().__init__()
         self.token = token
         self.users = {user.id: user for user in users or []}
         self.usergroups = dict(usergroups or {})
@@ -113,8 +116,6 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._ts_base = int(time.time())
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -135,35 +136,7 @@ class FakeSlack:
     @property
     def url(self) -> str:
         """The base URL to hand to `WebClient(base_url=…)` / SLACK_API_URL."""
-        if self._server is None:
-            raise RuntimeError("the fake Slack server is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/api/"
-
-    def start(self) -> FakeSlack:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = FakeHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        # A short poll interval: shutdown() waits for it, once per test.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-slack", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        return self.root_url + "api/"
 
     # ----------------------------------------------------------------- inspection
 
@@ -455,3 +428,6 @@ def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
         if isinstance(params.get(name), str) and params[name].startswith(("[", "{")):
             params[name] = json.loads(params[name])
     return params
+
+
+FakeSlack.handler = _Handler  # defined after the class it serves
