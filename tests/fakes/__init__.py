@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
@@ -16,6 +16,37 @@ class FakeHTTPServer(ThreadingHTTPServer):
 
     request_queue_size = 128
     daemon_threads = True
+
+
+class _Countdown(Protocol):
+    times: int
+
+
+_T = TypeVar("_T", bound=_Countdown)
+
+
+class Scripts(Generic[_T]):
+    """Canned answers queued per route; each serves its next `times` calls, in order."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, list[_T]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, route: str, scripted: _T) -> None:
+        with self._lock:
+            self._queues.setdefault(route, []).append(scripted)
+
+    def pop(self, route: str) -> _T | None:
+        """The answer for this call of `route`, or None to answer normally."""
+        with self._lock:
+            queue = self._queues.get(route)
+            if not queue:
+                return None
+            scripted = queue[0]
+            scripted.times -= 1
+            if scripted.times <= 0:
+                queue.pop(0)
+            return scripted
 
 
 class FakeService:

@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from tests.fakes import FakeService
+from tests.fakes import FakeService, Scripts
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 CALENDAR_SCOPE = SCOPE_PREFIX + "calendar"
@@ -186,7 +186,7 @@ class FakeGoogle(FakeService):
         self._withhold_refresh_token = 0
         self._next_account: list[str] = []
         self._calls: list[Call] = []
-        self._scripts: dict[str, list[_Scripted]] = {}
+        self._scripts: Scripts[_Scripted] = Scripts()
         self._barriers: dict[str, threading.Barrier] = {}
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
@@ -290,8 +290,7 @@ class FakeGoogle(FakeService):
         """The next call(s) get Google's error JSON; `commit` does the work first."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         scripted = _Scripted(status, google_error(status, reason), headers, times, commit)
-        with self._lock:
-            self._scripts.setdefault(operation, []).append(scripted)
+        self._scripts.add(operation, scripted)
 
     def rate_limit_next(self, operation: str, retry_after: int = 1, times: int = 1) -> None:
         self.fail_next(operation, 429, "rateLimitExceeded", times=times, retry_after=retry_after)
@@ -301,16 +300,6 @@ class FakeGoogle(FakeService):
         one after another time out and get 400 `notParallel` instead."""
         with self._lock:
             self._barriers[operation] = threading.Barrier(count, timeout=timeout)
-
-    def _pop_script(self, operation: str) -> _Scripted | None:
-        queue = self._scripts.get(operation)
-        if not queue:
-            return None
-        scripted = queue[0]
-        scripted.times -= 1
-        if scripted.times <= 0:
-            queue.pop(0)
-        return scripted
 
     # ----------------------------------------------------------------- dispatch
 
@@ -324,7 +313,7 @@ class FakeGoogle(FakeService):
             self._calls.append(
                 Call(operation, method, path, query, body, headers, time.monotonic())
             )
-            scripted = self._pop_script(operation)
+            scripted = self._scripts.pop(operation)
             barrier = self._barriers.get(operation)
         try:
             if barrier is not None:

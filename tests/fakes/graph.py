@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import trustme
 
-from tests.fakes import FakeHTTPServer, FakeService
+from tests.fakes import FakeHTTPServer, FakeService, Scripts
 
 TENANT_ID = "5f1c8a2e-3b7d-4e9a-8c61-0d2f4b6a9e13"
 CLIENT_ID = "0b7e4c1d-9a2f-4f63-b8d5-71c3e2a64f08"
@@ -150,7 +150,7 @@ class FakeGraph(FakeService):
         # Origins a token may be asked for (scope = origin + "/.default"); start() adds its own.
         self.resources: set[str] = set()
         self._calls: list[Call] = []
-        self._scripts: dict[str, list[_Scripted]] = {}
+        self._scripts: Scripts[_Scripted] = Scripts()
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
 
@@ -237,7 +237,7 @@ class FakeGraph(FakeService):
         else:
             refusal = graph_error(status, code, message or f"scripted {code}")
         body = json.dumps(refusal.body)
-        self._script(endpoint, _Scripted(status, body, dict(headers or {}), times))
+        self._scripts.add(endpoint, _Scripted(status, body, dict(headers or {}), times))
 
     def throttle_next(self, endpoint: str, retry_after: int | None = 1, times: int = 1) -> None:
         """The next call(s) get 429 TooManyRequests, with Retry-After unless it is None."""
@@ -254,25 +254,11 @@ class FakeGraph(FakeService):
     def server_error_next(self, endpoint: str, status: int = 500, times: int = 1) -> None:
         """The next call(s) get an HTML error page, as a gateway serves during an outage."""
         body = f"<html><body><h1>{status} Server Error</h1></body></html>"
-        self._script(endpoint, _Scripted(status, body, {"Content-Type": "text/html"}, times))
+        self._scripts.add(endpoint, _Scripted(status, body, {"Content-Type": "text/html"}, times))
 
     def stall_next(self, endpoint: str, seconds: float, times: int = 1) -> None:
         """The next call(s) wait `seconds` before answering normally (client timeouts)."""
-        self._script(endpoint, _Scripted(0, "", {}, times, stall=seconds))
-
-    def _script(self, endpoint: str, scripted: _Scripted) -> None:
-        with self._lock:
-            self._scripts.setdefault(endpoint, []).append(scripted)
-
-    def _pop_script(self, endpoint: str) -> _Scripted | None:
-        queue = self._scripts.get(endpoint)
-        if not queue:
-            return None
-        scripted = queue[0]
-        scripted.times -= 1
-        if scripted.times <= 0:
-            queue.pop(0)
-        return scripted
+        self._scripts.add(endpoint, _Scripted(0, "", {}, times, stall=seconds))
 
     # ----------------------------------------------------------------- dispatch
 
@@ -284,7 +270,7 @@ class FakeGraph(FakeService):
         endpoint, route = self._route(method, path)
         with self._lock:
             self._calls.append(Call(endpoint, method, path, body, headers, time.monotonic()))
-            scripted = self._pop_script(endpoint)
+            scripted = self._scripts.pop(endpoint)
         if scripted is not None and scripted.stall:
             time.sleep(scripted.stall)
         elif scripted is not None:

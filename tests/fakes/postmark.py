@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import FakeService
+from tests.fakes import FakeService, Scripts
 
 FAKE_SERVER_TOKEN = "fake-postmark-server-token-0000"
 SERVER_NAME = "Frontdesk (fake)"
@@ -78,7 +78,7 @@ class FakePostmark(FakeService):
         self.token = token
         self.sent: list[dict[str, Any]] = []  # accepted emails, with their MessageID
         self._calls: list[Call] = []
-        self._scripts: dict[str, list[_Scripted]] = {}
+        self._scripts: Scripts[_Scripted] = Scripts()
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- lifecycle
@@ -110,26 +110,24 @@ class FakePostmark(FakeService):
         """
         text = message or ERROR_MESSAGES.get(error_code, "Refused")
         body = {"ErrorCode": error_code, "Message": text}
-        self._script(SEND, _Scripted(status, body, delay=delay))
+        self._scripts.add(SEND, _Scripted(status, body, delay=delay))
 
     def rate_limit_next(self, retry_after: int = 1, times: int = 1, route: str = SEND) -> None:
         """The next call(s) get HTTP 429 with `Retry-After` (and no Postmark error code)."""
         body = {"Message": "Rate limit exceeded"}
-        self._script(route, _Scripted(429, body, {"Retry-After": str(retry_after)}, times=times))
+        self._scripts.add(
+            route, _Scripted(429, body, {"Retry-After": str(retry_after)}, times=times)
+        )
 
     def server_error_next(self, status: int = 500, times: int = 1, route: str = SEND) -> None:
         """The next call(s) get an HTML error page, as an edge proxy serves during an outage."""
         body = f"<html><body><h1>{status} Internal Server Error</h1></body></html>"
         headers = {"Content-Type": "text/html"}
-        self._script(route, _Scripted(status, body, headers, times=times))
+        self._scripts.add(route, _Scripted(status, body, headers, times=times))
 
     def delay_next(self, seconds: float, route: str = SEND) -> None:
         """The next call is answered normally, but only after `seconds`."""
-        self._script(route, _Scripted(delay=seconds))
-
-    def _script(self, route: str, scripted: _Scripted) -> None:
-        with self._lock:
-            self._scripts.setdefault(route, []).append(scripted)
+        self._scripts.add(route, _Scripted(delay=seconds))
 
     # ----------------------------------------------------------------- dispatch
 
@@ -143,7 +141,7 @@ class FakePostmark(FakeService):
         """Record the call and decide the answer: (status, body, extra headers)."""
         with self._lock:
             self._calls.append(Call(route, query, body, headers, time.monotonic()))
-            scripted = self._pop_script(route)
+            scripted = self._scripts.pop(route)
         if scripted is not None:
             time.sleep(scripted.delay)
             if scripted.body is not None:
@@ -154,16 +152,6 @@ class FakePostmark(FakeService):
                 return scripted.status, text, scripted.headers
         status, answer = self._answer(route, query, body, headers)
         return status, json.dumps(answer), {}
-
-    def _pop_script(self, route: str) -> _Scripted | None:
-        queue = self._scripts.get(route)
-        if not queue:
-            return None
-        scripted = queue[0]
-        scripted.times -= 1
-        if scripted.times <= 0:
-            queue.pop(0)
-        return scripted
 
     def _answer(
         self,

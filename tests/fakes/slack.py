@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import FakeService
+from tests.fakes import FakeService, Scripts
 
 FAKE_TOKEN = "xoxb-fake-0000-token"
 TEAM_ID = "T0FAKE"
@@ -112,7 +112,7 @@ class FakeSlack(FakeService):
         self.views: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}  # by user id
         self._calls: list[Call] = []
-        self._scripts: dict[str, list[_Scripted]] = {}
+        self._scripts: Scripts[_Scripted] = Scripts()
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._ts_base = int(time.time())
@@ -161,17 +161,19 @@ class FakeSlack(FakeService):
 
     def fail_next(self, method: str, error: str = "channel_not_found", times: int = 1) -> None:
         """The next call(s) get HTTP 200 `{"ok": false, "error": error}`."""
-        self._script(method, _Scripted(200, json.dumps({"ok": False, "error": error}), {}, times))
+        self._scripts.add(
+            method, _Scripted(200, json.dumps({"ok": False, "error": error}), {}, times)
+        )
 
     def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next call(s) get HTTP 429 with `Retry-After`, as Slack's rate limiter answers."""
         body = json.dumps({"ok": False, "error": "ratelimited"})
-        self._script(method, _Scripted(429, body, {"Retry-After": str(retry_after)}, times))
+        self._scripts.add(method, _Scripted(429, body, {"Retry-After": str(retry_after)}, times))
 
     def server_error_next(self, method: str, status: int = 503, times: int = 1) -> None:
         """The next call(s) get an HTML error page, as Slack's edge serves during an outage."""
         body = f"<html><body><h1>{status} Service Unavailable</h1></body></html>"
-        self._script(method, _Scripted(status, body, {"Content-Type": "text/html"}, times))
+        self._scripts.add(method, _Scripted(status, body, {"Content-Type": "text/html"}, times))
 
     def show_view(self, view_id: str, view: dict[str, Any]) -> None:
         """Apply a view an app returned in its ack (`response_action: update`), as Slack
@@ -182,10 +184,6 @@ class FakeSlack(FakeService):
                 raise KeyError(f"no open view {view_id}")
             self.views[view_id] = {**view, "id": view_id, "hash": self._view_hash()}
 
-    def _script(self, method: str, scripted: _Scripted) -> None:
-        with self._lock:
-            self._scripts.setdefault(method, []).append(scripted)
-
     # ----------------------------------------------------------------- dispatch
 
     def handle(
@@ -194,7 +192,7 @@ class FakeSlack(FakeService):
         """Record the call and decide the answer: (status, body, extra headers)."""
         with self._lock:
             self._calls.append(Call(method, params, headers, time.monotonic()))
-            scripted = self._pop_script(method)
+            scripted = self._scripts.pop(method)
         if scripted is not None:
             return scripted.status, scripted.body, scripted.headers
         try:
@@ -208,16 +206,6 @@ class FakeSlack(FakeService):
     ) -> None:
         with self._lock:
             self._calls.append(Call(RESPONSE_URL, params, headers, time.monotonic(), response_id))
-
-    def _pop_script(self, method: str) -> _Scripted | None:
-        queue = self._scripts.get(method)
-        if not queue:
-            return None
-        scripted = queue[0]
-        scripted.times -= 1
-        if scripted.times <= 0:
-            queue.pop(0)
-        return scripted
 
     def _answer(
         self, method: str, params: dict[str, Any], headers: dict[str, str]
