@@ -43,6 +43,7 @@ test: lint typecheck
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/availability.py
+	$(BIN)/python bench/slack_ack.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
