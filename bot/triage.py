@@ -27,6 +27,7 @@ from storage.repositories import BookingRepository, EscalationRepository, Reques
 log = logging.getLogger("frontdesk.triage")
 
 ALREADY_CLAIMED = "This request is already claimed by <@{user}>."
+ONLY_THE_CLAIMER = "Only <@{user}>, who claimed this request, can unclaim it."
 ALREADY_RESOLVED = "This request was already closed by <@{user}>."
 NOT_ALLOWED = (
     "Only members of <!subteam^{group}> or the assignee can act on escalations. "
@@ -121,23 +122,30 @@ class Triage:
 
     # ------------------------------------------------------------------ actions
 
-    def toggle_claim(self, request_id: str, user_id: str) -> StoredEscalation:
-        """Claim; the claimer clicking again gives the claim back."""
+    def claim(self, request_id: str, user_id: str) -> StoredEscalation:
+        """First click wins; the claimer clicking Claim again changes nothing."""
         ticket = self.open_ticket(request_id, user_id)
         if ticket.escalation.claimed_by == user_id:
-            changed = self.escalations.unclaim(request_id, user_id)
-        else:
-            changed = self.escalations.claim(request_id, user_id, self.clock())
-            if not changed.won:
-                raise TriageError(self._lost_claim(changed.escalation))
-        log.info(
-            "escalation claim changed",
-            extra={
-                "request_id": request_id,
-                "user": user_id,
-                "claimed_by": changed.escalation.claimed_by,
-            },
-        )
+            return ticket.escalation
+        changed = self.escalations.claim(request_id, user_id, self.clock())
+        if not changed.won:
+            if changed.escalation.claimed_by == user_id:
+                return changed.escalation  # a double click: the first one won
+            raise TriageError(self._lost_claim(changed.escalation))
+        log.info("escalation claimed", extra={"request_id": request_id, "user": user_id})
+        self.redraw(ticket.request, changed.escalation)
+        return changed.escalation
+
+    def unclaim(self, request_id: str, user_id: str) -> StoredEscalation:
+        """Only the claimer gives a claim back."""
+        ticket = self.open_ticket(request_id, user_id)
+        changed = self.escalations.unclaim(request_id, user_id)
+        if not changed.won:
+            claimer = changed.escalation.claimed_by
+            if claimer is None:
+                return changed.escalation  # already given back (a double click)
+            raise TriageError(ONLY_THE_CLAIMER.format(user=claimer))
+        log.info("escalation unclaimed", extra={"request_id": request_id, "user": user_id})
         self.redraw(ticket.request, changed.escalation)
         return changed.escalation
 

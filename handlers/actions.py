@@ -21,7 +21,7 @@ from handlers.modals import (
     notice_modal,
     resolve_modal,
 )
-from handlers.slack_app import SlackServices, reporting, request_id_of
+from handlers.slack_app import SlackServices, once, request_id_of
 from integrations.base import IntegrationError
 from storage.models import StoredRequest
 
@@ -95,11 +95,15 @@ def build_book_modal(
 
 def register(app: App, services: SlackServices) -> None:
     triage, chat, config = services.triage, services.chat, services.config
-    report = reporting(chat)
+    report = once(services)
 
     @report
     def claim(body: dict[str, Any]) -> None:
-        triage.toggle_claim(_request_id(body), _user(body))
+        triage.claim(_request_id(body), _user(body))
+
+    @report
+    def unclaim(body: dict[str, Any]) -> None:
+        triage.unclaim(_request_id(body), _user(body))
 
     @report
     def reassign(body: dict[str, Any]) -> None:
@@ -143,6 +147,7 @@ def register(app: App, services: SlackServices) -> None:
         chat.update_view(view["id"], modal.to_dict())
 
     app.action(ActionId.CLAIM)(ack=_ack, lazy=[claim])
+    app.action(ActionId.UNCLAIM)(ack=_ack, lazy=[unclaim])
     app.action(ActionId.REASSIGN)(ack=_ack, lazy=[reassign])
     app.action(ActionId.RESOLVE)(ack=_ack, lazy=[open_resolve])
     app.action(ActionId.BOOK)(ack=_ack, lazy=[open_book])

@@ -157,20 +157,22 @@ def escalation_blocks(view: EscalationView, state: TicketState | None = None) ->
 
 def _actions(request_id: str, *, claimed: bool) -> ActionsBlock:
     claim = (
-        ButtonElement(text="Unclaim", action_id=ActionId.CLAIM, value=request_id)
+        ButtonElement(text="Claimed", action_id=ActionId.CLAIM, value=request_id)
         if claimed
         else ButtonElement(
             text="Claim", action_id=ActionId.CLAIM, value=request_id, style="primary"
         )
     )
+    elements: list[ButtonElement | UserSelectElement] = [
+        claim,
+        ButtonElement(text="Book", action_id=ActionId.BOOK, value=request_id),
+        UserSelectElement(placeholder="Reassign to…", action_id=ActionId.REASSIGN),
+        ButtonElement(text="Resolve", action_id=ActionId.RESOLVE, value=request_id),
+    ]
+    if claimed:
+        elements.append(ButtonElement(text="Unclaim", action_id=ActionId.UNCLAIM, value=request_id))
     return ActionsBlock(
-        block_id=BlockId.ESCALATION_ACTIONS.for_request(request_id),
-        elements=[
-            claim,
-            ButtonElement(text="Book", action_id=ActionId.BOOK, value=request_id),
-            UserSelectElement(placeholder="Reassign to…", action_id=ActionId.REASSIGN),
-            ButtonElement(text="Resolve", action_id=ActionId.RESOLVE, value=request_id),
-        ],
+        block_id=BlockId.ESCALATION_ACTIONS.for_request(request_id), elements=elements
     )
 
 

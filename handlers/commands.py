@@ -8,14 +8,14 @@ from typing import Any
 from slack_bolt import App
 
 from handlers.ids import Command
-from handlers.slack_app import SlackServices, reporting
+from handlers.slack_app import SlackServices, once
 
 
 def register(app: App, services: SlackServices) -> None:
     def ack_command(ack: Callable[..., None]) -> None:
         ack()
 
-    @reporting(services.chat)
+    @once(services)
     def availability(body: dict[str, Any], respond: Callable[..., Any]) -> None:
         text = services.availability.answer(body["user_id"], body.get("text") or "")
         respond(text=text, response_type="ephemeral")

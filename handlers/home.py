@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from handlers.blocks import escape
-from handlers.slack_app import SlackServices
+from handlers.slack_app import SlackServices, once
 from storage.models import StoredEscalation
 from storage.repositories.connections import Connection
 
@@ -73,7 +73,8 @@ def home_view(
 def register(app: App, services: SlackServices) -> None:
     triage, chat = services.triage, services.chat
 
-    def publish(event: dict[str, Any], client: Any) -> None:
+    @once(services)
+    def publish(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         user = event["user"]
         mine = []
         for escalation in triage.escalations.open_for(user):

@@ -12,6 +12,8 @@ class ActionId(StrEnum):
     BOOK = "book"
     REASSIGN = "reassign"
     RESOLVE = "resolve"
+    # Its own id, so a double click on Claim never turns into claim-then-unclaim.
+    UNCLAIM = "unclaim"
     # Inside the Book modal: changing the rep or the duration refreshes the slot list.
     BOOK_REP = "book_rep"
     BOOK_DURATION = "book_duration"

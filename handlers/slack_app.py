@@ -89,20 +89,30 @@ def interaction_key(body: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _first_delivery(interactions: InteractionRepository, body: dict[str, Any]) -> bool:
+    """False for a delivery already taken on (a Slack retry, `X-Slack-Retry-Num`); one that
+    never arrived the first time counts as a first delivery.
+    """
+    found = interaction_key(body)
+    if found is None:
+        return True
+    key, kind = found
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    if interactions.first_delivery(key, kind, user):
+        return True
+    log.info("Slack redelivered an interaction already taken on", extra={"key": key})
+    return False
+
+
 def _deduplicate(interactions: InteractionRepository) -> Callable[..., Any]:
-    """A delivery already taken on (a Slack retry, `X-Slack-Retry-Num`) is acked and
-    dropped; one that never arrived the first time is processed like a first delivery.
+    """Modal submissions do their work in the ack, so their retries are dropped here.
+    Everything else acks at once and is deduplicated in its lazy listener (`once`), which
+    keeps a database write off the path Slack times.
     """
 
     def middleware(body: dict[str, Any], next: Callable[[], Any]) -> Any:
-        found = interaction_key(body)
-        if found is None:
+        if body.get("type") != "view_submission" or _first_delivery(interactions, body):
             return next()
-        key, kind = found
-        user = (body.get("user") or {}).get("id") or body.get("user_id")
-        if interactions.first_delivery(key, kind, user):
-            return next()
-        log.info("Slack redelivered an interaction already taken on", extra={"key": key})
         return BoltResponse(status=200, body="")
 
     return middleware
@@ -147,16 +157,20 @@ def request_id_of(body: dict[str, Any]) -> str | None:
     return request_id or None
 
 
-def reporting(chat: Chat) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Wrap a lazy listener: its failures become an ephemeral reply and a log line."""
+def once(services: SlackServices) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Wrap a lazy listener: a redelivered interaction does nothing, and failures become an
+    ephemeral reply and a log line.
+    """
 
     def decorate(work: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(work)
         def wrapper(**kwargs: Any) -> None:
+            body = kwargs.get("body") or {}
             try:
-                work(**kwargs)
+                if _first_delivery(services.interactions, body):
+                    work(**kwargs)
             except Exception as exc:
-                tell_user(chat, kwargs.get("body") or {}, exc)
+                tell_user(services.chat, body, exc)
 
         return wrapper
 

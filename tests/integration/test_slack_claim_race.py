@@ -122,7 +122,7 @@ def test_two_replicas_and_two_people_claiming_at_once_make_one_claim(
         # The winner gives it back, so the next round starts unclaimed.
         harness = first if winner == OMAR.id else second
         redraws = updates()
-        harness.click(winner, request_id, ActionId.CLAIM)
+        harness.click(winner, request_id, ActionId.UNCLAIM)
         wait_for(count_reaches(updates, redraws + 1), what="the unclaim's redraw")
         harness.executor.drain()
         assert first.escalation(request_id).claimed_by is None

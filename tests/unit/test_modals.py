@@ -170,7 +170,9 @@ def test_escalation_blocks_validate_in_every_state(
         assert row["block_id"] == f"escalation:{REQUEST_ID}"
         claim = row["elements"][0]
         assert claim["action_id"] == ActionId.CLAIM
-        assert claim["text"]["text"] == ("Unclaim" if ticket.claimed_by else "Claim")
+        assert claim["text"]["text"] == ("Claimed" if ticket.claimed_by else "Claim")
+        unclaim = [e for e in row["elements"] if e["action_id"] == ActionId.UNCLAIM]
+        assert len(unclaim) == (1 if ticket.claimed_by else 0)
     words = STATUS_WORDS[state]
     if words is None:
         assert "Claimed by" not in text_of(payload)
