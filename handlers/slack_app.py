@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot.availability_lookup import AvailabilityLookup
@@ -47,6 +48,9 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
 
     if not settings.slack_signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required for the Slack app")
+    bolt_log = logging.getLogger("frontdesk.bolt")
+    if not any(isinstance(f, _ExpectedClientWarning) for f in bolt_log.filters):
+        bolt_log.addFilter(_ExpectedClientWarning())
     app = App(
         client=client or build_slack_client(settings),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -59,13 +63,22 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
         # is quick, so answering after it is still well inside Slack's 3 s.
         process_before_response=True,
         raise_error_for_unhandled_request=False,
-        logger=logging.getLogger("frontdesk.bolt"),
+        logger=bolt_log,
     )
     app.middleware(_deduplicate(services.interactions))
     app.error(_report_error(services.chat))
     for module in (actions, views, commands, home):
         module.register(app, services)
     return app
+
+
+class _ExpectedClientWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused whenever a client is passed, which is how
+    every Frontdesk app is built (the client carries the token and our retry handlers).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def interaction_key(body: dict[str, Any]) -> tuple[str, str] | None:

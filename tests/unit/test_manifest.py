@@ -292,3 +292,21 @@ def test_an_action_nobody_listens_to_gets_bolts_404(bolt: Bolt) -> None:
     response = bolt.dispatch(interactive_body(payload), FORM)
 
     assert response.status == 404
+
+
+def test_building_the_app_with_the_token_in_the_environment_logs_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Bolt reads SLACK_BOT_TOKEN itself and warns it is unused when given a client.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    database_url = f"sqlite:///{tmp_path / 'quiet.db'}"
+    settings = make_settings(
+        database_url, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET
+    )
+    components = build_components(settings, slack_config())
+    try:
+        with caplog.at_level("WARNING", logger="frontdesk.bolt"):
+            build_slack_app(components)
+    finally:
+        components.db.dispose()
+    assert [r.getMessage() for r in caplog.records if r.name == "frontdesk.bolt"] == []
