@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from integrations.slack import build_slack_client
 from storage.repositories import ConnectionRepository, InteractionRepository
 
 log = logging.getLogger("frontdesk.slack.app")
+
+LAZY_WORKERS = 3
 
 SOMETHING_WENT_WRONG = (
     "Sorry, that did not work: {error}. Nothing was changed twice; try again, and if it "
@@ -64,6 +67,11 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
         process_before_response=True,
         raise_error_for_unhandled_request=False,
         logger=bolt_log,
+        # Work after the ack shares the process's CPU with the acks Slack is timing: a few
+        # threads keep a burst of clicks from starving the acks (the work just queues).
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LAZY_WORKERS, thread_name_prefix="slack-lazy"
+        ),
     )
     app.middleware(_deduplicate(services.interactions))
     app.error(_report_error(services.chat))
