@@ -51,9 +51,12 @@ calendars = ["{CAROL}"]
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeGoogle, FakeSlack, FakePostmark]]:
-    with FakeGoogle(calendars=[ALICE, ROOM, CAROL]) as google, FakeSlack() as slack:
-        with FakePostmark() as postmark:
-            yield google, slack, postmark
+    with (
+        FakeGoogle(calendars=[ALICE, ROOM, CAROL]) as google,
+        FakeSlack() as slack,
+        FakePostmark() as postmark,
+    ):
+        yield google, slack, postmark
 
 
 @pytest.fixture
