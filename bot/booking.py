@@ -214,11 +214,9 @@ class Booker:
     ) -> IntegrationError | None:
         if booking.confirmation_sent_at is not None:
             return None
-        rep = self.config.rep(booking.rep_email)
         message = render_confirmation(
             request,
             booking,
-            rep_timezone=rep.timezone if rep else request.timezone,
             # Microsoft sends its own invitation; an .ics as well would make two (SPEC §5).
             attach_ics=booking.provider != "microsoft",
         )

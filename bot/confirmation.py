@@ -49,15 +49,11 @@ def render_confirmation(
     request: StoredRequest,
     booking: StoredBooking,
     *,
-    rep_timezone: str,
     attach_ics: bool,
 ) -> Confirmation:
-    """The client's confirmation of a booked meeting; `attach_ics` adds the invitation.
-
-    Everything the client reads is in the client's zone; `rep_timezone` is accepted for the
-    callers that know it, but the client never needs the rep's local time.
+    """The client's confirmation of a booked meeting, all in the client's own zone;
+    `attach_ics` adds the invitation.
     """
-    del rep_timezone
     when = local_time_label(booking.start, request.timezone)
     minutes = int((booking.end - booking.start).total_seconds() // 60)
     rep = booking.rep_email

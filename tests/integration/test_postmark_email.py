@@ -105,9 +105,7 @@ def confirmation(*, attach_ics: bool = True) -> Confirmation:
         video_url="https://meet.google.com/abc-defg-hij",
         confirmed_at=start - timedelta(days=7),
     )
-    return render_confirmation(
-        request, booking, rep_timezone="America/New_York", attach_ics=attach_ics
-    )
+    return render_confirmation(request, booking, attach_ics=attach_ics)
 
 
 def outbox_row(db: Database) -> OutboxMessage:

@@ -66,9 +66,7 @@ def render(
 ) -> tuple[Confirmation, StoredRequest, StoredBooking]:
     request = make_request(zone, start=start)
     stored = make_booking(request, **booking)
-    message = render_confirmation(
-        request, stored, rep_timezone="America/New_York", attach_ics=attach_ics
-    )
+    message = render_confirmation(request, stored, attach_ics=attach_ics)
     return message, request, stored
 
 
@@ -147,9 +145,7 @@ def test_html_escapes_a_hostile_client_name() -> None:
         start=datetime(2026, 12, 1, 21, tzinfo=UTC),
     )
 
-    message = render_confirmation(
-        request, make_booking(request), rep_timezone="America/New_York", attach_ics=True
-    )
+    message = render_confirmation(request, make_booking(request), attach_ics=True)
 
     assert "<script>" not in message.html_body
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in message.html_body
