@@ -52,6 +52,7 @@ class Components:
     interactions: InteractionRepository
     integrations: Integrations
     escalator: Escalator
+    health: ConnectionHealth
     processor: RequestProcessor
     triage: Triage
     availability: AvailabilityLookup
@@ -93,6 +94,7 @@ def build_components(
         interactions=InteractionRepository(db),
         integrations=integrations,
         escalator=escalator,
+        health=health,
         processor=processor,
         triage=Triage(config, requests, escalations, bookings, booker, chat, clock=clock),
         availability=AvailabilityLookup(config, integrations, clock=clock),

@@ -191,6 +191,13 @@ def free_slots(
     return slots
 
 
+def display_step(duration_minutes: int) -> timedelta:
+    """Slots shown to people every 15 or 30 minutes: a 15-minute grid of 30-minute
+    meetings fills a line with one hour.
+    """
+    return timedelta(minutes=15 if duration_minutes < 30 else 30)
+
+
 def first_free_rep(
     reps_in_order: Sequence[Rep],
     busy_by_rep: Mapping[str, list[Interval]],

@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.availability import free_slots
+from bot.availability import display_step, free_slots
 from bot.availability_query import (
     AvailabilityQuery,
     AvailabilityUsageError,
@@ -33,11 +33,6 @@ SKIPPED_REPS = "_Not included (calendar unreadable): {reps}_"
 REP_TITLE = "Free {minutes}-minute slots of {rep}"
 TEAM_TITLE = "The team's free {minutes}-minute slots"
 TEAM_LOOKUPS = 8  # reps' calendars read at once
-
-
-def display_step(duration_minutes: int) -> timedelta:
-    """Slots every 15 or 30 minutes: a 15-minute grid fills a line with one hour."""
-    return timedelta(minutes=15 if duration_minutes < 30 else 30)
 
 
 class AvailabilityLookup:

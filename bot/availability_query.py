@@ -210,13 +210,14 @@ def query_window(query: AvailabilityQuery, viewer_zone: ZoneInfo) -> tuple[datet
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _clock(moment: datetime) -> str:
-    # By hand rather than %I/%p: no leading zero, and no dependence on the process locale.
+def clock_label(moment: datetime) -> str:
+    """ "2:00 PM": by hand rather than %I/%p, so no leading zero and no process locale."""
     hour = moment.hour % 12 or 12
     return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
 
 
-def _day_label(day: date) -> str:
+def day_label(day: date) -> str:
+    """'Tue 1 Dec'."""
     return f"{day:%a} {day.day} {day:%b}"
 
 
@@ -246,14 +247,16 @@ def render_availability(
     for day in shown_days:
         group = by_day.get(day, [])
         if not group:
-            lines.append(f"*{_day_label(day)}*: {DAY_WITHOUT_SLOTS}")
+            lines.append(f"*{day_label(day)}*: {DAY_WITHOUT_SLOTS}")
             continue
         times = []
         for slot in group[:max_per_day]:
             local = slot.start.astimezone(viewer_zone)
             zone_name = local.tzname()
-            times.append(_clock(local) + ("" if zone_name == abbreviation else f" {zone_name}"))
-        line = f"*{_day_label(day)}*: {', '.join(times)}"
+            times.append(
+                clock_label(local) + ("" if zone_name == abbreviation else f" {zone_name}")
+            )
+        line = f"*{day_label(day)}*: {', '.join(times)}"
         if len(group) > max_per_day:
             line += ", " + MORE_SLOTS.format(count=len(group) - max_per_day)
         lines.append(line)

@@ -14,7 +14,7 @@ from bot.config import Config, Rep
 from bot.confirmation import render_confirmation
 from bot.connection_health import ConnectionHealth, broken_reason_code
 from bot.services import Integrations
-from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError
+from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError, Interval
 from storage.models import BookingStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import BookingRepository
 
@@ -81,8 +81,9 @@ class Booker:
         return Booked(booking, self._confirm_to_client(request, booking))
 
     def hold(self, request: StoredRequest, *, booked_by: str) -> StoredBooking | Unavailable:
-        """A person's booking, first half: check the slot and hold it (quick, so a Slack
-        modal can answer "taken" within its 3 s); `complete` then creates the event.
+        """A person's booking, first half: hours, notice and a hold in the database, with
+        no calendar call, so a Slack modal can answer "taken" well inside its 3 s.
+        `complete` then checks the calendars and creates the event.
         """
         if request.requested_start is None:
             return Unavailable("no time was selected")
@@ -95,12 +96,38 @@ class Booker:
             if self.clock() - existing.created_at < STALE_HOLD:
                 return Unavailable("a booking for this request is in progress", ("in_progress",))
             self.bookings.release(existing.id or 0)
-        return self._hold_slot(request, booked_by)
+        return self._hold_slot(request, booked_by, check_calendars=False)
 
-    def complete(self, request: StoredRequest, booking: StoredBooking) -> Booked:
-        """A person's booking, second half: the event, then the client's confirmation."""
+    def complete(self, request: StoredRequest, booking: StoredBooking) -> Booked | Unavailable:
+        """A person's booking, second half: every calendar of the rep must still be free;
+        then the event and the client's confirmation. The hold is released if not booked.
+        """
+        rep = self.config.rep(booking.rep_email)
+        buffer = timedelta(minutes=self.config.booking.buffer_minutes)
+        try:
+            if rep is None:
+                raise LookupError(f"rep {booking.rep_email} is no longer configured")
+            busy = self._busy(rep, booking.start - buffer, booking.end + buffer)
+        except Exception:
+            self.bookings.release(booking.id or 0)
+            raise
+        problem = busy_problem(
+            rep, booking.start, booking.end, busy, self.config.booking.buffer_minutes
+        )
+        if problem is not None:
+            self.bookings.release(booking.id or 0)
+            return Unavailable(f"{rep.email}: {problem}")
         booking = self._create_event(request, booking)
         return Booked(booking, self._confirm_to_client(request, booking))
+
+    def _busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
+        """The rep's busy time across all their calendars; a broken connection is noted."""
+        try:
+            return self.integrations.calendar_for(rep).busy(rep, start, end)
+        except IntegrationError as exc:
+            log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
+            self._note_broken(rep, exc)
+            raise
 
     def candidates(self, request: StoredRequest) -> list[Rep]:
         """The named rep, or every rep with the least recently booked first (round-robin)."""
@@ -122,7 +149,9 @@ class Booker:
             rep, booking.start, booking.end, now=self.clock(), booking=self.config.booking
         )
 
-    def _hold_slot(self, request: StoredRequest, booked_by: str) -> StoredBooking | Unavailable:
+    def _hold_slot(
+        self, request: StoredRequest, booked_by: str, *, check_calendars: bool = True
+    ) -> StoredBooking | Unavailable:
         assert request.requested_start is not None
         start = request.requested_start
         end = start + timedelta(minutes=request.duration_minutes)
@@ -143,12 +172,9 @@ class Booker:
             if problem is not None:
                 problems.append(f"{rep.email}: {problem}")
                 continue
-            calendar = self.integrations.calendar_for(rep)
             try:
-                busy = calendar.busy(rep, start - buffer, end + buffer)
+                busy = self._busy(rep, start - buffer, end + buffer) if check_calendars else []
             except IntegrationError as exc:
-                log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
-                self._note_broken(rep, exc)
                 failure = failure or exc
                 continue
             problem = busy_problem(rep, start, end, busy, self.config.booking.buffer_minutes)

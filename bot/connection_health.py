@@ -5,11 +5,12 @@ once, and let the booking path send those reps' requests to people until they re
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from bot.config import Config, Rep
 from bot.reasons import PROVIDER_NAMES
 from bot.settings import Settings
-from integrations.base import Chat, ConnectionBrokenError
+from integrations.base import CalendarProvider, Chat, ConnectionBrokenError
 from storage.repositories import ConnectionRepository
 
 log = logging.getLogger("frontdesk.connections")
@@ -39,6 +40,24 @@ class ConnectionHealth:
 
     def broken_reps(self) -> dict[str, str]:
         return self.connections.broken_reps()
+
+    def heal(self, calendars: Mapping[str, CalendarProvider]) -> list[str]:
+        """Probe the broken connections nobody reconnects by hand (Microsoft's is the app's
+        own: an admin grants the permission) and heal those whose probes all pass now.
+        Google reps heal by consenting again (the OAuth callback).
+        """
+        healed = []
+        for email in self.connections.broken_reps():
+            rep = self.config.rep(email)
+            if rep is None or rep.provider == "google":
+                continue
+            if all(probe.ok for probe in calendars[rep.provider].probe(rep)):
+                self.connections.save_connected(
+                    rep.email, rep.provider, refresh_token=None, scopes=[]
+                )
+                log.warning("calendar connection works again", extra={"rep": rep.email})
+                healed.append(rep.email)
+        return healed
 
     def record_broken(self, rep: Rep, error: ConnectionBrokenError) -> None:
         """Mark the rep's connection broken; only the call that broke it alerts Slack."""

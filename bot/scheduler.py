@@ -28,14 +28,18 @@ def _recover(processor: RequestProcessor) -> None:
         log.warning("finished requests left unfinished", extra={"count": recovered})
 
 
-def _redeliver(components: Components) -> None:
-    """Escalations Slack has not seen yet are posted again, oldest first."""
+def upkeep(components: Components) -> None:
+    """Every minute: escalations Slack has not seen yet are posted again (oldest first),
+    old Slack dedupe keys are dropped, and broken connections an admin may have fixed
+    meanwhile are probed.
+    """
     cutoff = components.clock() - timedelta(seconds=REDELIVERY_AFTER_SECONDS)
     for escalation in components.escalations.undelivered(cutoff):
         request = components.requests.get(escalation.request_id)
         if request is not None:
             components.escalator.redeliver(request, escalation)
     components.interactions.forget_before(cutoff - INTERACTION_MEMORY)
+    components.health.heal(components.integrations.calendars)
 
 
 def build_scheduler(components: Components, *, blocking: bool = False) -> BaseScheduler:
@@ -53,11 +57,11 @@ def build_scheduler(components: Components, *, blocking: bool = False) -> BaseSc
         max_instances=1,
     )
     scheduler.add_job(
-        _redeliver,
+        upkeep,
         "interval",
         args=[components],
         seconds=REDELIVERY_INTERVAL_SECONDS,
-        id="redeliver_escalations",
+        id="upkeep",
         coalesce=True,
         max_instances=1,
     )

@@ -12,22 +12,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.availability import free_slots
+from bot.availability import display_step, free_slots, local_instant
 from bot.booking import Booked, Booker, Unavailable
 from bot.config import Config
 from bot.escalation import escalation_view
 from handlers.blocks import TicketState, escalation_blocks, escalation_text, slack_date
 from handlers.ids import Outcome
 from integrations.base import Chat, IntegrationError, Interval
-from storage.models import StoredBooking, StoredEscalation, StoredRequest, utcnow
+from storage.models import (
+    BookingStatus,
+    StoredBooking,
+    StoredEscalation,
+    StoredRequest,
+    utcnow,
+)
 from storage.repositories import BookingRepository, EscalationRepository, RequestRepository
 
 log = logging.getLogger("frontdesk.triage")
 
 ALREADY_CLAIMED = "This request is already claimed by <@{user}>."
 ONLY_THE_CLAIMER = "Only <@{user}>, who claimed this request, can unclaim it."
+BOOKING_IN_PROGRESS = "<@{user}> is booking this request right now; wait a moment."
 ALREADY_RESOLVED = "This request was already closed by <@{user}>."
 NOT_ALLOWED = (
     "Only members of <!subteam^{group}> or the assignee can act on escalations. "
@@ -126,13 +134,14 @@ class Triage:
         """First click wins; the claimer clicking Claim again changes nothing."""
         ticket = self.open_ticket(request_id, user_id)
         if ticket.escalation.claimed_by == user_id:
+            # Already theirs (a double click): redraw, in case an earlier redraw failed.
+            self.redraw(ticket.request, ticket.escalation)
             return ticket.escalation
         changed = self.escalations.claim(request_id, user_id, self.clock())
-        if not changed.won:
-            if changed.escalation.claimed_by == user_id:
-                return changed.escalation  # a double click: the first one won
+        if not changed.won and changed.escalation.claimed_by != user_id:
             raise TriageError(self._lost_claim(changed.escalation))
-        log.info("escalation claimed", extra={"request_id": request_id, "user": user_id})
+        if changed.won:
+            log.info("escalation claimed", extra={"request_id": request_id, "user": user_id})
         self.redraw(ticket.request, changed.escalation)
         return changed.escalation
 
@@ -154,24 +163,28 @@ class Triage:
         changed = self.escalations.reassign(request_id, assignee)
         if not changed.won:
             raise TriageError(ALREADY_RESOLVED.format(user=changed.escalation.resolved_by))
-        self.redraw(ticket.request, changed.escalation)
         escalation = changed.escalation
+        in_a_dm = (escalation.channel or "").startswith("D")
         link = (
             self.chat.permalink(escalation.channel, escalation.message_ts)
-            if escalation.channel and escalation.message_ts
+            if escalation.channel and escalation.message_ts and not in_a_dm
             else None
         )
         text = REASSIGNED_DM.format(
             actor=actor, client=ticket.request.name, link=link or f"request `{request_id}`"
         )
+        # A ticket living in someone else's DM cannot be linked to: send its copy, buttons
+        # and all (they act on the request, whichever message they are on).
+        blocks = self._blocks(ticket.request, escalation) if in_a_dm else []
         self.chat.post_message(
             self.chat.open_dm(assignee),
             text,
-            [],
+            blocks,
             dedupe_key=f"slack:reassigned:{request_id}:{assignee}:{int(self.clock().timestamp())}",
             request_id=request_id,
         )
         log.info("escalation reassigned", extra={"request_id": request_id, "assignee": assignee})
+        self.redraw(ticket.request, escalation)
         return escalation
 
     def close(
@@ -179,6 +192,9 @@ class Triage:
     ) -> StoredEscalation:
         """Resolve with an outcome (quick: the modal answers with it); redraw separately."""
         self.open_ticket(request_id, actor)
+        booking = self.bookings.get_by_request(request_id)
+        if booking is not None and booking.status == BookingStatus.RESERVED:
+            raise TriageError(BOOKING_IN_PROGRESS.format(user=booking.booked_by))
         changed = self.escalations.resolve(request_id, actor, self.clock(), outcome, note)
         if not changed.won:
             raise TriageError(ALREADY_RESOLVED.format(user=changed.escalation.resolved_by))
@@ -191,23 +207,32 @@ class Triage:
 
     # ------------------------------------------------------------------ booking
 
-    def slots(self, request_id: str, rep_email: str, duration_minutes: int) -> list[Interval]:
-        """Free slots of the rep over the booking horizon (consolidated calendars)."""
+    def slots(
+        self, request: StoredRequest, rep_email: str, duration_minutes: int
+    ) -> list[Interval]:
+        """Free slots of the rep (every calendar) up to the horizon, from the start of the
+        day the client asked for (or now), every 15 or 30 minutes.
+        """
         rep = self.config.rep(rep_email)
         if rep is None:
             raise TriageError(f"{rep_email} is not a configured rep.")
         now = self.clock()
         horizon = now + timedelta(days=self.config.booking.horizon_days)
-        calendar = self.booker.integrations.calendar_for(rep)
-        busy = calendar.busy(rep, now, horizon)
+        start = now
+        if request.requested_start is not None and request.requested_start > now:
+            client_zone = ZoneInfo(request.timezone)
+            day = request.requested_start.astimezone(client_zone).date()
+            start = max(now, local_instant(day, datetime.min.time(), client_zone))
+        busy = self.booker.integrations.calendar_for(rep).busy(rep, start, horizon)
         return free_slots(
             rep,
             busy,
-            start=now,
+            start=start,
             end=horizon,
             duration=timedelta(minutes=duration_minutes),
             now=now,
             booking=self.config.booking,
+            step=display_step(duration_minutes),
         )
 
     def hold(
@@ -229,10 +254,19 @@ class Triage:
 
     def complete_booking(
         self, request: StoredRequest, booking: StoredBooking, actor: str, note: str | None
-    ) -> Booked:
-        """Create the event and confirm to the client, then close the escalation as booked."""
+    ) -> Booked | Unavailable:
+        """Check the calendars, create the event and confirm to the client, then close the
+        escalation as booked. Unavailable (the hold released) when a calendar got busy.
+        """
         booked = self.booker.complete(request, booking)
+        if isinstance(booked, Unavailable):
+            return booked
         changed = self.escalations.resolve(request.id, actor, self.clock(), Outcome.BOOKED, note)
+        if not changed.won:
+            log.warning(
+                "booked a request someone closed meanwhile",
+                extra={"request_id": request.id, "closed_by": changed.escalation.resolved_by},
+            )
         log.info(
             "escalation booked by a person",
             extra={"request_id": request.id, "user": actor, "rep": booking.rep_email},
@@ -249,17 +283,34 @@ class Triage:
         *,
         booking: StoredBooking | None = None,
     ) -> None:
-        """Rewrite the escalation message from the database's state (chat.update)."""
+        """Rewrite the escalation message from the database's state (chat.update).
+
+        Best effort: what people did is stored either way, and a failed redraw must not
+        report their action as failed (the next action redraws it).
+        """
         if not escalation.channel or not escalation.message_ts:
             return  # never delivered: the redelivery sweep will post the current state
+        try:
+            self.chat.update_message(
+                escalation.channel,
+                escalation.message_ts,
+                escalation_text(escalation_view(request, escalation)),
+                self._blocks(request, escalation, booking),
+            )
+        except IntegrationError as exc:
+            log.warning(
+                "could not redraw the escalation message",
+                extra={"request_id": request.id, "error": exc.message},
+            )
+
+    def _blocks(
+        self,
+        request: StoredRequest,
+        escalation: StoredEscalation,
+        booking: StoredBooking | None = None,
+    ) -> list[dict[str, Any]]:
         view = escalation_view(request, escalation)
-        blocks = escalation_blocks(view, self.state(escalation, booking))
-        self.chat.update_message(
-            escalation.channel,
-            escalation.message_ts,
-            escalation_text(view),
-            [block.to_dict() for block in blocks],
-        )
+        return [b.to_dict() for b in escalation_blocks(view, self.state(escalation, booking))]
 
     def state(
         self, escalation: StoredEscalation, booking: StoredBooking | None = None

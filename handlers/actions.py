@@ -1,16 +1,19 @@
-"""Buttons and selects: on escalation messages (claim, book, reassign, resolve) and inside
-the Book modal (a new rep or duration refreshes the slots). Ack first, work lazily.
+"""Buttons and selects: on escalation messages (claim, unclaim, book, reassign, resolve) and
+inside the Book modal (a new rep or duration refreshes the slots). Ack first, work after.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_bolt import App
 from slack_sdk.models.views import View
 
+from bot.availability_query import clock_label, day_label
 from bot.triage import Triage, TriageError, viewer_zone
 from handlers.ids import ActionId, BlockId
 from handlers.modals import (
@@ -21,9 +24,16 @@ from handlers.modals import (
     notice_modal,
     resolve_modal,
 )
-from handlers.slack_app import SlackServices, once, request_id_of
-from integrations.base import IntegrationError
+from handlers.slack_app import SOMETHING_WENT_WRONG, SlackServices, once, request_id_of
+from integrations.base import Chat, IntegrationError
 from storage.models import StoredRequest
+
+log = logging.getLogger("frontdesk.slack.actions")
+
+BOOK_DURATIONS = (15, 30, 45, 60, 90)
+CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}. Pick another rep."
+BOOK_TITLE = "Book meeting"
+RESOLVE_TITLE = "Resolve request"
 
 
 def _ack(ack: Callable[..., None]) -> None:
@@ -41,42 +51,22 @@ def _request_id(body: dict[str, Any]) -> str:
     return request_id
 
 
-def _context(body: dict[str, Any], request_id: str) -> ModalContext:
-    """Where the escalation message is, so a modal's submission can redraw it."""
-    channel = (body.get("channel") or {}).get("id")
-    ts = (body.get("message") or body.get("container") or {}).get("ts") or (
-        body.get("container") or {}
-    ).get("message_ts")
-    return ModalContext(request_id=request_id, channel=channel, ts=ts)
-
-
-BOOK_DURATIONS = (15, 30, 45, 60, 90)
-CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}. Pick another rep."
-
-
 def build_book_modal(
-    triage: Triage,
-    context: ModalContext,
-    request: StoredRequest,
-    rep: str,
-    duration: int,
-    zone: ZoneInfo,
+    triage: Triage, context: ModalContext, request: StoredRequest, rep: str, duration: int
 ) -> View:
     """The Book modal with the rep's free slots, labelled in the clicker's zone."""
+    zone = ZoneInfo(context.zone)
     problem = None
     try:
-        slots = triage.slots(request.id, rep, duration)
+        slots = triage.slots(request, rep, duration)
     except IntegrationError as exc:  # the modal is open already: say so there, not nowhere
         slots, problem = [], CALENDAR_UNREADABLE.format(rep=rep, error=exc.message)
     choices = []
     for slot in slots:
         local = slot.start.astimezone(zone)
-        hour = local.strftime("%I").lstrip("0")
         choices.append(
             SlotChoice(
-                slot.start,
-                f"{local:%a} {local.day} {local:%b}",
-                f"{hour}:{local:%M %p} {local.tzname()}",
+                slot.start, day_label(local.date()), f"{clock_label(local)} {local.tzname()}"
             )
         )
     return book_modal(
@@ -93,8 +83,22 @@ def build_book_modal(
     )
 
 
+def fill_modal(chat: Chat, view_id: str, title: str, build: Callable[[], View]) -> None:
+    """Replace a loading modal with what `build` makes, or with why it could not."""
+    try:
+        view = build()
+    except TriageError as exc:
+        view = notice_modal(title, str(exc))
+    except Exception as exc:
+        log.error("a modal could not be filled", exc_info=exc)
+        error = exc.message if isinstance(exc, IntegrationError) else type(exc).__name__
+        view = notice_modal(title, SOMETHING_WENT_WRONG.format(error=error, request_id="-"))
+    chat.update_view(view_id, view.to_dict())
+
+
 def register(app: App, services: SlackServices) -> None:
     triage, chat, config = services.triage, services.chat, services.config
+    background: Executor = app.listener_runner.listener_executor
     report = once(services)
 
     @report
@@ -111,27 +115,37 @@ def register(app: App, services: SlackServices) -> None:
         if assignee:
             triage.reassign(_request_id(body), _user(body), assignee)
 
-    @report
-    def open_resolve(body: dict[str, Any]) -> None:
-        request_id = _request_id(body)
-        ticket = triage.open_ticket(request_id, _user(body))
-        modal = resolve_modal(_context(body, request_id), client_name=ticket.request.name)
-        chat.open_view(body["trigger_id"], modal.to_dict())
+    def open_modal(body: dict[str, Any], title: str, build: Callable[[], View]) -> None:
+        """Open a loading modal now, in the ack (the trigger dies 3 s after the click, and
+        work queued behind other work could miss it), and fill it in the background.
+        """
+        view_id = chat.open_view(body["trigger_id"], notice_modal(title, LOADING_SLOTS).to_dict())
+        background.submit(fill_modal, chat, view_id, title, build)
 
-    @report
-    def open_book(body: dict[str, Any]) -> None:
+    def open_book(ack: Callable[..., None], body: dict[str, Any]) -> None:
+        ack()
         request_id, user = _request_id(body), _user(body)
-        ticket = triage.open_ticket(request_id, user)
-        # The trigger expires after 3 s: open at once, then fill in the slots.
-        loading = notice_modal("Book meeting", LOADING_SLOTS)
-        view_id = chat.open_view(body["trigger_id"], loading.to_dict())
-        zone = viewer_zone(chat, user, config.zone)
-        rep = ticket.request.rep_email or triage.booker.candidates(ticket.request)[0].email
-        duration = ticket.request.duration_minutes
-        modal = build_book_modal(
-            triage, _context(body, request_id), ticket.request, rep, duration, zone
-        )
-        chat.update_view(view_id, modal.to_dict())
+
+        def build() -> View:
+            ticket = triage.open_ticket(request_id, user)
+            zone = viewer_zone(chat, user, config.zone)
+            context = ModalContext(request_id=request_id, zone=zone.key)
+            rep = ticket.request.rep_email or triage.booker.candidates(ticket.request)[0].email
+            duration = ticket.request.duration_minutes
+            return build_book_modal(triage, context, ticket.request, rep, duration)
+
+        open_modal(body, BOOK_TITLE, build)
+
+    def open_resolve(ack: Callable[..., None], body: dict[str, Any]) -> None:
+        ack()
+        request_id, user = _request_id(body), _user(body)
+
+        def build() -> View:
+            ticket = triage.open_ticket(request_id, user)
+            context = ModalContext(request_id=request_id)
+            return resolve_modal(context, client_name=ticket.request.name)
+
+        open_modal(body, RESOLVE_TITLE, build)
 
     @report
     def refresh_book(body: dict[str, Any]) -> None:
@@ -141,15 +155,17 @@ def register(app: App, services: SlackServices) -> None:
         rep = values[BlockId.BOOK_REP][ActionId.BOOK_REP]["selected_option"]["value"]
         duration_option = values[BlockId.BOOK_DURATION][ActionId.BOOK_DURATION]
         duration = int(duration_option["selected_option"]["value"])
-        ticket = triage.open_ticket(context.request_id, _user(body))
-        zone = viewer_zone(chat, _user(body), config.zone)
-        modal = build_book_modal(triage, context, ticket.request, rep, duration, zone)
-        chat.update_view(view["id"], modal.to_dict())
+
+        def build() -> View:
+            ticket = triage.open_ticket(context.request_id, _user(body))
+            return build_book_modal(triage, context, ticket.request, rep, duration)
+
+        fill_modal(chat, view["id"], BOOK_TITLE, build)
 
     app.action(ActionId.CLAIM)(ack=_ack, lazy=[claim])
     app.action(ActionId.UNCLAIM)(ack=_ack, lazy=[unclaim])
     app.action(ActionId.REASSIGN)(ack=_ack, lazy=[reassign])
-    app.action(ActionId.RESOLVE)(ack=_ack, lazy=[open_resolve])
-    app.action(ActionId.BOOK)(ack=_ack, lazy=[open_book])
+    app.action(ActionId.RESOLVE)(open_resolve)
+    app.action(ActionId.BOOK)(open_book)
     app.action(ActionId.BOOK_REP)(ack=_ack, lazy=[refresh_book])
     app.action(ActionId.BOOK_DURATION)(ack=_ack, lazy=[refresh_book])

@@ -75,6 +75,8 @@ def register(app: App, services: SlackServices) -> None:
 
     @once(services)
     def publish(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+        if event.get("tab", "home") != "home":
+            return  # the Messages tab: nothing to draw
         user = event["user"]
         mine = []
         for escalation in triage.escalations.open_for(user):

@@ -31,11 +31,12 @@ LOADING_SLOTS = "Finding free slots…"
 
 
 class ModalContext(BaseModel):
-    """A modal's private_metadata: which escalation it acts on, and where its message is."""
+    """A modal's private_metadata: which escalation it acts on, and the zone of the person
+    it was opened for (its slots are labelled in it; read once, from users.info).
+    """
 
     request_id: str
-    channel: str | None = None
-    ts: str | None = None
+    zone: str = "UTC"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
@@ -73,7 +73,6 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
             max_workers=LAZY_WORKERS, thread_name_prefix="slack-lazy"
         ),
     )
-    app.middleware(_deduplicate(services.interactions))
     app.error(_report_error(services.chat))
     for module in (actions, views, commands, home):
         module.register(app, services)
@@ -123,20 +122,6 @@ def _first_delivery(interactions: InteractionRepository, body: dict[str, Any]) -
         return True
     log.info("Slack redelivered an interaction already taken on", extra={"key": key})
     return False
-
-
-def _deduplicate(interactions: InteractionRepository) -> Callable[..., Any]:
-    """Modal submissions do their work in the ack, so their retries are dropped here.
-    Everything else acks at once and is deduplicated in its lazy listener (`once`), which
-    keeps a database write off the path Slack times.
-    """
-
-    def middleware(body: dict[str, Any], next: Callable[[], Any]) -> Any:
-        if body.get("type") != "view_submission" or _first_delivery(interactions, body):
-            return next()
-        return BoltResponse(status=200, body="")
-
-    return middleware
 
 
 def _report_error(chat: Chat) -> Callable[..., None]:

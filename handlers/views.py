@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +19,17 @@ from handlers.ids import ActionId, BlockId, CallbackId, Outcome
 from handlers.modals import WORKING, ModalContext, notice_modal
 from handlers.slack_app import SlackServices
 from integrations.base import IntegrationError
-from storage.models import BookingStatus
+from storage.models import StoredBooking, StoredRequest
 
 log = logging.getLogger("frontdesk.slack.views")
 
 PICK_A_SLOT = "Pick a free slot (or another rep or duration)."
 SLOT_TAKEN = "That slot is no longer free: {detail}. Pick another one."
-CALENDAR_FAILED = "The calendar could not be checked: {error}"
+SLOT_TAKEN_AFTER = (
+    "Not booked: a calendar of the rep is busy then ({detail}). Click Book again to pick "
+    "another slot."
+)
+BOOK_TITLE = "Book meeting"
 BOOKED = "Booked {client} with {rep}. The escalation message is updated."
 BOOKED_UNCONFIRMED = (
     "The meeting exists, but the client was NOT confirmed: {error}. Please contact them."
@@ -45,10 +50,15 @@ def _text(values: dict[str, Any], block: BlockId, action: ActionId) -> str | Non
 def register(app: App, services: SlackServices) -> None:
     triage, chat = services.triage, services.chat
 
+    background: Executor = app.listener_runner.listener_executor
+
     def book_hold(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
-        """Runs before the ack: only the quick slot check and the hold in the database."""
+        """Before the ack, only what the database can answer at once: hours, notice and
+        the hold. A slot taken meanwhile is a field error; the rest happens after the ack.
+        """
         context = ModalContext.model_validate_json(view["private_metadata"])
         values = view["state"]["values"]
+        user = body["user"]["id"]
         rep = _selected(values, BlockId.BOOK_REP, ActionId.BOOK_REP)
         duration = _selected(values, BlockId.BOOK_DURATION, ActionId.BOOK_DURATION)
         slot = _selected(values, BlockId.BOOK_SLOT, ActionId.BOOK_SLOT)
@@ -58,47 +68,41 @@ def register(app: App, services: SlackServices) -> None:
             return
         start = datetime.strptime(slot, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         try:
-            held = triage.hold(context.request_id, body["user"]["id"], rep, start, int(duration))
-        except TriageError as exc:
-            ack(response_action="errors", errors={BlockId.BOOK_SLOT: str(exc)})
-            return
-        except IntegrationError as exc:
-            error = CALENDAR_FAILED.format(error=exc.message)
+            held = triage.hold(context.request_id, user, rep, start, int(duration))
+        except (TriageError, IntegrationError) as exc:
+            error = exc.message if isinstance(exc, IntegrationError) else str(exc)
             ack(response_action="errors", errors={BlockId.BOOK_SLOT: error[:150]})
             return
         if isinstance(held, Unavailable):
             detail = SLOT_TAKEN.format(detail=held.detail)
             ack(response_action="errors", errors={BlockId.BOOK_SLOT: detail[:150]})
             return
-        ack(response_action="update", view=notice_modal("Book meeting", WORKING))
-
-    def book_complete(body: dict[str, Any], view: dict[str, Any]) -> None:
-        context = ModalContext.model_validate_json(view["private_metadata"])
-        user = body["user"]["id"]
-        values = view["state"]["values"]
+        ack(response_action="update", view=notice_modal(BOOK_TITLE, WORKING))
+        # Only a submission whose hold succeeded goes on, with exactly that hold.
         note = _text(values, BlockId.BOOK_NOTE, ActionId.BOOK_NOTE)
-        booking = triage.bookings.get_by_request(context.request_id)
-        if booking is None or booking.status != BookingStatus.RESERVED or booking.booked_by != user:
-            return  # the hold was not ours (already completed, or released meanwhile)
-        request = triage.ticket(context.request_id).request.model_copy(
-            update={
-                "requested_start": booking.start,
-                "duration_minutes": int((booking.end - booking.start).total_seconds() // 60),
-                "rep_email": booking.rep_email,
-            }
-        )
+        request, booking = held
+        background.submit(book_complete, view["id"], request, booking, user, note)
+
+    def book_complete(
+        view_id: str, request: StoredRequest, booking: StoredBooking, user: str, note: str | None
+    ) -> None:
         try:
             booked = triage.complete_booking(request, booking, user, note)
-        except IntegrationError as exc:
-            text = BOOKING_FAILED.format(error=describe(exc.code))
-            chat.update_view(view["id"], notice_modal("Not booked", text).to_dict())
-            log.error("booking from Slack failed", extra={"error": exc.message})
+        except Exception as exc:  # the modal must not stay on "Booking…"
+            error = describe(exc.code) if isinstance(exc, IntegrationError) else repr(exc)
+            log.error("booking from Slack failed", extra={"request_id": request.id, "error": error})
+            text = BOOKING_FAILED.format(error=error)
+            chat.update_view(view_id, notice_modal("Not booked", text).to_dict())
             return
-        if booked.email_error is not None:
+        if isinstance(booked, Unavailable):
+            text = SLOT_TAKEN_AFTER.format(detail=booked.detail)
+            chat.update_view(view_id, notice_modal("Not booked", text).to_dict())
+        elif booked.email_error is not None:
             text = BOOKED_UNCONFIRMED.format(error=describe(booked.email_error.code))
+            chat.update_view(view_id, notice_modal("Booked", text).to_dict())
         else:
             text = BOOKED.format(client=request.name, rep=booking.rep_email)
-        chat.update_view(view["id"], notice_modal("Booked", text).to_dict())
+            chat.update_view(view_id, notice_modal("Booked", text).to_dict())
 
     def resolve_close(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
         context = ModalContext.model_validate_json(view["private_metadata"])
@@ -119,5 +123,5 @@ def register(app: App, services: SlackServices) -> None:
         context = ModalContext.model_validate_json(view["private_metadata"])
         triage.redraw_request(context.request_id)
 
-    app.view(CallbackId.BOOK_SUBMIT)(ack=book_hold, lazy=[book_complete])
+    app.view(CallbackId.BOOK_SUBMIT)(book_hold)
     app.view(CallbackId.RESOLVE_SUBMIT)(ack=resolve_close, lazy=[resolve_redraw])

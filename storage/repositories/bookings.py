@@ -110,11 +110,11 @@ class BookingRepository:
             ).first()
             if clash is not None:
                 return None
+            values["created_at"] = utcnow()  # the hold's age is how staleness is judged
             if mine is not None:  # released after a failed insert: take it again
                 conn.execute(update(BOOKINGS).where(BOOKINGS.c.id == mine.id).values(**values))
                 return StoredBooking(**{**mine._mapping, **values})
             values["request_id"] = request_id
-            values["created_at"] = utcnow()
             booking_id = conn.execute(_INSERT, values).scalar_one()
         return StoredBooking(id=booking_id, **values)
 

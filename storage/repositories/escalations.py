@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, literal, select, update
 
 from storage.db import Database
 from storage.models import Escalation, EscalationKind, StoredEscalation, utcnow
@@ -110,10 +110,16 @@ class EscalationRepository:
         )
 
     def reassign(self, request_id: str, assignee: str) -> Changed:
+        """A claimed escalation's claim moves to the new assignee (its time stays)."""
         return self._compare_and_set(
             request_id,
             (ESCALATIONS.c.resolved_at.is_(None),),
-            {"assignee": assignee},
+            {
+                "assignee": assignee,
+                "claimed_by": case(
+                    (ESCALATIONS.c.claimed_by.is_(None), None), else_=literal(assignee)
+                ),
+            },
         )
 
     def resolve(

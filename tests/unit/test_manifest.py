@@ -55,7 +55,7 @@ REQUIRED_SCOPES = {
 }
 OMAR = FakeUser("U0OMAR", "omar@ourco.example", tz="Europe/London")
 REQUEST_ID = "req_01jd3k9x2m4q8r7s6t5v4w3y2z"
-CONTEXT = ModalContext(request_id=REQUEST_ID, channel="C0ESCALATE", ts="1795484121.000001")
+CONTEXT = ModalContext(request_id=REQUEST_ID, zone="America/New_York")
 
 
 def manifest() -> dict[str, Any]:
@@ -174,7 +174,7 @@ def escalation_message() -> dict[str, Any]:
         reasons=("keyword:urgent",),
     )
     blocks = [block.to_dict() for block in escalation_blocks(view)]
-    return {"type": "message", "ts": CONTEXT.ts, "text": "Manual review", "blocks": blocks}
+    return {"type": "message", "ts": "1795484121.000001", "text": "Manual review", "blocks": blocks}
 
 
 def modals() -> list[dict[str, Any]]:

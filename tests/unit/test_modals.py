@@ -34,7 +34,7 @@ from storage.models import EscalationKind
 REQUEST_ID = "req_01jd3k9x2m4q8r7s6t5v4w3y2z"
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 MESSAGE_BLOCK_LIMIT = 50  # Slack's limit for one message
-CONTEXT = ModalContext(request_id=REQUEST_ID, channel="C0ESCALATE", ts="1795484121.000001")
+CONTEXT = ModalContext(request_id=REQUEST_ID, zone="America/New_York")
 
 PLAIN = EscalationView(
     request_id=REQUEST_ID,
@@ -265,7 +265,7 @@ def test_notice_modals_validate(title: str, text: str) -> None:
 
 
 def test_the_private_metadata_of_the_longest_context_fits() -> None:
-    context = ModalContext(request_id="req_" + "x" * 36, channel="C" * 32, ts="9" * 32)
+    context = ModalContext(request_id="req_" + "x" * 36, zone="America/Argentina/ComodRivadavia")
 
     view = book_modal(
         context,
