@@ -189,6 +189,7 @@ class Booker:
                     client_timezone=request.timezone,
                     buffer=buffer,
                     booked_by=booked_by,
+                    at=now,
                 )
                 if held is not None:
                     return held

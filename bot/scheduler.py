@@ -20,6 +20,8 @@ RECOVERY_INTERVAL_SECONDS = 30
 REDELIVERY_INTERVAL_SECONDS = 60
 REDELIVERY_AFTER_SECONDS = 60  # younger ones may still be on their first attempt
 INTERACTION_MEMORY = timedelta(days=1)  # Slack retries within minutes
+# Far beyond any completion's retries: a hold this old was abandoned by a dead process.
+ABANDONED_HOLD = timedelta(minutes=10)
 
 
 def _recover(processor: RequestProcessor) -> None:
@@ -30,8 +32,8 @@ def _recover(processor: RequestProcessor) -> None:
 
 def upkeep(components: Components) -> None:
     """Every minute: escalations Slack has not seen yet are posted again (oldest first),
-    old Slack dedupe keys are dropped, and broken connections an admin may have fixed
-    meanwhile are probed.
+    old Slack dedupe keys are dropped, holds abandoned by a dead process are released, and
+    broken connections an admin may have fixed meanwhile are probed.
     """
     cutoff = components.clock() - timedelta(seconds=REDELIVERY_AFTER_SECONDS)
     for escalation in components.escalations.undelivered(cutoff):
@@ -39,6 +41,9 @@ def upkeep(components: Components) -> None:
         if request is not None:
             components.escalator.redeliver(request, escalation)
     components.interactions.forget_before(cutoff - INTERACTION_MEMORY)
+    abandoned = components.bookings.release_abandoned(components.clock() - ABANDONED_HOLD)
+    if abandoned:
+        log.warning("released holds whose booking never finished", extra={"count": abandoned})
     components.health.heal(components.integrations.calendars)
 
 

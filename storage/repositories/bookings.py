@@ -85,6 +85,7 @@ class BookingRepository:
         client_timezone: str,
         buffer: timedelta,
         booked_by: str = "auto",
+        at: datetime | None = None,
     ) -> StoredBooking | None:
         """Hold [start, end) for the rep, or return None when it clashes with a held slot.
 
@@ -110,7 +111,7 @@ class BookingRepository:
             ).first()
             if clash is not None:
                 return None
-            values["created_at"] = utcnow()  # the hold's age is how staleness is judged
+            values["created_at"] = at or utcnow()  # the hold's age is how staleness is judged
             if mine is not None:  # released after a failed insert: take it again
                 conn.execute(update(BOOKINGS).where(BOOKINGS.c.id == mine.id).values(**values))
                 return StoredBooking(**{**mine._mapping, **values})
@@ -138,6 +139,22 @@ class BookingRepository:
     def release(self, booking_id: int) -> None:
         with self.db.transaction() as conn:
             conn.execute(_RELEASE, {"b_id": booking_id})
+
+    def release_abandoned(self, held_before: datetime) -> int:
+        """Release people's holds older than `held_before`: their completion died with its
+        process (a restart drops work queued after a Slack ack). Automatic bookings are
+        finished by request recovery instead.
+        """
+        with self.db.transaction() as conn:
+            return conn.execute(
+                update(BOOKINGS)
+                .where(
+                    BOOKINGS.c.status == BookingStatus.RESERVED,
+                    BOOKINGS.c.booked_by != "auto",
+                    BOOKINGS.c.created_at < held_before,
+                )
+                .values(status=BookingStatus.RELEASED)
+            ).rowcount
 
     def mark_confirmation_sent(self, booking_id: int) -> None:
         with self.db.transaction() as conn:
