@@ -93,7 +93,8 @@ class Booker:
                 f"this request is already booked with {existing.rep_email}", ("already_booked",)
             )
         if existing is not None and existing.status == BookingStatus.RESERVED:
-            if self.clock() - existing.created_at < STALE_HOLD:
+            # Real time, not the business clock: this asks whether a process is still at it.
+            if utcnow() - existing.created_at < STALE_HOLD:
                 return Unavailable("a booking for this request is in progress", ("in_progress",))
             self.bookings.release(existing.id or 0)
         return self._hold_slot(request, booked_by, check_calendars=False)
@@ -189,7 +190,6 @@ class Booker:
                     client_timezone=request.timezone,
                     buffer=buffer,
                     booked_by=booked_by,
-                    at=now,
                 )
                 if held is not None:
                     return held

@@ -13,6 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.app import Components
 from bot.processing import RequestProcessor
+from storage.models import utcnow
 
 log = logging.getLogger("frontdesk.scheduler")
 
@@ -41,7 +42,8 @@ def upkeep(components: Components) -> None:
         if request is not None:
             components.escalator.redeliver(request, escalation)
     components.interactions.forget_before(cutoff - INTERACTION_MEMORY)
-    abandoned = components.bookings.release_abandoned(components.clock() - ABANDONED_HOLD)
+    # Real time: whether a process is still at it, not the business clock.
+    abandoned = components.bookings.release_abandoned(utcnow() - ABANDONED_HOLD)
     if abandoned:
         log.warning("released holds whose booking never finished", extra={"count": abandoned})
     components.health.heal(components.integrations.calendars)

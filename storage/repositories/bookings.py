@@ -85,7 +85,6 @@ class BookingRepository:
         client_timezone: str,
         buffer: timedelta,
         booked_by: str = "auto",
-        at: datetime | None = None,
     ) -> StoredBooking | None:
         """Hold [start, end) for the rep, or return None when it clashes with a held slot.
 
@@ -111,7 +110,7 @@ class BookingRepository:
             ).first()
             if clash is not None:
                 return None
-            values["created_at"] = at or utcnow()  # the hold's age is how staleness is judged
+            values["created_at"] = utcnow()  # the hold's age is how staleness is judged
             if mine is not None:  # released after a failed insert: take it again
                 conn.execute(update(BOOKINGS).where(BOOKINGS.c.id == mine.id).values(**values))
                 return StoredBooking(**{**mine._mapping, **values})

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from bot.booking import Unavailable
 from bot.scheduler import ABANDONED_HOLD, upkeep
 from integrations.base import Probe
-from storage.models import BookingStatus, StoredBooking
+from storage.models import BookingStatus, StoredBooking, utcnow
+from storage.repositories.bookings import BOOKINGS
 from tests.conftest import post_signed
 from tests.integration.doubles import CalendarDouble, quiet
 
@@ -44,7 +47,15 @@ def test_a_broken_microsoft_rep_heals_when_its_probe_passes(make_app, sandbox_ca
     assert calendar.probed == [BRUNO, BRUNO]
 
 
-def test_upkeep_releases_a_persons_hold_abandoned_by_a_dead_process(make_app, clock) -> None:
+def age(components, booking: StoredBooking, by: timedelta) -> None:
+    """Make a hold look `by` old (hold ages are real time, not the test's clock)."""
+    with components.db.transaction() as conn:
+        conn.execute(
+            update(BOOKINGS).where(BOOKINGS.c.id == booking.id).values(created_at=utcnow() - by)
+        )
+
+
+def test_upkeep_releases_a_persons_hold_abandoned_by_a_dead_process(make_app) -> None:
     client, components = make_app()
     body = {
         "submission_id": "abandoned-1",
@@ -62,10 +73,10 @@ def test_upkeep_releases_a_persons_hold_abandoned_by_a_dead_process(make_app, cl
     # Its completion died with the process; meanwhile nobody else may take the request.
     assert isinstance(booker.hold(chosen, booked_by="U0PRIYA"), Unavailable)
 
-    clock.now += ABANDONED_HOLD - timedelta(seconds=1)
+    age(components, held, ABANDONED_HOLD - timedelta(seconds=5))
     upkeep(components)
     assert components.bookings.get_by_request(request_id).status == BookingStatus.RESERVED
 
-    clock.now += timedelta(seconds=2)
+    age(components, held, ABANDONED_HOLD + timedelta(seconds=5))
     upkeep(components)
     assert components.bookings.get_by_request(request_id).status == BookingStatus.RELEASED
