@@ -11,14 +11,20 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from handlers.deps import Parts
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxStatus
 
 router = APIRouter(tags=["sandbox"])
 
 Service = Literal["slack", "calendar", "email", "sms"]
 
 
+REAL_PAYLOAD_HIDDEN = {"hidden": "sent through the real service; the content stays private"}
+
+
 def _item(message: OutboxMessage) -> dict[str, Any]:
+    # Rows of real services (sent, pending or failed) are listed so a failure is visible,
+    # but not their content: this page has no login, and they hold clients' details.
+    sandboxed = message.status == OutboxStatus.SANDBOXED
     return {
         "service": message.service,
         "action": message.action,
@@ -26,8 +32,8 @@ def _item(message: OutboxMessage) -> dict[str, Any]:
         "request_id": message.request_id,
         "status": message.status,
         "error": message.last_error,
-        "payload": message.payload,
-        "result": message.result,
+        "payload": message.payload if sandboxed else REAL_PAYLOAD_HIDDEN,
+        "result": message.result if sandboxed else None,
     }
 
 

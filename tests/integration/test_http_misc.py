@@ -237,3 +237,25 @@ def test_json_logs_never_contain_the_client_email(make_app, sandbox_calendar, ca
     # The address did reach the logs (masked), so the check above is not vacuous.
     domain = stored.email.rsplit("@", 1)[1]
     assert sum(f"***@{domain}" in line.lower() for line in lines) >= 2
+
+
+@SQLITE_ONLY
+def test_sandbox_lists_real_sends_without_their_content(make_app):
+    from storage.models import OutboxStatus
+
+    client, components = make_app()
+    failed = components.outbox.record(
+        "slack:escalation:req_real",
+        "slack",
+        "chat.postMessage",
+        {"text": "Manual review: Dana Reyes (dana@northwind.example)"},
+        request_id="req_real",
+        status=OutboxStatus.PENDING,
+    )
+    components.outbox.mark_failed(failed.id, "api_error:slack:200:channel_not_found: …")
+
+    (item,) = client.get("/sandbox.json").json()["items"]
+    assert (item["status"], item["request_id"]) == ("failed", "req_real")
+    assert "channel_not_found" in item["error"]
+    assert "dana" not in str(item).lower()
+    assert "dana" not in client.get("/sandbox").text.lower()
