@@ -47,6 +47,7 @@ from integrations.google_oauth import (
     short_scope,
     start_url,
 )
+from integrations.retry import retry_wait, root_cause
 from storage.crypto import TokenCipherError
 from storage.repositories import ConnectionRepository
 from storage.repositories.connections import Connection
@@ -56,8 +57,6 @@ log = logging.getLogger("frontdesk.google")
 GOOGLE_TIMEOUT_SECONDS = 10.0
 MAX_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 0.5
-# A longer Retry-After than this is not waited out inside a booking: it fails, loudly.
-MAX_RETRY_AFTER_SECONDS = 30.0
 FREEBUSY_MAX_CALENDARS = 50  # Google's calendarExpansionMax
 FREEBUSY_MAX_RANGE = timedelta(days=60)  # Google refuses long ranges (timeRangeTooLong)
 FREEBUSY_WORKERS = 4
@@ -671,11 +670,7 @@ def _retry_wait(exc: HttpError, status: int, reason: str, attempt: int) -> float
     retryable = status == 429 or status >= 500 or (status == 403 and reason in _RETRIED_403)
     if not retryable or attempt >= MAX_ATTEMPTS:
         return None
-    header = str(exc.resp.get("retry-after", "")).strip()
-    if header.isdigit():
-        wait = float(header)
-        return wait if wait <= MAX_RETRY_AFTER_SECONDS else None
-    return BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)
+    return retry_wait(exc.resp.get("retry-after"), attempt, backoff=BACKOFF_BASE_SECONDS)
 
 
 def _calendar_error(rep: Rep, calendar: str, errors: list[dict[str, Any]]) -> IntegrationError:
@@ -694,21 +689,8 @@ def _calendar_error(rep: Rep, calendar: str, errors: list[dict[str, Any]]) -> In
     )
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    """The socket error under google-auth's and httplib2's wrappers, which says what happened."""
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        wrapped = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
-        inner = exc.__cause__ or wrapped
-        if inner is None:
-            break
-        exc = inner
-    return exc
-
-
 def _network_error(rep: Rep, what: str, exc: BaseException) -> IntegrationError:
-    cause = _root_cause(exc)
+    cause = root_cause(exc)
     timed_out = isinstance(cause, TimeoutError) or "timed out" in str(cause).lower()
     kind = type(cause).__name__
     log.warning("google unreachable", extra={"operation": what, "rep": rep.email, "problem": kind})

@@ -33,6 +33,7 @@ from integrations.base import (
     Probe,
 )
 from integrations.chunking import batches, time_ranges
+from integrations.retry import retry_wait, root_cause
 
 log = logging.getLogger("frontdesk.microsoft")
 
@@ -41,8 +42,6 @@ DEFAULT_AUTHORITY_URL = "https://login.microsoftonline.com"
 GRAPH_TIMEOUT_SECONDS = 10.0
 GRAPH_MAX_RETRIES = 3
 GRAPH_BACKOFF_SECONDS = 1.0
-# A longer Retry-After than this would hold a booking for minutes: give up and say so instead.
-GRAPH_MAX_RETRY_AFTER_SECONDS = 60.0
 # getSchedule takes at most 20 schedules and a window shorter than 62 days per call.
 SCHEDULES_PER_CALL = 20
 SCHEDULE_WINDOW = timedelta(days=61)
@@ -232,7 +231,9 @@ class MicrosoftCalendar:
         if draft.video:
             body["onlineMeetingProvider"] = TEAMS_PROVIDER
         what = f"creating an event on {draft.calendar_id}"
-        event = self._graph("POST", draft.calendar_id, "events", body, what=what, rep=rep)
+        event = self._graph(
+            "POST", draft.calendar_id, "events", body, what=what, rep=rep, retry_timeouts=True
+        )
         event_id = event.get("id")
         if not isinstance(event_id, str) or not event_id:
             raise IntegrationError(
@@ -327,9 +328,13 @@ class MicrosoftCalendar:
         what: str,
         rep: Rep,
         headers: dict[str, str] | None = None,
+        retry_timeouts: bool = False,
     ) -> dict[str, Any]:
         """One Graph call: 429/503/504 and dropped connections retried a bounded number of
-        times (after Retry-After when Graph gives one), every failure an IntegrationError."""
+        times (after Retry-After when Graph gives one), every failure an IntegrationError.
+        `retry_timeouts` for calls Graph deduplicates (an event's transactionId): a call
+        that timed out may have landed, and its retry then answers with what it made.
+        """
         url = f"{self.graph_url}/users/{quote(mailbox, safe='@')}/{path}"
         attempt = 0
         while True:
@@ -343,6 +348,10 @@ class MicrosoftCalendar:
                     timeout=self.timeout,
                 )
             except requests.Timeout as exc:
+                if retry_timeouts and attempt < self.max_retries:
+                    self._wait(what, "timeout", attempt, GRAPH_BACKOFF_SECONDS * 2**attempt)
+                    attempt += 1
+                    continue
                 raise _timed_out("Graph", what, self.timeout, exc) from exc
             except requests.RequestException as exc:
                 retryable = isinstance(exc, requests.ConnectionError) and not isinstance(
@@ -596,15 +605,11 @@ def _token_roles(token: str) -> set[str] | None:
 
 
 def _retry_delay(response: requests.Response, attempt: int) -> float | None:
-    """Seconds to wait before the next attempt, or None when Graph asks for too long."""
-    header = response.headers.get("Retry-After")
-    try:
-        delay = float(header) if header is not None else GRAPH_BACKOFF_SECONDS * 2**attempt
-    except ValueError:
-        delay = GRAPH_BACKOFF_SECONDS * 2**attempt
-    if delay > GRAPH_MAX_RETRY_AFTER_SECONDS:
-        return None
-    return max(delay, 0.0)
+    """Seconds to wait before the next attempt (`attempt` counts from 0), or None when
+    Graph asks for too long."""
+    return retry_wait(
+        response.headers.get("Retry-After"), attempt + 1, backoff=GRAPH_BACKOFF_SECONDS
+    )
 
 
 def _graph_error(response: requests.Response) -> tuple[str, str]:
@@ -644,10 +649,7 @@ def _timed_out(service: str, what: str, seconds: float, exc: Exception) -> Integ
 
 
 def _unreachable(service: str, what: str, variable: str, exc: Exception) -> IntegrationError:
-    # requests wraps urllib3's wrappers of the error worth naming (ConnectionRefusedError…).
-    cause: BaseException = exc
-    while (inner := cause.__cause__ or cause.__context__) is not None:
-        cause = inner
+    cause = root_cause(exc)
     kind = type(cause).__name__
     return IntegrationError(
         PROVIDER,

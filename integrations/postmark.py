@@ -15,6 +15,7 @@ from postmarker.core import PostmarkClient
 
 from bot.settings import Settings
 from integrations.base import Confirmation, IntegrationError, Probe
+from integrations.retry import MAX_RETRY_AFTER_SECONDS, retry_wait, root_cause
 from storage.models import OutboxMessage, OutboxStatus, utcnow
 from storage.repositories import OutboxRepository
 
@@ -22,8 +23,6 @@ log = logging.getLogger("frontdesk.postmark")
 
 POSTMARK_TIMEOUT_SECONDS = 10.0
 POSTMARK_MAX_ATTEMPTS = 3
-# A Retry-After longer than this is not waited out inside a booking: the send fails and says so.
-POSTMARK_MAX_RETRY_AFTER_SECONDS = 30.0
 POSTMARK_BACKOFF_SECONDS = 0.5
 CLAIM_POLL_SECONDS = 0.2
 
@@ -98,7 +97,7 @@ class PostmarkEmail:
         )
         # A claim older than the longest one send can take (a search and a send, each with
         # every retry) was left by a worker that died.
-        one_call = max_attempts * timeout + (max_attempts - 1) * POSTMARK_MAX_RETRY_AFTER_SECONDS
+        one_call = max_attempts * timeout + (max_attempts - 1) * MAX_RETRY_AFTER_SECONDS
         self.claim_timeout = timedelta(
             seconds=claim_timeout if claim_timeout is not None else 2 * one_call
         )
@@ -173,7 +172,7 @@ class PostmarkEmail:
                     extra={"request_id": message.request_id, "message_id": found},
                 )
                 return found
-            answer = self._call(what, lambda: self.client.emails.send(**fields))
+            answer = self._call(what, lambda: self.client.emails.send(**fields), idempotent=False)
             message_id = str(answer["MessageID"])
         except IntegrationError as error:
             self.outbox.mark_failed(row_id, f"{error.code} {error.message}")
@@ -243,19 +242,20 @@ class PostmarkEmail:
 
     # ------------------------------------------------------------------ the wire
 
-    def _call(self, what: str, call: Callable[[], Any]) -> Any:
-        """One Postmark call, retrying 429 and 5xx a bounded number of times; every failure
-        comes out as an IntegrationError.
+    def _call(self, what: str, call: Callable[[], Any], *, idempotent: bool = True) -> Any:
+        """One Postmark call, retrying 429 (and 5xx when `idempotent`) a bounded number of
+        times; every failure comes out as an IntegrationError.
 
-        Timeouts and dropped connections are not retried here: Postmark may have accepted
-        the email before the answer was lost, and the next attempt searches before sending.
+        A send is not idempotent: after a 5xx, a timeout or a dropped connection Postmark
+        may have accepted the email, so it is not retried here; the next attempt searches
+        before sending.
         """
         attempt = 1
         while True:
             try:
                 return call()
             except _Refused as refused:
-                wait = self._retry_wait(refused, attempt)
+                wait = self._retry_wait(refused, attempt, idempotent)
                 if wait is None:
                     raise self._api_error(what, refused, attempt) from refused
                 log.warning(
@@ -274,7 +274,7 @@ class PostmarkEmail:
                     "email may or may not have gone out, and a retry checks before sending",
                 ) from exc
             except requests.RequestException as exc:
-                kind = type(_root_cause(exc)).__name__
+                kind = type(root_cause(exc)).__name__
                 raise IntegrationError(
                     self.name,
                     "network",
@@ -285,19 +285,12 @@ class PostmarkEmail:
             self._sleep(wait)
             attempt += 1
 
-    def _retry_wait(self, refused: _Refused, attempt: int) -> float | None:
+    def _retry_wait(self, refused: _Refused, attempt: int, idempotent: bool) -> float | None:
         """Seconds to wait before trying again, or None when this answer is final."""
-        if refused.status != 429 and refused.status < 500:
+        retryable = refused.status == 429 or (idempotent and refused.status >= 500)
+        if not retryable or attempt >= self.max_attempts:
             return None
-        if attempt >= self.max_attempts:
-            return None
-        try:
-            asked = float(refused.retry_after) if refused.retry_after else None
-        except ValueError:
-            asked = None
-        if asked is None or asked < 0:
-            return float(POSTMARK_BACKOFF_SECONDS * 2 ** (attempt - 1))
-        return asked if asked <= POSTMARK_MAX_RETRY_AFTER_SECONDS else None
+        return retry_wait(refused.retry_after, attempt, backoff=POSTMARK_BACKOFF_SECONDS)
 
     def _api_error(self, what: str, refused: _Refused, attempts: int) -> IntegrationError:
         status, code = refused.status, refused.error_code
@@ -361,20 +354,3 @@ def _stored_error(row: OutboxMessage) -> IntegrationError:
             provider, int(status) if status.isdigit() else status, reason, message
         )
     return IntegrationError("postmark", "failed", "unknown", text or "the send failed")
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost error under requests' and urllib3's wrappers (ConnectionRefusedError…)."""
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        reason = getattr(exc, "reason", None)
-        inner = exc.__cause__ or exc.__context__
-        if inner is None and isinstance(reason, BaseException):
-            inner = reason
-        if inner is None and exc.args and isinstance(exc.args[0], BaseException):
-            inner = exc.args[0]
-        if inner is None:
-            return exc
-        exc = inner
-    return exc

@@ -487,21 +487,30 @@ def test_a_create_retried_with_the_same_request_id_makes_one_event(fake: FakeGra
     assert uuid.UUID(transaction).version == 5
 
 
-def test_a_create_that_timed_out_is_found_again_by_its_retry(fake: FakeGraph) -> None:
+def test_a_create_that_timed_out_is_retried_into_the_same_event(fake: FakeGraph) -> None:
     fake.stall_next(EVENTS, 0.6)  # Graph makes the event, but answers too late
+    sleeps: list[float] = []
+
+    created = make_calendar(fake, sleeps, timeout=0.2).create_event(make_rep(), make_draft())
+
+    [event] = fake.events  # the retry named the same transactionId: no second event
+    assert created.event_id == event.payload["id"]
+    assert len(fake.calls(EVENTS)) == 2
+    assert sleeps == [1.0]
+
+
+def test_a_create_that_keeps_timing_out_is_a_timeout(fake: FakeGraph) -> None:
+    fake.stall_next(EVENTS, 0.6, times=4)
 
     with pytest.raises(IntegrationError) as caught:
         make_calendar(fake, timeout=0.2).create_event(make_rep(), make_draft())
+
     assert caught.value.status == "timeout"
+    assert len(fake.calls(EVENTS)) == 4
     deadline = time.monotonic() + 3
     while not fake.events and time.monotonic() < deadline:
         time.sleep(0.02)
-
-    created = make_calendar(fake).create_event(make_rep(), make_draft())
-
-    [event] = fake.events
-    assert created.event_id == event.payload["id"]
-    assert len(fake.calls(EVENTS)) == 2
+    assert len(fake.events) == 1
 
 
 # ------------------------------------------------------------------ permissions
