@@ -134,9 +134,7 @@ class PostmarkEmail:
         * FAILED, or PENDING past the claim timeout (a crash mid-send): send again, since the
           client still has no confirmation; but a timeout or a crash may have hidden a send
           Postmark accepted, so first ask Postmark for a message tagged with this request id.
-          This take-over is not itself an atomic claim (the outbox has no compare-and-set
-          for it); the request's processing lease keeps two workers off one request, and
-          the search catches a send that went through.
+          The take-over is a compare-and-set: of several workers, one sends, the others wait.
         """
         waited = False
         while True:
@@ -153,6 +151,9 @@ class PostmarkEmail:
             if waited and row.status == OutboxStatus.FAILED:
                 raise _stored_error(row)
             assert row.id is not None
+            if not self.outbox.take_over(row):
+                waited = True  # another worker took it over first: wait for its outcome
+                continue
             log.info(
                 "resuming an earlier confirmation send",
                 extra={"request_id": message.request_id, "outbox_status": row.status},

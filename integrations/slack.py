@@ -121,6 +121,19 @@ class SlackChat:
         post_interval: float = SLACK_POST_INTERVAL_SECONDS,
     ) -> None:
         self.client = client
+        # Posting retries only 429s (Slack did nothing): after a 5xx or a dropped connection
+        # the message may be up already, and the outbox's FAILED row decides the next try.
+        self.post_client = WebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            logger=client.logger,
+            retry_handlers=[
+                handler
+                for handler in client.retry_handlers
+                if isinstance(handler, RateLimitErrorRetryHandler)
+            ],
+        )
         self.outbox = outbox
         self.pacer = ChannelPacer(post_interval)
 
@@ -154,11 +167,12 @@ class SlackChat:
             existing = self.outbox.get(dedupe_key)
             if existing is not None and existing.status == OutboxStatus.SENT and existing.result:
                 return PostedMessage(existing.result["channel"], existing.result["ts"])
-            if (
+            fresh = (
                 existing is not None
                 and existing.status == OutboxStatus.PENDING
                 and utcnow() - existing.created_at < STALE_CLAIM
-            ):
+            )
+            if existing is None or fresh or not self.outbox.take_over(existing):
                 raise IntegrationError(
                     "slack",
                     "in_progress",
@@ -170,7 +184,9 @@ class SlackChat:
             response = self._call(
                 "chat.postMessage",
                 channel,
-                lambda: self.client.chat_postMessage(channel=channel, text=text, blocks=blocks),
+                lambda: self.post_client.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks
+                ),
             )
         except IntegrationError as exc:
             self.outbox.mark_failed(claim.id, f"{exc.code}: {exc.message}")

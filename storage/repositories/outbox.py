@@ -66,6 +66,28 @@ class OutboxRepository:
             ).one()
         return Recorded(row.id, row.created_at, row.result, created=False)
 
+    def take_over(self, message: OutboxMessage) -> bool:
+        """Claim a FAILED row, or a PENDING one its worker left, for another attempt: a
+        compare-and-set on the status and attempts seen, so one worker of several wins.
+        """
+        with self.db.transaction() as conn:
+            return (
+                conn.execute(
+                    update(OUTBOX)
+                    .where(
+                        OUTBOX.c.id == message.id,
+                        OUTBOX.c.status == message.status,
+                        OUTBOX.c.attempts == message.attempts,
+                    )
+                    .values(
+                        status=OutboxStatus.PENDING,
+                        created_at=utcnow(),
+                        attempts=OUTBOX.c.attempts + 1,
+                    )
+                ).rowcount
+                == 1
+            )
+
     def mark_sent(self, message_id: int, result: dict[str, Any]) -> None:
         """A PENDING message went out: keep what the provider answered."""
         with self.db.transaction() as conn:

@@ -200,11 +200,20 @@ def test_a_429_is_retried_after_retry_after_and_posted_once(
     assert (CHANNEL, posted.ts) in fake_slack.messages
 
 
-def test_a_503_is_retried_then_posted(fake_slack: FakeSlack, sqlite_db: Database) -> None:
+def test_a_post_answered_503_is_not_repeated_blindly(
+    fake_slack: FakeSlack, sqlite_db: Database
+) -> None:
+    # Slack may have posted behind a 503: the post fails, its row stays FAILED, and the
+    # next attempt (the redelivery job) posts; never two posts inside one call.
     fake_slack.server_error_next("chat.postMessage", status=503)
+    chat = make_chat(sqlite_db, fake_slack.url)
 
-    posted = post(make_chat(sqlite_db, fake_slack.url))
+    with pytest.raises(IntegrationError) as caught:
+        post(chat)
+    assert caught.value.status == 503
+    assert len(fake_slack.calls("chat.postMessage")) == 1
 
+    posted = post(chat)
     assert len(fake_slack.calls("chat.postMessage")) == 2
     assert list(fake_slack.messages) == [(CHANNEL, posted.ts)]
 
@@ -212,14 +221,16 @@ def test_a_503_is_retried_then_posted(fake_slack: FakeSlack, sqlite_db: Database
 def test_a_lasting_outage_gives_up_after_bounded_retries(
     fake_slack: FakeSlack, sqlite_db: Database
 ) -> None:
-    fake_slack.server_error_next("chat.postMessage", status=503, times=10)
+    chat = make_chat(sqlite_db, fake_slack.url)
+    posted = post(chat)
+    fake_slack.server_error_next("chat.update", status=503, times=10)
 
     with pytest.raises(IntegrationError) as caught:
-        post(make_chat(sqlite_db, fake_slack.url))
+        chat.update_message(CHANNEL, posted.ts, "Claimed", BLOCKS)
 
     assert (caught.value.status, caught.value.reason) == (503, "unexpected_response")
     assert "status.slack.com" in caught.value.message
-    assert len(fake_slack.calls("chat.postMessage")) == 1 + MAX_RETRIES
+    assert len(fake_slack.calls("chat.update")) == 1 + MAX_RETRIES
 
 
 # ------------------------------------------------------------------ errors
@@ -350,3 +361,16 @@ def test_a_burst_queues_per_channel_and_channels_run_side_by_side(
         assert all(later - earlier >= 0.1 for earlier, later in itertools.pairwise(times))
     assert elapsed >= 0.4
     assert elapsed < 0.9  # one channel after the other would take at least 1.0 s
+
+
+def test_only_one_worker_takes_over_a_failed_post(migrated_db: Database) -> None:
+    outbox = OutboxRepository(migrated_db)
+    row = outbox.record("slack:escalation:req_9", "slack", "chat.postMessage", {}, status="pending")
+    outbox.mark_failed(row.id, "api_error:slack:503:unexpected_response")
+    seen = outbox.get("slack:escalation:req_9")
+    assert seen is not None
+
+    # Two replicas' redelivery jobs saw the same FAILED row; one of them posts.
+    assert [outbox.take_over(seen), outbox.take_over(seen)] == [True, False]
+    taken = outbox.get("slack:escalation:req_9")
+    assert taken is not None and taken.status == "pending"
