@@ -116,7 +116,7 @@ EVENT_DELETED_MESSAGE = (
 )
 MEET_PENDING_MESSAGE = (
     "Google created the event {event_id} on {calendar} but its Meet link was still pending "
-    "after {polls} checks; retrying the request adopts the event and looks again"
+    "after {polls} checks; booked without one (add it from the event)"
 )
 MEET_FAILED_MESSAGE = (
     "Google created the event {event_id} on {calendar} but no Meet link ({status}); check that "
@@ -572,26 +572,21 @@ class GoogleCalendar:
                 break
             self._sleep(min(MEET_POLL_BASE_SECONDS * 2**poll, MEET_POLL_MAX_SECONDS))
             event = self._get_event(rep, credentials, calendar, str(event["id"]))
-        if _video_url(event):
-            return event
-        status = _conference_status(event) or "no conference data"
-        if status == "pending":
-            raise IntegrationError(
-                GOOGLE,
-                "timeout",
-                "conferencePending",
-                MEET_PENDING_MESSAGE.format(
-                    event_id=event["id"], calendar=calendar, polls=MEET_POLLS
-                ),
+        if not _video_url(event):
+            # The event exists, with the client invited: booked without a Meet link (as
+            # on Microsoft without Teams) beats an orphan event and an escalation saying
+            # nothing was booked. The rep can add a link; the log says why there is none.
+            status = _conference_status(event) or "no conference data"
+            template = MEET_PENDING_MESSAGE if status == "pending" else MEET_FAILED_MESSAGE
+            message = template.format(
+                event_id=event["id"],
+                calendar=calendar,
+                status=status,
+                rep=rep.email,
+                polls=MEET_POLLS,
             )
-        raise IntegrationError(
-            GOOGLE,
-            502,
-            "conferenceFailed",
-            MEET_FAILED_MESSAGE.format(
-                event_id=event["id"], calendar=calendar, status=status, rep=rep.email
-            ),
-        )
+            log.warning("booked without a Meet link", extra={"status": status, "detail": message})
+        return event
 
 
 # --------------------------------------------------------------------- helpers
@@ -631,7 +626,8 @@ def _event_body(event_id: str, draft: EventDraft) -> dict[str, Any]:
     if draft.video:
         body["conferenceData"] = {
             "createRequest": {
-                "requestId": draft.request_id,
+                # Per attempt, like the event id: Google ignores a requestId it has seen.
+                "requestId": event_id,
                 "conferenceSolutionKey": {"type": "hangoutsMeet"},
             }
         }

@@ -22,6 +22,7 @@ from integrations.base import ConnectionBrokenError, EventDraft, IntegrationErro
 from integrations.google import (
     FREEBUSY_MAX_RANGE,
     MAX_ATTEMPTS,
+    MEET_POLLS,
     GoogleCalendar,
     event_id_for,
 )
@@ -392,9 +393,26 @@ def test_meet_link_is_awaited_while_pending(calendar, fake, connections, alice, 
     assert created.video_url is not None and created.video_url.startswith(MEET_BASE)
     (insert,) = fake.calls("events.insert")
     request = insert.body["conferenceData"]["createRequest"]
-    assert request == {"requestId": "req_01", "conferenceSolutionKey": {"type": "hangoutsMeet"}}
+    assert request == {
+        "requestId": created.event_id,
+        "conferenceSolutionKey": {"type": "hangoutsMeet"},
+    }
     assert len(fake.calls("events.get")) == 2
     assert len(sleeps.waits) == 2
+
+
+def test_a_meet_link_that_never_comes_leaves_the_event_booked_without_one(
+    calendar, fake, connections, alice, sleeps
+):
+    # The event exists with the client invited: no orphan event, no "nothing was booked".
+    connect(fake, connections, alice)
+    fake.meet_pending_next(still_pending_gets=MEET_POLLS + 5)
+
+    created = calendar.create_event(alice, draft(hour(21), video=True))
+
+    assert created.video_url is None
+    assert [e["id"] for e in fake.events_on(ALICE)] == [created.event_id]
+    assert len(fake.calls("events.get")) == MEET_POLLS
 
 
 def test_without_video_no_meet_is_requested(calendar, fake, connections, alice):
