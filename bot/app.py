@@ -19,7 +19,7 @@ from bot.config import Config
 from bot.connection_health import ConnectionHealth
 from bot.escalation import Escalator
 from bot.processing import RequestProcessor
-from bot.services import Integrations, build_integrations
+from bot.services import Integrations, build_integrations, mixed_mode_problems
 from bot.settings import Settings
 from bot.triage import Triage
 from storage.crypto import TokenCipher
@@ -138,6 +138,8 @@ def create_app(
                 "sandbox": sorted(k for k, v in modes.items() if v == "sandbox"),
             },
         )
+        for problem in mixed_mode_problems(components.config, components.integrations):
+            log.warning("real and sandboxed services do not add up", extra={"problem": problem})
         if recover_on_start:
             recovered = await run_in_threadpool(components.processor.recover)
             if recovered:

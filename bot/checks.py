@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import inspect
 
 from bot.config import Config
-from bot.services import Integrations, UnavailableIntegrationError, build_integrations
+from bot.services import (
+    Integrations,
+    UnavailableIntegrationError,
+    build_integrations,
+    mixed_mode_problems,
+)
 from bot.settings import Settings
 from integrations.base import Probe
 from integrations.postmark import PostmarkEmail
@@ -19,6 +24,10 @@ from storage.db import Database
 from storage.repositories import BookingRepository, ConnectionRepository, OutboxRepository
 
 SANDBOXED = "sandbox mode (no credentials): nothing leaves this machine"
+CALENDARS_NOT_PROBED = (
+    "not probed: reps' calendar connections are kept in the database, which is unreachable "
+    "or not migrated (run `frontdesk db upgrade`)"
+)
 
 
 @dataclass(frozen=True)
@@ -73,15 +82,24 @@ def run_checks(settings: Settings, config: Config) -> list[CheckRow]:
         except (UnavailableIntegrationError, ValueError) as exc:
             rows.append(CheckRow("integrations", False, str(exc)))
             return rows
-        rows += _probe_services(config, integrations)
-        if reachable and inspect(db.engine).has_table("calendar_connection"):
+        migrated = reachable and inspect(db.engine).has_table("calendar_connection")
+        rows += [
+            CheckRow("integrations", False, p) for p in mixed_mode_problems(config, integrations)
+        ]
+        rows += _probe_services(config, integrations, connections_readable=migrated)
+        if migrated:
             rows += _broken_connections(connections)
     finally:
         db.dispose()
     return rows
 
 
-def _probe_services(config: Config, integrations: Integrations) -> list[CheckRow]:
+def _probe_services(
+    config: Config, integrations: Integrations, *, connections_readable: bool
+) -> list[CheckRow]:
+    """Probe every real service; reps' calendars only when their stored connections can be
+    read (Google's tokens live in the database).
+    """
     rows = []
     for service, mode in integrations.modes().items():
         if mode == "sandbox":
@@ -90,10 +108,12 @@ def _probe_services(config: Config, integrations: Integrations) -> list[CheckRow
         rows += [_row(p) for p in integrations.chat.probe(config.slack.ops_usergroup)]
     if isinstance(integrations.email, PostmarkEmail):
         rows += [_row(p) for p in integrations.email.probe()]
-    for rep in config.reps:
-        calendar = integrations.calendar_for(rep)
-        if calendar.name != "sandbox":
-            rows += [_row(p) for p in calendar.probe(rep)]
+    real_reps = [rep for rep in config.reps if integrations.calendar_for(rep).name != "sandbox"]
+    if real_reps and not connections_readable:
+        rows.append(CheckRow("calendars", False, CALENDARS_NOT_PROBED))
+        return rows
+    for rep in real_reps:
+        rows += [_row(p) for p in integrations.calendar_for(rep).probe(rep)]
     return rows
 
 

@@ -90,3 +90,26 @@ def build_integrations(
     slack_client = build_slack_client(settings) if settings.slack_configured else None
     chat: Chat = SlackChat(slack_client, outbox) if slack_client else SandboxChat(outbox)
     return Integrations(calendars, email, chat, slack_client)
+
+
+def mixed_mode_problems(config: Config, integrations: Integrations) -> list[str]:
+    """Real and sandboxed services that would not add up for a client: a real confirmation
+    of a meeting booked only in the sandbox, or a real meeting the client never hears of.
+    """
+    email_real = integrations.email.name != "sandbox"
+    problems = []
+    for rep in config.reps:
+        calendar_real = integrations.calendar_for(rep).name != "sandbox"
+        if email_real and not calendar_real:
+            problems.append(
+                f"{rep.email}'s {rep.provider} calendar is in sandbox mode but emails are real: "
+                "clients would be confirmed for meetings that exist nowhere; configure "
+                f"{rep.provider} or remove the rep"
+            )
+        elif calendar_real and not email_real:
+            problems.append(
+                f"{rep.email}'s meetings are booked on the real {rep.provider} calendar but "
+                "emails are in sandbox mode: clients would never be confirmed; set "
+                "POSTMARK_SERVER_TOKEN and POSTMARK_FROM"
+            )
+    return problems

@@ -157,3 +157,29 @@ def test_a_rep_who_never_connected_fails_with_the_link_to_connect(run_check) -> 
 
     assert result.exit_code == 1
     assert f"/oauth/google/start?rep={CAROL}" in rows(result)[f"google:token {CAROL}"]
+
+
+def test_an_unmigrated_database_is_reported_not_a_crash(run_check, tmp_path, monkeypatch) -> None:
+    _, run = run_check
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+
+    result = run()
+
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert rows(result)["calendars"].startswith("FAIL")
+    assert "frontdesk db upgrade" in result.output
+
+
+def test_real_calendars_with_sandboxed_email_fail_the_check(run_check, monkeypatch) -> None:
+    connect, run = run_check
+    connect(ALICE)
+    connect(CAROL)
+    monkeypatch.delenv("POSTMARK_SERVER_TOKEN")
+    monkeypatch.delenv("POSTMARK_FROM")
+
+    result = run()
+
+    assert result.exit_code == 1
+    assert "clients would never be confirmed" in rows(result)["integrations"]
