@@ -21,7 +21,7 @@ from bot.availability_query import (
 )
 from bot.config import Config, Rep
 from bot.services import Integrations
-from bot.triage import viewer_zone
+from bot.triage import viewer_profile, zone_or
 from integrations.base import IntegrationError, Interval
 from storage.models import utcnow
 
@@ -49,7 +49,8 @@ class AvailabilityLookup:
 
     def answer(self, caller_id: str, text: str) -> str:
         """The ephemeral reply to `/availability <text>` from `caller_id`."""
-        zone = viewer_zone(self.integrations.chat, caller_id, self.config.zone)
+        profile = viewer_profile(self.integrations.chat, caller_id)
+        zone = zone_or(profile.timezone, self.config.zone)
         now = self.clock()
         try:
             query = parse_availability_args(
@@ -61,7 +62,7 @@ class AvailabilityLookup:
             return str(exc)
         start, end = query_window(query, zone)
         named = query.user_id is not None or query.email is not None
-        rep = self._rep_for(query, caller_id)
+        rep = self._rep_for(query, caller_id, profile.email)
         if named and rep is None:
             who = f"<@{query.user_id}>" if query.user_id else query.email
             return NOT_A_REP.format(who=who, reps=", ".join(r.email for r in self.config.reps))
@@ -84,11 +85,23 @@ class AvailabilityLookup:
             return render_availability(title, slots, zone, days=query.days)
         return self._team(query, start, end, now, zone)
 
-    def _rep_for(self, query: AvailabilityQuery, caller_id: str) -> Rep | None:
+    def _rep_for(
+        self, query: AvailabilityQuery, caller_id: str, caller_email: str | None
+    ) -> Rep | None:
+        """The rep named by email or mention, else the caller. A rep's Slack id is optional
+        in the config, so a mention or the caller is also matched by their Slack email.
+        """
         if query.email is not None:
             return self.config.rep(query.email)
         wanted = query.user_id or caller_id
-        return next((rep for rep in self.config.reps if rep.slack_id == wanted), None)
+        rep = next((rep for rep in self.config.reps if rep.slack_id == wanted), None)
+        if rep is not None:
+            return rep
+        email = caller_email if wanted == caller_id else self._email_of(wanted)
+        return self.config.rep(email) if email else None
+
+    def _email_of(self, user_id: str) -> str | None:
+        return viewer_profile(self.integrations.chat, user_id).email
 
     def _team(
         self,

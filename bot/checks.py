@@ -113,7 +113,10 @@ def _probe_services(
         rows.append(CheckRow("calendars", False, CALENDARS_NOT_PROBED))
         return rows
     for rep in real_reps:
-        rows += [_row(p) for p in integrations.calendar_for(rep).probe(rep)]
+        for probe in integrations.calendar_for(rep).probe(rep):
+            row = _row(probe)
+            if row not in rows:  # app-wide rows (Microsoft's credentials) once, not per rep
+                rows.append(row)
     return rows
 
 

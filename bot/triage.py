@@ -21,7 +21,7 @@ from bot.config import Config
 from bot.escalation import escalation_view
 from handlers.blocks import TicketState, escalation_blocks, escalation_text, slack_date
 from handlers.ids import Outcome
-from integrations.base import Chat, IntegrationError, Interval
+from integrations.base import Chat, IntegrationError, Interval, SlackProfile
 from storage.models import (
     BookingStatus,
     StoredBooking,
@@ -340,16 +340,24 @@ class Triage:
         return ALREADY_CLAIMED.format(user=escalation.claimed_by)
 
 
-def viewer_zone(chat: Chat, user_id: str, fallback: ZoneInfo) -> ZoneInfo:
-    """The user's Slack zone (users.info `tz`), or the business zone when unknown."""
+def viewer_profile(chat: Chat, user_id: str) -> SlackProfile:
+    """What Slack says of the user (users.info), or nothing when it cannot be asked."""
     try:
-        name = chat.user_timezone(user_id)
+        return chat.user_profile(user_id)
     except IntegrationError as exc:
         log.warning(
-            "could not read a Slack user's zone", extra={"user": user_id, "error": exc.message}
+            "could not read a Slack user's profile", extra={"user": user_id, "error": exc.message}
         )
-        return fallback
+        return SlackProfile()
+
+
+def zone_or(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
     try:
         return ZoneInfo(name) if name else fallback
     except (KeyError, ValueError):
         return fallback
+
+
+def viewer_zone(chat: Chat, user_id: str, fallback: ZoneInfo) -> ZoneInfo:
+    """The user's Slack zone (users.info `tz`), or the business zone when unknown."""
+    return zone_or(viewer_profile(chat, user_id).timezone, fallback)

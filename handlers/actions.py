@@ -31,7 +31,7 @@ from storage.models import StoredRequest
 log = logging.getLogger("frontdesk.slack.actions")
 
 BOOK_DURATIONS = (15, 30, 45, 60, 90)
-CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}. Pick another rep."
+REP_CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}. Pick another rep."
 BOOK_TITLE = "Book meeting"
 RESOLVE_TITLE = "Resolve request"
 
@@ -60,7 +60,7 @@ def build_book_modal(
     try:
         slots = triage.slots(request, rep, duration)
     except IntegrationError as exc:  # the modal is open already: say so there, not nowhere
-        slots, problem = [], CALENDAR_UNREADABLE.format(rep=rep, error=exc.message)
+        slots, problem = [], REP_CALENDAR_UNREADABLE.format(rep=rep, error=exc.message)
     choices = []
     for slot in slots:
         local = slot.start.astimezone(zone)

@@ -17,13 +17,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handlers.blocks import escape
+from handlers.blocks import HEADERS, escape
 from handlers.slack_app import SlackServices, once
-from storage.models import StoredEscalation
+from storage.models import EscalationKind, StoredEscalation
 from storage.repositories.connections import Connection
 
 NOTHING_FOR_YOU = "Nothing assigned to or claimed by you. :tada:"
-KIND_LABELS = {"vip": "VIP", "manual_review": "Manual review", "on_error": "Automation failed"}
 
 
 def home_view(
@@ -45,7 +44,7 @@ def home_view(
     ]
     lines = []
     for escalation, client, link in mine:
-        label = KIND_LABELS.get(escalation.kind, escalation.kind)
+        label = HEADERS.get(EscalationKind(escalation.kind), escalation.kind)
         where = f"<{link}|open>" if link else f"`{escalation.request_id}`"
         lines.append(f"• {label}: {escape(client)} — {where}")
     text = "\n".join(lines) or NOTHING_FOR_YOU

@@ -127,6 +127,12 @@ class EmailSender(Protocol):
 
 
 @dataclass(frozen=True)
+class SlackProfile:
+    timezone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class PostedMessage:
     channel: str
     ts: str
@@ -173,8 +179,8 @@ class Chat(Protocol):
 
     def update_view(self, view_id: str, view: dict[str, Any]) -> None: ...
 
-    def user_timezone(self, user_id: str) -> str | None:
-        """The user's IANA zone from their Slack profile, when Slack knows it."""
+    def user_profile(self, user_id: str) -> SlackProfile:
+        """The user's IANA zone and email from their Slack profile, as far as Slack knows."""
         ...
 
     def usergroup_members(self, usergroup_id: str) -> frozenset[str]: ...

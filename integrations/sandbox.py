@@ -20,6 +20,7 @@ from integrations.base import (
     Interval,
     PostedMessage,
     Probe,
+    SlackProfile,
 )
 from storage.repositories import BookingRepository, OutboxRepository
 from storage.repositories.outbox import Recorded
@@ -192,8 +193,8 @@ class SandboxChat:
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         self._record("views.update", {"view_id": view_id, "view": view})
 
-    def user_timezone(self, user_id: str) -> str | None:
-        return None  # stand-in users have no profile; callers fall back to the business zone
+    def user_profile(self, user_id: str) -> SlackProfile:
+        return SlackProfile()  # stand-in users have no profile; callers use the business zone
 
     def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
         return frozenset()

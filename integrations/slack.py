@@ -25,7 +25,7 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.settings import Settings
-from integrations.base import IntegrationError, PostedMessage, Probe
+from integrations.base import IntegrationError, PostedMessage, Probe, SlackProfile
 from storage.models import OutboxStatus, utcnow
 from storage.repositories import OutboxRepository
 
@@ -254,10 +254,11 @@ class SlackChat:
             "views.update", view_id, lambda: self.client.views_update(view_id=view_id, view=view)
         )
 
-    def user_timezone(self, user_id: str) -> str | None:
+    def user_profile(self, user_id: str) -> SlackProfile:
         response = self._call("users.info", user_id, lambda: self.client.users_info(user=user_id))
-        zone = response["user"].get("tz")
-        return str(zone) if zone else None
+        user = response["user"]
+        email = (user.get("profile") or {}).get("email")
+        return SlackProfile(timezone=user.get("tz") or None, email=email or None)
 
     def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
         response = self._call(

@@ -114,3 +114,26 @@ def test_naming_someone_who_is_no_rep_says_who_the_reps_are(slack: SlackHarness)
 
     reps = "alice@ourco.example, bruno@ourco.example, chen@ourco.example, dmitri@ourco.example"
     assert reply["text"] == NOT_A_REP.format(who="<@U0OMAR>", reps=reps)
+
+
+def test_a_rep_without_a_slack_id_in_the_config_is_found_by_their_slack_email(
+    database_url: str, clock: FixedClock
+) -> None:
+    import tomllib
+
+    from tests.conftest import EXAMPLE_CONFIG
+
+    reps = tomllib.loads(EXAMPLE_CONFIG.read_text())["reps"]
+    for rep in reps:
+        rep.pop("slack_id", None)  # slack_id is optional: the email ties Slack to the rep
+    upgrade(database_url)
+    with FakeSlack(token=BOT_TOKEN, users=[OMAR, ALICE]) as fake:
+        slack = SlackHarness.start(database_url, slack_config(reps=reps), fake, clock)
+        try:
+            mine = ask(slack, ALICE, "tomorrow")
+            named = ask(slack, OMAR, "<@U0ALICE|alice> tomorrow")
+        finally:
+            slack.close()
+
+    assert lines(mine)[0] == "*Free 30-minute slots of alice@ourco.example* (PST)"
+    assert lines(named)[0] == "*Free 30-minute slots of alice@ourco.example* (GMT)"

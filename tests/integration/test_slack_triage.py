@@ -21,7 +21,7 @@ import pytest
 from bot.reasons import describe
 from bot.scheduler import upkeep
 from bot.triage import ALREADY_CLAIMED, ALREADY_RESOLVED, NOT_ALLOWED
-from handlers.actions import CALENDAR_UNREADABLE
+from handlers.actions import REP_CALENDAR_UNREADABLE
 from handlers.ids import ActionId, BlockId, CallbackId, Outcome
 from handlers.slack_events import SLACK_NOT_CONFIGURED
 from handlers.views import PICK_A_SLOT, SLOT_TAKEN
@@ -491,7 +491,7 @@ def test_a_rep_whose_calendar_cannot_be_read_is_said_in_the_modal_and_another_re
 
     view = slack.view(view_id)  # drawn (Slack accepted it): not stuck on "Finding free slots"
     text = all_text(view)
-    assert CALENDAR_UNREADABLE.format(rep="dmitri@ourco.example", error="")[:40] in text
+    assert REP_CALENDAR_UNREADABLE.format(rep="dmitri@ourco.example", error="")[:40] in text
     assert "sandbox.broken_calendars" in text
     assert not any(b.get("block_id") == BlockId.BOOK_SLOT for b in view["blocks"])
     refused = slack.submit(OMAR.id, view_id, {})

@@ -38,8 +38,9 @@ def test_home_lists_the_viewers_escalations_and_broken_connections() -> None:
     view.validate_json()
     text = _text(view)
     assert "*7* open escalations, *3* not claimed yet." in text
-    assert "VIP: Dana &lt;Reyes&gt; — <https://x.slack.com/archives/D1/p1|open>" in text
-    assert "Automation failed: Sam — `req_2`" in text
+    link = "<https://x.slack.com/archives/D1/p1|open>"
+    assert f":star: VIP request: Dana &lt;Reyes&gt; — {link}" in text
+    assert ":rotating_light: Automation failed: Sam — `req_2`" in text
     assert "google of dmitri@ourco.example: invalid_grant" in text
     assert "alice@ourco.example" not in text
 
