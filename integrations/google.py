@@ -173,6 +173,8 @@ class GoogleCalendar:
         self._sessions_lock = threading.Lock()
         # httplib2 is not thread-safe: each thread gets its own Http and API client.
         self._local = threading.local()
+        # Long-lived, so its threads keep their Http and its open connection to Google.
+        self._pool = ThreadPoolExecutor(FREEBUSY_WORKERS, thread_name_prefix="google-freebusy")
 
     # ----------------------------------------------------------------- CalendarProvider
 
@@ -189,12 +191,8 @@ class GoogleCalendar:
         def query(chunk: tuple[tuple[str, ...], datetime, datetime]) -> dict[str, Any]:
             return self._free_busy(rep, credentials, *chunk)
 
-        if len(chunks) == 1:
-            answers = [query(chunks[0])]
-        else:
-            workers = min(len(chunks), FREEBUSY_WORKERS)
-            with ThreadPoolExecutor(workers, thread_name_prefix="google-freebusy") as pool:
-                answers = list(pool.map(query, chunks))
+        # One chunk (the usual case) runs here; several at once on the pool.
+        answers = [query(chunks[0])] if len(chunks) == 1 else list(self._pool.map(query, chunks))
 
         intervals: list[Interval] = []
         for answer in answers:
