@@ -134,14 +134,13 @@ class Triage:
         """First click wins; the claimer clicking Claim again changes nothing."""
         ticket = self.open_ticket(request_id, user_id)
         if ticket.escalation.claimed_by == user_id:
-            # Already theirs (a double click): redraw, in case an earlier redraw failed.
-            self.redraw(ticket.request, ticket.escalation)
-            return ticket.escalation
+            return ticket.escalation  # a double click: nothing to do
         changed = self.escalations.claim(request_id, user_id, self.clock())
-        if not changed.won and changed.escalation.claimed_by != user_id:
+        if not changed.won:
+            if changed.escalation.claimed_by == user_id:
+                return changed.escalation  # a double click whose first click won meanwhile
             raise TriageError(self._lost_claim(changed.escalation))
-        if changed.won:
-            log.info("escalation claimed", extra={"request_id": request_id, "user": user_id})
+        log.info("escalation claimed", extra={"request_id": request_id, "user": user_id})
         self.redraw(ticket.request, changed.escalation)
         return changed.escalation
 
