@@ -50,7 +50,9 @@ def _text(values: dict[str, Any], block: BlockId, action: ActionId) -> str | Non
 def register(app: App, services: SlackServices) -> None:
     triage, chat = services.triage, services.chat
 
-    background: Executor = app.listener_runner.listener_executor
+    def background() -> Executor:
+        # Looked up at each use: the runner's executor may be swapped after registration.
+        return app.listener_runner.listener_executor
 
     def book_hold(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
         """Before the ack, only what the database can answer at once: hours, notice and
@@ -81,7 +83,7 @@ def register(app: App, services: SlackServices) -> None:
         # Only a submission whose hold succeeded goes on, with exactly that hold.
         note = _text(values, BlockId.BOOK_NOTE, ActionId.BOOK_NOTE)
         request, booking = held
-        background.submit(book_complete, view["id"], request, booking, user, note)
+        background().submit(book_complete, view["id"], request, booking, user, note)
 
     def book_complete(
         view_id: str, request: StoredRequest, booking: StoredBooking, user: str, note: str | None

@@ -210,16 +210,13 @@ def test_claim_shows_who_and_unclaim_gives_it_back(
     _, message = slack.message(request_id)
     assert ActionId.UNCLAIM in action_ids(message["blocks"])
 
-    # A double click changes nothing: still Omar's, claimed at the same time (the message
-    # is drawn again as it was, which mends an earlier redraw that failed).
+    # A double click changes nothing: still Omar's, claimed at the same time, no redraw.
     slack.click(OMAR.id, request_id, ActionId.CLAIM)
     slack.executor.drain()
     escalation = slack.escalation(request_id)
     assert (escalation.claimed_by, escalation.claimed_at) == (OMAR.id, clock.now)
-    assert all(
-        f"Claimed by <@U0OMAR> at {claimed_at}" in all_text(u["blocks"]) for u in updates(fake)
-    )
     redraws = len(updates(fake))
+    assert redraws == 1
 
     slack.click(OMAR.id, request_id, ActionId.UNCLAIM)
 
