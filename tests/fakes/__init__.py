@@ -4,9 +4,11 @@ that record every call and can be scripted to fail. `FakeService` runs the serve
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, Self, TypeVar
+from urllib.parse import parse_qsl
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
@@ -96,3 +98,37 @@ class FakeService:
 
     def __exit__(self, *_exc: Any) -> None:
         self.stop()
+
+
+def parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A request body as a dict: JSON, or a form post's fields."""
+    if not raw:
+        return {}
+    if content_type.startswith("application/json"):
+        return dict(json.loads(raw))
+    return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """What every fake's request handler shares: reading the body and headers, answering
+    with a JSON (or other) body, and a quiet log (the recorded calls are the log).
+    """
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def lower_headers(self) -> dict[str, str]:
+        return {name.lower(): value for name, value in self.headers.items()}
+
+    def send(self, status: int, body: str | bytes, headers: dict[str, str]) -> None:
+        payload = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""

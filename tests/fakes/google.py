@@ -28,11 +28,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from tests.fakes import FakeService, Scripts
+from tests.fakes import FakeHandler, FakeService, Scripts, parse_body
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 CALENDAR_SCOPE = SCOPE_PREFIX + "calendar"
@@ -596,7 +595,7 @@ def _route(method: str, path: str) -> tuple[str, list[str]]:
     return "unknown", []
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeGoogle  # set on the subclass FakeGoogle.start builds
 
     def do_GET(self) -> None:
@@ -606,27 +605,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        content_type = self.headers.get("Content-Type", "")
-        body: dict[str, Any] = {}
-        if raw and content_type.startswith("application/json"):
-            body = dict(json.loads(raw))
-        elif raw:
-            body = dict(parse_qsl(raw.decode(), keep_blank_values=True))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        status, payload, extra = self.fake.handle(method, self.path, body, headers)
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(payload)))
-        if payload:
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the recorded calls are the log."""
+        body = parse_body(self.headers.get("Content-Type", ""), self.read_body())
+        status, payload, extra = self.fake.handle(method, self.path, body, self.lower_headers())
+        content = {"Content-Type": "application/json; charset=UTF-8"} if payload else {}
+        self.send(status, payload, {**content, **extra})
 
 
 FakeGoogle.handler = _Handler  # defined after the class it serves

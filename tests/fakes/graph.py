@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import trustme
 
-from tests.fakes import FakeHTTPServer, FakeService, Scripts
+from tests.fakes import FakeHandler, FakeHTTPServer, FakeService, Scripts, parse_body
 
 TENANT_ID = "5f1c8a2e-3b7d-4e9a-8c61-0d2f4b6a9e13"
 CLIENT_ID = "0b7e4c1d-9a2f-4f63-b8d5-71c3e2a64f08"
@@ -564,7 +564,7 @@ class _TLSServer(FakeHTTPServer):
         """Quiet: a client refusing the certificate shows up in the test, not on stderr."""
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeGraph  # set on the subclass FakeGraph.start builds
     protocol_version = "HTTP/1.1"  # keep-alive, as Graph and Entra answer
     disable_nagle_algorithm = True  # headers and body go out in separate writes
@@ -581,25 +581,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        content_type = self.headers.get("Content-Type", "")
-        if content_type.startswith("application/json") and raw:
-            body: dict[str, Any] = dict(json.loads(raw))
-        else:
-            body = dict(parse_qsl(raw.decode(), keep_blank_values=True))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        status, payload, extra = self.fake.handle(method, self.path, body, headers)
-        data = payload.encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in {"Content-Type": "application/json", **extra}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the recorded calls are the log."""
+        body = parse_body(self.headers.get("Content-Type", ""), self.read_body())
+        self.send(*self.fake.handle(method, self.path, body, self.lower_headers()))
 
 
 FakeGraph.handler = _Handler  # defined after the class it serves

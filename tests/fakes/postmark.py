@@ -18,11 +18,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import FakeService, Scripts
+from tests.fakes import FakeHandler, FakeService, Scripts
 
 FAKE_SERVER_TOKEN = "fake-postmark-server-token-0000"
 SERVER_NAME = "Frontdesk (fake)"
@@ -227,7 +226,7 @@ def _summary(email: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakePostmark  # set on the subclass FakePostmark.start builds
 
     def do_GET(self) -> None:
@@ -238,29 +237,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
+        raw = self.read_body()
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            self._send(400, json.dumps({"ErrorCode": 402, "Message": "Received invalid JSON"}), {})
+            self.send(400, json.dumps({"ErrorCode": 402, "Message": "Received invalid JSON"}), {})
             return
-        headers = {name.lower(): value for name, value in self.headers.items()}
         query = dict(parse_qsl(path.query))
-        self._send(*self.fake.handle(f"{method} {path.path}", query, body, headers))
-
-    def _send(self, status: int, body: str, headers: dict[str, str]) -> None:
-        payload = body.encode()
-        extra = {"Content-Type": "application/json", **headers}
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the recorded calls are the log."""
+        self.send(*self.fake.handle(f"{method} {path.path}", query, body, self.lower_headers()))
 
 
 FakePostmark.handler = _Handler  # defined after the class it serves

@@ -21,11 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import FakeService, Scripts
+from tests.fakes import FakeHandler, FakeService, Scripts, parse_body
 
 FAKE_TOKEN = "xoxb-fake-0000-token"
 TEAM_ID = "T0FAKE"
@@ -366,7 +365,7 @@ class FakeSlack(FakeService):
             return {"view": self.home_views[user]}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeSlack  # set on the subclass FakeSlack.start builds
 
     def do_POST(self) -> None:
@@ -375,43 +374,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._response(path.path.removeprefix("/response/"))
             return
         if not path.path.startswith("/api/"):
-            self._send(404, json.dumps({"ok": False, "error": "not_found"}), {})
+            self.send(404, json.dumps({"ok": False, "error": "not_found"}), {})
             return
         method = path.path.removeprefix("/api/")
-        length = int(self.headers.get("Content-Length") or 0)
-        params = _parse_body(self.headers.get("Content-Type", ""), self.rfile.read(length))
+        params = _parse_body(self.headers.get("Content-Type", ""), self.read_body())
         params.update(dict(parse_qsl(path.query)))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        self._send(*self.fake.handle(method, params, headers))
+        self.send(*self.fake.handle(method, params, self.lower_headers()))
 
     def _response(self, response_id: str) -> None:
         """A response_url answers `ok` in plain text, as Slack's does."""
-        length = int(self.headers.get("Content-Length") or 0)
-        params = _parse_body(self.headers.get("Content-Type", ""), self.rfile.read(length))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        self.fake.handle_response(response_id, params, headers)
-        self._send(200, "ok", {"Content-Type": "text/plain"})
-
-    def _send(self, status: int, body: str, headers: dict[str, str]) -> None:
-        payload = body.encode()
-        extra = {"Content-Type": "application/json", **headers}
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the recorded calls are the log."""
+        params = _parse_body(self.headers.get("Content-Type", ""), self.read_body())
+        self.fake.handle_response(response_id, params, self.lower_headers())
+        self.send(200, "ok", {"Content-Type": "text/plain"})
 
 
 def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
-    if not raw:
-        return {}
-    if content_type.startswith("application/json"):
-        return dict(json.loads(raw))
-    params: dict[str, Any] = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    """Slack's Web API takes form posts whose list arguments (blocks…) are JSON strings."""
+    params = parse_body(content_type, raw)
     for name in _JSON_FIELDS:
         if isinstance(params.get(name), str) and params[name].startswith(("[", "{")):
             params[name] = json.loads(params[name])
