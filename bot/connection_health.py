@@ -61,7 +61,9 @@ class ConnectionHealth:
 
     def record_broken(self, rep: Rep, error: ConnectionBrokenError) -> None:
         """Mark the rep's connection broken; only the call that broke it alerts Slack."""
-        if not self.connections.mark_broken(rep.email, rep.provider, error.message):
+        if not self.connections.mark_broken(
+            rep.email, rep.provider, error.message, connected_at=error.connected_at
+        ):
             return
         log.error(
             "calendar connection broken; the rep's requests go to review until reconnected",

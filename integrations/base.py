@@ -33,10 +33,19 @@ class ConnectionBrokenError(IntegrationError):
     """
 
     def __init__(
-        self, provider: str, status: int | str, reason: str, message: str, *, rep_email: str
+        self,
+        provider: str,
+        status: int | str,
+        reason: str,
+        message: str,
+        *,
+        rep_email: str,
+        connected_at: datetime | None = None,
     ) -> None:
         super().__init__(provider, status, reason, message)
         self.rep_email = rep_email
+        # The consent the failing call used, when known: a newer one is not broken by it.
+        self.connected_at = connected_at
 
 
 @dataclass(frozen=True)

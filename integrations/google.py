@@ -325,7 +325,11 @@ class GoogleCalendar:
                 self._sessions[rep.email] = session
         with session.lock:
             if force_refresh or not session.credentials.valid:
-                self._refresh(rep, session.credentials, connection)
+                try:
+                    self._refresh(rep, session.credentials, connection)
+                except ConnectionBrokenError as exc:
+                    exc.connected_at = connection.connected_at
+                    raise
         granted = session.credentials.granted_scopes or connection.scopes
         return session.credentials, list(granted)
 

@@ -98,8 +98,19 @@ class ConnectionRepository:
                 )
             )
 
-    def mark_broken(self, rep_email: str, provider: str, reason: str) -> bool:
-        """Mark the connection broken; True only for the call that broke it (alert once)."""
+    def mark_broken(
+        self,
+        rep_email: str,
+        provider: str,
+        reason: str,
+        *,
+        connected_at: datetime | None = None,
+    ) -> bool:
+        """Mark the connection broken; True only for the call that broke it (alert once).
+
+        With `connected_at` (the consent the failing call used), a consent given since is
+        left alone: a call that started before the rep reconnected must not break the new one.
+        """
         now = utcnow()
         with self.db.transaction() as conn:
             insert_ignore(
@@ -113,11 +124,14 @@ class ConnectionRepository:
                     "updated_at": now,
                 },
             )
-            changed = conn.execute(
+            statement = (
                 self._where(update(CONNECTIONS), rep_email, provider)
                 .where(CONNECTIONS.c.status != BROKEN)
                 .values(status=BROKEN, broken_reason=reason[:500], broken_at=now, updated_at=now)
-            ).rowcount
+            )
+            if connected_at is not None:
+                statement = statement.where(CONNECTIONS.c.connected_at == connected_at)
+            changed = conn.execute(statement).rowcount
         return changed == 1
 
     def mark_alerted(self, rep_email: str, provider: str) -> None:

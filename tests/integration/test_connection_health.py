@@ -98,3 +98,24 @@ def test_mark_broken_tells_exactly_one_caller(migrated_db) -> None:
     results = [connections.mark_broken(REP, "google", "invalid_grant") for _ in range(3)]
     assert results == [True, False, False]
     assert connections.broken_reps() == {REP: "invalid_grant"}
+
+
+def test_a_failure_from_before_a_reconnect_does_not_break_the_new_consent(migrated_db) -> None:
+    from storage.repositories import ConnectionRepository
+
+    connections = ConnectionRepository(migrated_db)
+    connections.save_connected(REP, "google", refresh_token=None, scopes=[])
+    old = connections.get(REP, "google")
+    assert old is not None
+    connections.save_connected(REP, "google", refresh_token=None, scopes=[])  # reconnected
+
+    # A call that began with the old consent fails late: the new consent stays connected.
+    assert not connections.mark_broken(
+        REP, "google", "invalid_grant", connected_at=old.connected_at
+    )
+    assert connections.broken_reps() == {}
+    current = connections.get(REP, "google")
+    assert current is not None
+    assert connections.mark_broken(
+        REP, "google", "invalid_grant", connected_at=current.connected_at
+    )
