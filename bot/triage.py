@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.availability import display_step, free_slots, local_instant
-from bot.booking import Booked, Booker, Unavailable
+from bot.booking import STALE_HOLD, Booked, Booker, Unavailable
 from bot.config import Config
 from bot.escalation import escalation_view
 from handlers.blocks import TicketState, escalation_blocks, escalation_text, slack_date
@@ -192,7 +192,11 @@ class Triage:
         """Resolve with an outcome (quick: the modal answers with it); redraw separately."""
         self.open_ticket(request_id, actor)
         booking = self.bookings.get_by_request(request_id)
-        if booking is not None and booking.status == BookingStatus.RESERVED:
+        if (
+            booking is not None
+            and booking.status == BookingStatus.RESERVED
+            and utcnow() - booking.created_at < STALE_HOLD  # else a crash left it behind
+        ):
             raise TriageError(BOOKING_IN_PROGRESS.format(user=booking.booked_by))
         changed = self.escalations.resolve(request_id, actor, self.clock(), outcome, note)
         if not changed.won:

@@ -80,3 +80,34 @@ def test_upkeep_releases_a_persons_hold_abandoned_by_a_dead_process(make_app) ->
     age(components, held, ABANDONED_HOLD + timedelta(seconds=5))
     upkeep(components)
     assert components.bookings.get_by_request(request_id).status == BookingStatus.RELEASED
+
+
+def test_resolving_waits_for_a_booking_in_progress_but_not_for_an_abandoned_one(make_app) -> None:
+    from bot.booking import STALE_HOLD
+    from bot.triage import BOOKING_IN_PROGRESS, TriageError
+    from handlers.ids import Outcome
+
+    client, components = make_app()
+    body = {
+        "submission_id": "resolve-vs-book",
+        "name": "Dana Reyes",
+        "email": "dana@northwind.example",
+        "timezone": "America/New_York",
+        "requested_start": "2026-12-01T10:00:00",
+        "notes": "urgent",
+    }
+    request_id = post_signed(quiet(client), body).json()["request_id"]
+    chosen = components.requests.get(request_id).model_copy(update={"rep_email": ALICE})
+    held = components.triage.booker.hold(chosen, booked_by="U0OMAR")
+    assert isinstance(held, StoredBooking)
+
+    try:
+        components.triage.close(request_id, "U0PRIYA", Outcome.SPAM, None)
+    except TriageError as refused:
+        assert str(refused) == BOOKING_IN_PROGRESS.format(user="U0OMAR")
+    else:
+        raise AssertionError("closed while a booking was in progress")
+
+    age(components, held, STALE_HOLD + timedelta(seconds=5))  # its completion died
+    closed = components.triage.close(request_id, "U0PRIYA", Outcome.SPAM, None)
+    assert (closed.outcome, closed.resolved_by) == ("spam", "U0PRIYA")
