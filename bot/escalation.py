@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,10 @@ from storage.models import EscalationKind, StoredEscalation, StoredRequest, utcn
 from storage.repositories import EscalationRepository
 
 log = logging.getLogger("frontdesk.escalation")
+
+# Longer than this in the channel's queue, and a post waits in the background instead of
+# holding up the form's request.
+INLINE_POST_WAIT = 2.0
 
 # Slack's answers meaning "this person cannot get a DM"; anything else is Slack failing.
 OWNER_UNREACHABLE_ERRORS = {"user_not_found", "user_disabled", "cannot_dm_bot", "user_not_visible"}
@@ -63,6 +68,8 @@ class Escalator:
         self.chat = chat
         self.escalations = escalations
         self.clock = clock
+        # One poster: posts to a channel are paced one a second anyway.
+        self.background = ThreadPoolExecutor(1, thread_name_prefix="slack-post")
 
     def escalate(
         self,
@@ -87,6 +94,17 @@ class Escalator:
         if escalation.notified_at is not None:
             return escalation  # a retry after a crash: Slack already knows
         view = escalation_view(request, escalation)
+        if self.chat.backlog_seconds(self.config.slack.escalation_channel) > INLINE_POST_WAIT:
+            # A burst: the post queues for its turn in the background, and the form's
+            # request is answered now. A crash meanwhile leaves it to the upkeep job.
+            self.background.submit(self._deliver, escalation, view, owner)
+        else:
+            self._deliver(escalation, view, owner)
+        return escalation
+
+    def _deliver(
+        self, escalation: StoredEscalation, view: EscalationView, owner: str | None
+    ) -> None:
         try:
             self._notify(escalation, view, owner)
         except Exception as exc:  # any Slack failure: keep the escalation, shout in the log
@@ -94,9 +112,8 @@ class Escalator:
             self.escalations.mark_notify_failed(escalation.id or 0, error)
             log.error(
                 "escalation NOT delivered to Slack; it is stored and needs a person",
-                extra={"request_id": request.id, "kind": str(kind), "error": error},
+                extra={"request_id": view.request_id, "kind": str(view.kind), "error": error},
             )
-        return escalation
 
     def redeliver(self, request: StoredRequest, escalation: StoredEscalation) -> bool:
         """Post an escalation Slack never got (a failed post, a crash); True when it went.

@@ -164,6 +164,10 @@ class Chat(Protocol):
         """Post once per dedupe key; raise IntegrationError when Slack refuses."""
         ...
 
+    def backlog_seconds(self, channel: str) -> float:
+        """How long a post to `channel` would wait for its turn (Slack's rate limit)."""
+        ...
+
     def open_dm(self, user_id: str) -> str:
         """The DM channel id with a user."""
         ...

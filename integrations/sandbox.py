@@ -168,6 +168,9 @@ class SandboxChat:
         ts = f"{int(row.created_at.timestamp())}.{row.id or 0:06d}"
         return PostedMessage(channel, ts)
 
+    def backlog_seconds(self, channel: str) -> float:
+        return 0.0  # nothing is paced: recording is instant
+
     def open_dm(self, user_id: str) -> str:
         return "D" + user_id[1:]
 

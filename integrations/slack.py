@@ -97,15 +97,25 @@ class ChannelPacer:
         self._next_free: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def wait(self, channel: str) -> None:
+    def backlog(self, channel: str) -> float:
+        """Seconds a post to `channel` would wait now for its turn."""
+        with self._lock:
+            return max(0.0, self._next_free.get(channel, 0.0) - self._clock())
+
+    def reserve(self, channel: str) -> float:
+        """Take the channel's next free turn; seconds until it comes."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._next_free.get(channel, now))
             self._next_free[channel] = slot + self.interval
             if len(self._next_free) > self._PRUNE_AT:
                 self._next_free = {c: t for c, t in self._next_free.items() if t > now}
-        if slot > now:
-            self._sleep(slot - now)
+        return slot - now
+
+    def wait(self, channel: str) -> None:
+        delay = self.reserve(channel)
+        if delay > 0:
+            self._sleep(delay)
 
 
 class SlackChat:
@@ -198,6 +208,9 @@ class SlackChat:
             extra={"dedupe_key": dedupe_key, "channel": posted.channel, "ts": posted.ts},
         )
         return posted
+
+    def backlog_seconds(self, channel: str) -> float:
+        return self.pacer.backlog(channel)
 
     def open_dm(self, user_id: str) -> str:
         response = self._call(

@@ -110,6 +110,9 @@ class ChatDouble:
         self.calls.append("post_message")
         raise self.error
 
+    def backlog_seconds(self, channel: str) -> float:
+        return 0.0
+
     def open_dm(self, user_id: str) -> str:
         self.calls.append("open_dm")
         raise self.error
