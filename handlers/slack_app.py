@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
 
 from bot.availability_lookup import AvailabilityLookup
 from bot.config import Config
@@ -145,10 +146,15 @@ def tell_user(chat: Chat, body: dict[str, Any], error: Exception) -> None:
     else:
         text = SOMETHING_WENT_WRONG.format(error=type(error).__name__, request_id=request_id)
         log.error("a Slack action crashed", exc_info=error, extra={"user": user})
-    if not (user and channel):
-        return
     try:
-        chat.post_ephemeral(channel, user, text)
+        if body.get("command") and body.get("response_url"):
+            # A slash command may come from a channel the bot is not in: answer through the
+            # command's own response_url, which works anywhere.
+            WebhookClient(body["response_url"], timeout=10).send(
+                text=text, response_type="ephemeral"
+            )
+        elif user and channel:
+            chat.post_ephemeral(channel, user, text)
     except Exception as exc:  # the refusal itself could not be shown; the log has it
         log.warning("could not show an ephemeral reply", extra={"error": repr(exc)})
 

@@ -137,3 +137,21 @@ def test_a_rep_without_a_slack_id_in_the_config_is_found_by_their_slack_email(
 
     assert lines(mine)[0] == "*Free 30-minute slots of alice@ourco.example* (PST)"
     assert lines(named)[0] == "*Free 30-minute slots of alice@ourco.example* (GMT)"
+
+
+def test_a_failing_command_explains_itself_at_its_response_url(slack: SlackHarness) -> None:
+    # A slash command may be typed in a channel the bot is not in, where an ephemeral
+    # chat.postEphemeral would fail: the failure is told through the command's response_url.
+    from handlers.slack_app import tell_user
+    from tests.slack_requests import slash_command
+
+    body = slash_command(
+        ALICE.id, "/availability", "", response_url=slack.fake.response_url("crashed")
+    )
+
+    tell_user(slack.components.integrations.chat, body, RuntimeError("boom"))
+
+    [reply] = slack.fake.responses("crashed")
+    assert reply["response_type"] == "ephemeral"
+    assert "RuntimeError" in reply["text"]
+    assert slack.fake.calls("chat.postEphemeral") == []
