@@ -1,5 +1,5 @@
-"""The Bolt app: built by a factory, one `register` per surface, a dedupe middleware so
-Slack retries never act twice, and one place that turns errors into ephemeral replies.
+"""The Bolt app: built by a factory, one `register` per surface, work after the ack wrapped
+by `once` (a Slack retry never acts twice; failures become ephemeral replies).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ log = logging.getLogger("frontdesk.slack.app")
 LAZY_WORKERS = 3
 
 SOMETHING_WENT_WRONG = (
-    "Sorry, that did not work: {error}. Nothing was changed twice; try again, and if it "
-    "keeps failing tell whoever runs Frontdesk (request `{request_id}`)."
+    "Sorry, that did not work: {error}. Try again; if it keeps failing, tell whoever runs "
+    "Frontdesk (request `{request_id}`)."
 )
 
 
@@ -62,9 +62,9 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
         # it once, on the first request, instead.
         token_verification_enabled=False,
         # The ack listener runs to its end before the lazy ones start (Bolt otherwise runs
-        # them side by side): the Book submission's hold and the Resolve submission's close
-        # must be in the database before the lazy work that reads them. Every ack listener
-        # is quick, so answering after it is still well inside Slack's 3 s.
+        # them side by side): the Resolve submission's close must be in the database before
+        # the redraw that reads it. Every ack listener is quick, so answering after it is
+        # still well inside Slack's 3 s.
         process_before_response=True,
         raise_error_for_unhandled_request=False,
         logger=bolt_log,
