@@ -193,7 +193,8 @@ def missing_scopes(granted: Iterable[str]) -> list[str]:
 
 
 class OAuthState:
-    """The `state` parameter: rep, nonce and PKCE verifier, Fernet-sealed and timestamped.
+    """The `state` parameter: rep and PKCE verifier, Fernet-sealed and timestamped (Fernet's
+    random IV makes every state unique).
 
     Sealed rather than stored, so the replica that receives the callback need not be the one
     that started the consent; encrypted, because the PKCE verifier must stay secret.
@@ -213,7 +214,7 @@ class OAuthState:
         self.ttl_seconds = ttl_seconds
 
     def seal(self, rep_email: str, code_verifier: str) -> str:
-        payload = {"rep": rep_email, "nonce": secrets.token_urlsafe(16), "pkce": code_verifier}
+        payload = {"rep": rep_email, "pkce": code_verifier}
         return self._fernet.encrypt(json.dumps(payload).encode()).decode()
 
     def open(self, state: str, *, now: float | None = None) -> tuple[str, str]:
