@@ -55,6 +55,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+from _machine import machine_busy_seconds
 from cryptography.fernet import Fernet
 
 from bot.availability import free_slots, slot_problem, working_windows
@@ -717,17 +718,6 @@ def check_readings(
 
 
 # -- main ----------------------------------------------------------------------------------
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds all cores have spent busy since boot (Linux /proc/stat), else None."""
-    try:
-        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    except OSError:
-        return None
-    ticks = [int(value) for value in first[1:]]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks[:7]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds() -> float:

@@ -39,7 +39,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
+from _machine import free_port, machine_busy_seconds
 
 from bot.config import WEEKDAYS, Config, ConfigError, Rep, load_config, parse_hours
 from bot.signing import signed_headers
@@ -314,26 +314,6 @@ def _local_iso(start: datetime, zone: ZoneInfo, with_offset: bool) -> str:
 # -- the server under test -----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds all cores have spent busy since boot (Linux /proc/stat), else None.
-
-    Time stolen by the hypervisor is not counted: nothing in this machine used it."""
-    try:
-        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    except OSError:
-        return None
-    ticks = [int(value) for value in first[1:]]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks[:7]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def frontdesk_executable() -> Path:
     beside_python = Path(sys.executable).parent / "frontdesk"
     return beside_python if beside_python.exists() else ROOT / ".venv" / "bin" / "frontdesk"
@@ -346,7 +326,7 @@ class Server:
     config_path: Path
     workdir: Path
     secret: str = field(default_factory=lambda: secrets.token_hex(32))
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=lambda: free_port(HOST))
     process: subprocess.Popen[bytes] | None = None
 
     @property

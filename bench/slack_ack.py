@@ -50,7 +50,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +64,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+from _machine import free_port, machine_busy_seconds
 from sqlalchemy import create_engine, text
 
 from bot.config import Config, ConfigError, load_config
@@ -160,11 +160,6 @@ def serve(config: Config, port: int) -> None:
     uvicorn.run(app, host=HOST, port=port, log_config=None, access_log=False)
 
 
-def _free_port() -> int:
-    with socket.create_server((HOST, 0)) as listener:
-        return int(listener.getsockname()[1])
-
-
 @dataclass
 class AppProcess:
     """This script in `--serve-port` mode: the app under test, stopped on every exit path."""
@@ -172,7 +167,7 @@ class AppProcess:
     config_path: Path
     env: dict[str, str]
     log_path: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=lambda: free_port(HOST))
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -257,10 +252,7 @@ class CpuSample:
             if server_pid is not None:
                 stat = Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()
                 server = (int(stat[11]) + int(stat[12])) / tick  # utime + stime
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-            idle = sum(ticks[3:5])  # idle + iowait; steal is not ours to count
-            machine = (sum(ticks[:7]) - idle) / tick
+        machine = machine_busy_seconds()
         return cls(time.monotonic(), server, time.process_time(), machine)
 
 
