@@ -32,6 +32,7 @@ from tests.conftest import FixedClock, make_settings, post_signed
 from tests.fakes.graph import EVENTS, GET_SCHEDULE, FakeGraph
 from tests.fakes.postmark import SEND, FakePostmark
 from tests.fakes.slack import FakeSlack
+from tests.integration.one_rep_config import one_rep_config
 
 BOB = "bob@ourco.example"
 ROOM = "room-spree@ourco.example"
@@ -53,33 +54,14 @@ CLIENT_TIME = "10:00 AM EST"
 # Graph's Retry-After, unlike the 1 s the client would back off by on its own.
 RETRY_AFTER = 2
 
-HOURS = ", ".join(f'{day} = "08:00-18:00"' for day in ("mon", "tue", "wed", "thu", "fri"))
-CONFIG = f"""
-timezone = "{BERLIN}"
-
-[slack]
-escalation_channel = "{CHANNEL}"
-
-[gate]
-escalation_keywords = ["group", "urgent", "custom", "reschedule"]
-group_size_threshold = 5
-
-[[reps]]
-email = "{BOB}"
-slack_id = "U0BOB"
-timezone = "{BERLIN}"
-working_hours = {{ {HOURS} }}
-provider = "microsoft"
-booking_calendar = "{BOB}"
-calendars = ["{BOB}", "{ROOM}"]
-
-[booking]
-default_duration_minutes = 30
-min_notice_minutes = 120
-buffer_minutes = 10
-horizon_days = 21
-video = "auto"
-"""
+CONFIG = one_rep_config(
+    email=BOB,
+    slack_id="U0BOB",
+    zone=BERLIN,
+    provider="microsoft",
+    calendars=[BOB, ROOM],
+    channel=CHANNEL,
+)
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -35,6 +35,7 @@ from tests.conftest import FixedClock, make_settings, post_signed
 from tests.fakes.google import MEET_BASE, FakeGoogle
 from tests.fakes.postmark import SEND, FakePostmark
 from tests.fakes.slack import FakeSlack
+from tests.integration.one_rep_config import one_rep_config
 
 ALICE = "alice@ourco.example"
 ROOM = "room-2@resource.calendar.google.com"
@@ -51,33 +52,14 @@ MEETING = timedelta(minutes=30)
 
 # Alice works until 18:00: a Phoenix client's 14:00 is 17:00 in a New York summer, and the
 # example config's 17:00 close would turn that case away for the wrong reason.
-HOURS = ", ".join(f'{day} = "08:00-18:00"' for day in ("mon", "tue", "wed", "thu", "fri"))
-CONFIG = f"""
-timezone = "{NEW_YORK}"
-
-[slack]
-escalation_channel = "{CHANNEL}"
-
-[gate]
-escalation_keywords = ["group", "urgent", "custom", "reschedule"]
-group_size_threshold = 5
-
-[[reps]]
-email = "{ALICE}"
-slack_id = "U0ALICE"
-timezone = "{NEW_YORK}"
-working_hours = {{ {HOURS} }}
-provider = "google"
-booking_calendar = "{ALICE}"
-calendars = ["{ALICE}", "{TEAM}", "{ROOM}"]
-
-[booking]
-default_duration_minutes = 30
-min_notice_minutes = 120
-buffer_minutes = 10
-horizon_days = 21
-video = "auto"
-"""
+CONFIG = one_rep_config(
+    email=ALICE,
+    slack_id="U0ALICE",
+    zone=NEW_YORK,
+    provider="google",
+    calendars=[ALICE, TEAM, ROOM],
+    channel=CHANNEL,
+)
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 SLACK_DATE = re.compile(r"<!date\^(\d+)\^\{date_short_pretty\} \{time\}\|([^>]*)>")
