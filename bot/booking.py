@@ -13,6 +13,7 @@ from bot.availability import busy_problem, timing_problem
 from bot.config import Config, Rep
 from bot.confirmation import render_confirmation
 from bot.connection_health import ConnectionHealth, broken_reason_code
+from bot.reminders import plan_reminders
 from bot.services import Integrations
 from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError, Interval
 from storage.models import BookingStatus, StoredBooking, StoredRequest, utcnow
@@ -229,11 +230,20 @@ class Booker:
             if isinstance(exc, IntegrationError):
                 self._note_broken(rep, exc)
             raise
+        reminders = plan_reminders(
+            self.config.reminders,
+            start=booking.start,
+            client_timezone=request.timezone,
+            phone=request.phone,
+            sms_opt_in=request.sms_opt_in,
+            now=self.clock(),
+        )
         return self.bookings.confirm(
             booking,
             event_id=event.event_id,
             ical_uid=event.ical_uid,
             video_url=event.video_url,
+            reminders=reminders,
         )
 
     def _confirm_to_client(

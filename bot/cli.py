@@ -71,10 +71,11 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
     if scheduler is not None:
         scheduler.start()
     try:
+        # uvicorn handles SIGTERM itself: it stops taking requests and finishes the open ones.
         uvicorn.run(create_app(components), host=host, port=port, log_config=None, access_log=False)
     finally:
         if scheduler is not None:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown()
 
 
 @main.command()
@@ -83,12 +84,20 @@ def worker(config_path: str | None) -> None:
     """Run only the background jobs (for deployments with several `serve --no-scheduler`)."""
     from bot.app import build_components
     from bot.scheduler import build_scheduler
+    from bot.services import UnavailableIntegrationError
+    from storage.migrate import upgrade
 
     settings = _settings()
     configure_logging(settings.frontdesk_log_level)
-    components = build_components(settings, _config(settings, config_path))
+    config = _config(settings, config_path)
+    if settings.database_url.startswith("sqlite"):
+        upgrade(settings.database_url)
+    try:
+        components = build_components(settings, config)
+    except UnavailableIntegrationError as exc:
+        raise click.ClickException(str(exc)) from None
     log.info("worker starting", extra={"services": components.integrations.modes()})
-    build_scheduler(components, blocking=True).start()
+    build_scheduler(components).run_until_signalled()
 
 
 @main.group()

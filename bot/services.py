@@ -10,12 +10,13 @@ from slack_sdk import WebClient
 
 from bot.config import Config, Rep
 from bot.settings import Settings
-from integrations.base import CalendarProvider, Chat, EmailSender
+from integrations.base import CalendarProvider, Chat, EmailSender, SmsSender
 from integrations.google import GoogleCalendar
 from integrations.microsoft import MicrosoftCalendar
 from integrations.postmark import PostmarkEmail
-from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail
+from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail, SandboxSms
 from integrations.slack import SlackChat, build_slack_client
+from integrations.twilio_sms import TwilioSms
 from storage.repositories import BookingRepository, ConnectionRepository, OutboxRepository
 
 
@@ -28,6 +29,7 @@ class Integrations:
     calendars: dict[str, CalendarProvider]  # by rep.provider
     email: EmailSender
     chat: Chat
+    sms: SmsSender
     slack_client: WebClient | None = None  # the real Slack's client, shared with Bolt
 
     def calendar_for(self, rep: Rep) -> CalendarProvider:
@@ -38,6 +40,7 @@ class Integrations:
         modes = {f"calendar:{key}": provider.name for key, provider in self.calendars.items()}
         modes["email"] = self.email.name
         modes["slack"] = self.chat.name
+        modes["sms"] = self.sms.name
         return modes
 
 
@@ -47,6 +50,7 @@ _CREDENTIALS = {
     "Google": ("google_client_id", "google_client_secret"),
     "Microsoft": ("ms_tenant_id", "ms_client_id", "ms_client_secret"),
     "Postmark": ("postmark_server_token", "postmark_from"),
+    "Twilio": ("twilio_account_sid", "twilio_auth_token", "twilio_from"),
 }
 
 
@@ -89,7 +93,8 @@ def build_integrations(
     )
     slack_client = build_slack_client(settings) if settings.slack_configured else None
     chat: Chat = SlackChat(slack_client, outbox) if slack_client else SandboxChat(outbox)
-    return Integrations(calendars, email, chat, slack_client)
+    sms: SmsSender = TwilioSms(settings) if settings.twilio_configured else SandboxSms(outbox)
+    return Integrations(calendars, email, chat, sms, slack_client)
 
 
 def mixed_mode_problems(config: Config, integrations: Integrations) -> list[str]:

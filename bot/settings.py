@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     frontdesk_log_level: str = "INFO"
     frontdesk_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     frontdesk_signature_tolerance_seconds: int = Field(default=300, ge=1)
+    # How often the scheduler looks for due reminders, SLA re-pings and outcome prompts.
+    frontdesk_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @property
     def slack_configured(self) -> bool:

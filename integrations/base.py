@@ -116,7 +116,9 @@ class CalendarProvider(Protocol):
 
 @dataclass(frozen=True)
 class Confirmation:
-    """A booking confirmation, rendered for the client by the email sender."""
+    """An email to the client about their booking (the confirmation, or a reminder),
+    rendered for the email sender.
+    """
 
     request_id: str
     to: str
@@ -125,14 +127,74 @@ class Confirmation:
     text_body: str
     html_body: str
     attachments: tuple[dict[str, Any], ...] = field(default=())
+    tag: str = "confirmation"  # what kind of email; Postmark's Tag
+    # Names this one email among the request's emails of its kind (default: the request).
+    message_key: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        """The outbox key that makes this email go out once."""
+        return f"email:{self.tag}:{self.message_key or self.request_id}"
 
 
 class EmailSender(Protocol):
     name: str
 
     def send(self, message: Confirmation) -> str:
-        """Send once per request id; return the provider's message id."""
+        """Send once per dedupe key; return the provider's message id."""
         ...
+
+
+@dataclass(frozen=True)
+class TextMessage:
+    """An SMS to a client. `key` names it for good: a retry after a crash asks the
+    provider for a message already sent under it before sending again.
+    """
+
+    key: str
+    to: str  # E.164
+    body: str
+    status_callback: str | None = None  # where the provider reports delivery
+
+
+class SmsError(IntegrationError):
+    """An SMS the provider refused. `permanent` ones (unsubscribed, invalid number) must
+    never be retried; `in_doubt` ones (a timeout, a 5xx) may have been sent all the same.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        status: int | str,
+        reason: str,
+        message: str,
+        *,
+        permanent: bool,
+        in_doubt: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(provider, status, reason, message)
+        self.permanent = permanent
+        self.in_doubt = in_doubt
+        self.retry_after = retry_after
+
+
+class SmsSender(Protocol):
+    """Text messages to clients (Twilio, or the sandbox)."""
+
+    name: str
+
+    def send(self, message: TextMessage) -> str:
+        """Send once; return the provider's message id. Raise SmsError when refused."""
+        ...
+
+    def find_sent(self, message: TextMessage, since: datetime) -> str | None:
+        """The id of a message already sent with this key since `since`, if any (used
+        after a failure that may have hidden an acceptance).
+        """
+        ...
+
+    def probe(self) -> list[Probe]: ...
 
 
 @dataclass(frozen=True)
@@ -160,8 +222,11 @@ class Chat(Protocol):
         *,
         dedupe_key: str,
         request_id: str | None = None,
+        thread_ts: str | None = None,
     ) -> PostedMessage:
-        """Post once per dedupe key; raise IntegrationError when Slack refuses."""
+        """Post once per dedupe key (as a reply in `thread_ts`'s thread when given); raise
+        IntegrationError when Slack refuses.
+        """
         ...
 
     def backlog_seconds(self, channel: str) -> float:

@@ -1,5 +1,6 @@
 """Email through Postmark: `PostmarkEmail`, the real `EmailSender`, which sends each
-confirmation once per request id and translates Postmark's answers into our errors.
+email (a confirmation, a reminder) once per dedupe key and translates Postmark's answers
+into our errors.
 """
 
 from __future__ import annotations
@@ -105,18 +106,18 @@ class PostmarkEmail:
     # ------------------------------------------------------------------ sending
 
     def send(self, message: Confirmation) -> str:
-        """Send the confirmation once per request id; return Postmark's MessageID.
+        """Send the email once per dedupe key; return Postmark's MessageID.
 
         The outbox row is claimed before Postmark is called, so of two replicas (or threads)
         sending the same confirmation only the one that created the row sends; the other
         waits for its outcome.
         """
-        key = f"email:confirmation:{message.request_id}"
+        key = message.dedupe_key
         fields = self._fields(message)
         claim = self.outbox.record(
             key,
             "email",
-            "confirmation",
+            message.tag,
             _outbox_payload(fields),
             request_id=message.request_id,
             status=OutboxStatus.PENDING,
@@ -155,7 +156,7 @@ class PostmarkEmail:
                 waited = True  # another worker took it over first: wait for its outcome
                 continue
             log.info(
-                "resuming an earlier confirmation send",
+                "resuming an earlier email send",
                 extra={"request_id": message.request_id, "outbox_status": row.status},
             )
             return self._deliver(row.id, message, fields, check_first=True)
@@ -163,14 +164,18 @@ class PostmarkEmail:
     def _deliver(
         self, row_id: int, message: Confirmation, fields: dict[str, Any], *, check_first: bool
     ) -> str:
-        what = f"the confirmation for {message.request_id}"
+        what = f"the {message.tag} email for {message.request_id}"
         try:
             found = self._already_sent(message) if check_first else None
             if found is not None:
                 self.outbox.mark_sent(row_id, {"message_id": found, "found_by_search": True})
                 log.info(
-                    "confirmation email had already gone out",
-                    extra={"request_id": message.request_id, "message_id": found},
+                    "email had already gone out",
+                    extra={
+                        "request_id": message.request_id,
+                        "tag": message.tag,
+                        "message_id": found,
+                    },
                 )
                 return found
             answer = self._call(what, lambda: self.client.emails.send(**fields), idempotent=False)
@@ -178,8 +183,8 @@ class PostmarkEmail:
         except IntegrationError as error:
             self.outbox.mark_failed(row_id, f"{error.code} {error.message}")
             log.warning(
-                "confirmation email failed",
-                extra={"request_id": message.request_id, "error": error.code},
+                "email failed",
+                extra={"request_id": message.request_id, "tag": message.tag, "error": error.code},
             )
             raise
         except Exception as exc:
@@ -191,22 +196,27 @@ class PostmarkEmail:
             row_id, {"message_id": message_id, "submitted_at": answer.get("SubmittedAt")}
         )
         log.info(
-            "confirmation email sent",
-            extra={"request_id": message.request_id, "message_id": message_id, "to": message.to},
+            "email sent",
+            extra={
+                "request_id": message.request_id,
+                "tag": message.tag,
+                "message_id": message_id,
+                "to": message.to,
+            },
         )
         return message_id
 
     def _already_sent(self, message: Confirmation) -> str | None:
-        """The MessageID of a confirmation Postmark accepted for this request, if any."""
+        """The MessageID of this email if Postmark accepted it before, else None."""
         answer = self._call(
-            f"the search for an earlier confirmation of {message.request_id}",
+            f"the search for an earlier {message.tag} email for {message.request_id}",
             lambda: self.client.call(
                 "GET",
                 "/messages/outbound",
                 count=1,
                 offset=0,
-                tag=CONFIRMATION_TAG,
-                metadata_request_id=message.request_id,
+                tag=message.tag,
+                **{f"metadata_{name}": value for name, value in _metadata(message).items()},
             ),
         )
         messages = answer.get("Messages") or []
@@ -220,8 +230,8 @@ class PostmarkEmail:
             "TextBody": message.text_body,
             "HtmlBody": message.html_body,
             "Attachments": [dict(attachment) for attachment in message.attachments],
-            "Tag": CONFIRMATION_TAG,
-            "Metadata": {"request_id": message.request_id},
+            "Tag": message.tag,
+            "Metadata": _metadata(message),
             "MessageStream": MESSAGE_STREAM,
         }
 
@@ -333,6 +343,14 @@ class PostmarkEmail:
         else:
             hint = f"Postmark refused {what} (HTTP {status}, {said})"
         return IntegrationError(self.name, status, reason, hint)
+
+
+def _metadata(message: Confirmation) -> dict[str, str]:
+    """What Postmark keeps with the email, and what a search for it filters on."""
+    metadata = {"request_id": message.request_id}
+    if message.message_key:
+        metadata["message_key"] = message.message_key
+    return metadata
 
 
 def _outbox_payload(fields: dict[str, Any]) -> dict[str, Any]:

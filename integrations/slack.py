@@ -155,6 +155,7 @@ class SlackChat:
         *,
         dedupe_key: str,
         request_id: str | None = None,
+        thread_ts: str | None = None,
     ) -> PostedMessage:
         """Post once per dedupe key: a key already sent returns the stored message.
 
@@ -164,7 +165,9 @@ class SlackChat:
         taken over once stale: a crash between Slack's answer and our record may post twice,
         which beats never posting.
         """
-        payload = {"channel": channel, "text": text, "blocks": blocks}
+        payload: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
+        if thread_ts:
+            payload["thread_ts"] = thread_ts
         claim = self.outbox.record(
             dedupe_key,
             "slack",
@@ -195,7 +198,7 @@ class SlackChat:
                 "chat.postMessage",
                 channel,
                 lambda: self.post_client.chat_postMessage(
-                    channel=channel, text=text, blocks=blocks
+                    channel=channel, text=text, blocks=blocks, thread_ts=thread_ts
                 ),
             )
         except IntegrationError as exc:

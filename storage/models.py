@@ -86,6 +86,33 @@ class BookingStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class MeetingOutcome(StrEnum):
+    """The host's answer to "Did it happen?" after the meeting (the no-show KPI's source)."""
+
+    HELD = "held"
+    NO_SHOW = "no_show"
+    RESCHEDULED = "rescheduled"
+
+
+class ReminderChannel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"  # waiting for due_at (also between retries)
+    SENDING = "sending"  # claimed by one dispatcher until lease_until
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider's status callback confirmed delivery
+    FAILED = "failed"  # refused for good (unsubscribed, invalid number) or out of retries
+    SKIPPED = "skipped"  # no longer useful (the meeting started, the client opted out)
+    CANCELLED = "cancelled"  # the booking was cancelled
+
+    @property
+    def is_open(self) -> bool:
+        return self in (ReminderStatus.PENDING, ReminderStatus.SENDING)
+
+
 class OutboxStatus(StrEnum):
     SANDBOXED = "sandboxed"  # recorded instead of sent (sandbox mode)
     PENDING = "pending"
@@ -163,6 +190,9 @@ class StoredEscalation(SQLModel):
     resolved_at: datetime | None = _utc(index=True)
     outcome: str | None = Field(default=None, max_length=32)
     resolution_note: str | None = Field(default=None, max_length=2000)
+    # SLA re-pings sent so far (at 1x, 2x and 4x sla_minutes), and when the last went out.
+    sla_pings: int = 0
+    sla_pinged_at: datetime | None = _utc()
 
 
 class Escalation(StoredEscalation, table=True):
@@ -188,11 +218,70 @@ class StoredBooking(SQLModel):
     created_at: datetime = _utc(now=True)
     confirmed_at: datetime | None = _utc()
     confirmation_sent_at: datetime | None = _utc()
+    # "Did it happen?": the DM to the host after the meeting, its nudge, and the answer.
+    outcome_prompted_at: datetime | None = _utc()
+    outcome_prompt_channel: str | None = Field(default=None, max_length=32)
+    outcome_prompt_ts: str | None = Field(default=None, max_length=32)
+    outcome_host: str | None = Field(default=None, max_length=32)
+    outcome_nudged_at: datetime | None = _utc()
+    outcome: str | None = Field(default=None, max_length=16)
+    outcome_by: str | None = Field(default=None, max_length=32)
+    outcome_at: datetime | None = _utc()
 
 
 class Booking(StoredBooking, table=True):
     __tablename__ = "booking"
-    __table_args__ = (Index("ix_booking_rep_start", "rep_email", "start"),)
+    __table_args__ = (
+        Index("ix_booking_rep_start", "rep_email", "start"),
+        Index("ix_booking_status_end", "status", "end"),
+    )
+
+
+class StoredReminder(SQLModel):
+    """A reminder to the client before a booked meeting, stored when the booking is
+    confirmed so that restarts lose none; a row is claimed before it is sent, so one
+    dispatcher of several sends it.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="booking.id")
+    request_id: str = Field(max_length=40, index=True)
+    channel: str = Field(max_length=8)  # sms | email
+    status: str = Field(default=ReminderStatus.PENDING, max_length=16)
+    due_at: datetime = _utc(required=True)
+    meeting_start: datetime = _utc(required=True)  # the start the due time was computed for
+    attempts: int = 0
+    lease_until: datetime | None = _utc()
+    # A send that failed in a way that may hide an acceptance: ask the provider first.
+    check_before_send: bool = False
+    provider_id: str | None = Field(default=None, max_length=64, index=True)
+    provider_status: str | None = Field(default=None, max_length=32)
+    error_code: str | None = Field(default=None, max_length=100)
+    error_detail: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _utc(now=True)
+    updated_at: datetime = _utc(now=True)
+    sent_at: datetime | None = _utc()
+    delivered_at: datetime | None = _utc()
+
+
+class Reminder(StoredReminder, table=True):
+    __tablename__ = "reminder"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "channel", name="uq_reminder_booking_channel"),
+        # The dispatch tick reads only what is due: its cost follows that, not the backlog.
+        Index("ix_reminder_status_due", "status", "due_at"),
+        Index("ix_reminder_status_lease", "status", "lease_until"),
+    )
+
+
+class SmsOptOut(SQLModel, table=True):
+    """Phone numbers that said STOP (or that Twilio reports unsubscribed): no more SMS."""
+
+    __tablename__ = "sms_opt_out"
+
+    phone: str = Field(primary_key=True, max_length=20)
+    source: str = Field(max_length=32)  # inbound:STOP, twilio:21610, …
+    opted_out_at: datetime = _utc(now=True)
 
 
 class OutboxMessage(SQLModel, table=True):

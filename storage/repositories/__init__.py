@@ -7,7 +7,9 @@ from storage.repositories.bookings import BookingRepository
 from storage.repositories.connections import ConnectionRepository
 from storage.repositories.escalations import EscalationRepository
 from storage.repositories.interactions import InteractionRepository
+from storage.repositories.opt_outs import OptOutRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.reminders import PlannedReminder, ReminderRepository
 from storage.repositories.requests import RequestRepository
 
 __all__ = [
@@ -15,6 +17,9 @@ __all__ = [
     "ConnectionRepository",
     "EscalationRepository",
     "InteractionRepository",
+    "OptOutRepository",
     "OutboxRepository",
+    "PlannedReminder",
+    "ReminderRepository",
     "RequestRepository",
 ]

@@ -4,7 +4,7 @@ requests (or two replicas) can never book one rep into overlapping meetings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from storage.db import Database
 from storage.models import Booking, BookingStatus, StoredBooking, utcnow
 from storage.repositories._sql import table
+from storage.repositories.reminders import PlannedReminder, plan_in
 
 BOOKINGS = table(Booking)
 _HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
@@ -125,11 +126,24 @@ class BookingRepository:
         event_id: str,
         ical_uid: str | None,
         video_url: str | None,
+        reminders: Sequence[PlannedReminder] = (),
     ) -> StoredBooking:
+        """The event exists: the booking is confirmed and its reminders are stored in the
+        same transaction, so no crash can leave a confirmed booking without them.
+        """
         confirmed_at = booking.confirmed_at or utcnow()
         params = {"b_event": event_id, "b_uid": ical_uid, "b_video": video_url}
         with self.db.transaction() as conn:
             conn.execute(_CONFIRM, {**params, "b_id": booking.id, "b_at": confirmed_at})
+            if reminders:
+                plan_in(
+                    conn,
+                    booking_id=booking.id or 0,
+                    request_id=booking.request_id,
+                    meeting_start=booking.start,
+                    plan=reminders,
+                    now=utcnow(),
+                )
         booking.status = BookingStatus.CONFIRMED
         booking.event_id, booking.ical_uid, booking.video_url = event_id, ical_uid, video_url
         booking.confirmed_at = confirmed_at
@@ -179,3 +193,124 @@ class BookingRepository:
         with self.db.connection() as conn:
             rows = conn.execute(_LAST_BOOKED).all()
         return {rep: last for rep, last in rows if last is not None}
+
+    # ------------------------------------------------------------------ "Did it happen?"
+
+    def get(self, booking_id: int) -> StoredBooking | None:
+        with self.db.connection() as conn:
+            row = conn.execute(select(BOOKINGS).where(BOOKINGS.c.id == booking_id)).first()
+        return None if row is None else _booking(row)
+
+    def prompts_due(
+        self, ended_before: datetime, ended_after: datetime, limit: int = 50
+    ) -> list[StoredBooking]:
+        """Confirmed meetings that ended in (ended_after, ended_before] and whose host has
+        not been asked yet (a range on the status-and-end index).
+        """
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(BOOKINGS)
+                .where(
+                    BOOKINGS.c.status == BookingStatus.CONFIRMED,
+                    BOOKINGS.c.end <= ended_before,
+                    BOOKINGS.c.end > ended_after,
+                    BOOKINGS.c.outcome_prompted_at.is_(None),
+                )
+                .order_by(BOOKINGS.c.end, BOOKINGS.c.id)
+                .limit(limit)
+            ).all()
+        return [_booking(row) for row in rows]
+
+    def claim_prompt(self, booking_id: int, at: datetime) -> bool:
+        """Take the prompt for this meeting; of several replicas, one wins."""
+        return self._set_if(
+            booking_id,
+            (
+                BOOKINGS.c.outcome_prompted_at.is_(None),
+                BOOKINGS.c.status == BookingStatus.CONFIRMED,
+            ),
+            {"outcome_prompted_at": at},
+        )
+
+    def release_prompt(self, booking_id: int, claimed_at: datetime) -> bool:
+        """Give back a prompt claimed at `claimed_at` that could not be posted, so a later
+        tick tries again.
+        """
+        return self._set_if(
+            booking_id,
+            (
+                BOOKINGS.c.outcome_prompted_at == claimed_at,
+                BOOKINGS.c.outcome_prompt_ts.is_(None),
+            ),
+            {"outcome_prompted_at": None},
+        )
+
+    def mark_prompted(
+        self, booking_id: int, host: str | None, channel: str | None, ts: str | None
+    ) -> None:
+        """Where the prompt went (no channel: nobody could be asked, and nobody will be)."""
+        self._set_if(
+            booking_id,
+            (),
+            {"outcome_host": host, "outcome_prompt_channel": channel, "outcome_prompt_ts": ts},
+        )
+
+    def nudges_due(
+        self, prompted_before: datetime, ended_after: datetime, limit: int = 50
+    ) -> list[StoredBooking]:
+        """Prompts posted before `prompted_before`, still unanswered and not nudged, of
+        meetings that ended after `ended_after` (which keeps this a range on the index).
+        """
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(BOOKINGS)
+                .where(
+                    BOOKINGS.c.status == BookingStatus.CONFIRMED,
+                    BOOKINGS.c.end > ended_after,
+                    BOOKINGS.c.outcome_prompt_ts.is_not(None),
+                    BOOKINGS.c.outcome_prompted_at < prompted_before,
+                    BOOKINGS.c.outcome_nudged_at.is_(None),
+                    BOOKINGS.c.outcome.is_(None),
+                )
+                .order_by(BOOKINGS.c.end, BOOKINGS.c.id)
+                .limit(limit)
+            ).all()
+        return [_booking(row) for row in rows]
+
+    def claim_nudge(self, booking_id: int, at: datetime) -> bool:
+        """Take the one nudge of an unanswered prompt; of several replicas, one wins."""
+        return self._set_if(
+            booking_id,
+            (BOOKINGS.c.outcome_nudged_at.is_(None), BOOKINGS.c.outcome.is_(None)),
+            {"outcome_nudged_at": at},
+        )
+
+    def release_nudge(self, booking_id: int, claimed_at: datetime) -> bool:
+        """Give back a nudge claimed at `claimed_at` that could not be posted."""
+        return self._set_if(
+            booking_id,
+            (BOOKINGS.c.outcome_nudged_at == claimed_at,),
+            {"outcome_nudged_at": None},
+        )
+
+    def record_outcome(
+        self, booking_id: int, outcome: str, by: str, at: datetime
+    ) -> StoredBooking | None:
+        """Store the host's answer (a later answer replaces it); the booking as it now is,
+        or None when there is no such booking.
+        """
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(BOOKINGS)
+                .where(BOOKINGS.c.id == booking_id)
+                .values(outcome=outcome, outcome_by=by, outcome_at=at)
+            )
+            row = conn.execute(select(BOOKINGS).where(BOOKINGS.c.id == booking_id)).first()
+        return None if row is None else _booking(row)
+
+    def _set_if(self, booking_id: int, guards: tuple[Any, ...], values: dict[str, Any]) -> bool:
+        with self.db.transaction() as conn:
+            changed = conn.execute(
+                update(BOOKINGS).where(BOOKINGS.c.id == booking_id, *guards).values(values)
+            ).rowcount
+        return bool(changed == 1)

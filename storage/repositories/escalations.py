@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, literal, select, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 
 from storage.db import Database
 from storage.models import Escalation, EscalationKind, StoredEscalation, utcnow
@@ -201,3 +202,45 @@ class EscalationRepository:
                 ).where(ESCALATIONS.c.resolved_at.is_(None))
             ).one()
         return int(row[0]), int(row[1])
+
+    def sla_due(self, due_before: Sequence[datetime], limit: int = 50) -> list[StoredEscalation]:
+        """Open, unclaimed escalations already in Slack that are owed an SLA re-ping: those
+        with `n` pings so far that were created by `due_before[n]` (when ping n+1 falls
+        due). Only open rows are read (the resolved_at index), so the cost follows the open
+        backlog, not the history.
+        """
+        owed = [
+            and_(ESCALATIONS.c.sla_pings == sent, ESCALATIONS.c.created_at <= before)
+            for sent, before in enumerate(due_before)
+        ]
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(ESCALATIONS)
+                .where(
+                    ESCALATIONS.c.resolved_at.is_(None),
+                    ESCALATIONS.c.claimed_at.is_(None),
+                    ESCALATIONS.c.message_ts.is_not(None),
+                    or_(*owed),
+                )
+                .order_by(ESCALATIONS.c.created_at, ESCALATIONS.c.id)
+                .limit(limit)
+            ).all()
+        return [StoredEscalation(**row._mapping) for row in rows]
+
+    def advance_sla(self, escalation_id: int, seen: int, new: int, at: datetime | None) -> bool:
+        """Move the ping count from `seen` to `new` if it still is `seen` and nobody has
+        claimed or closed the escalation: of several replicas, one wins each ping.
+        """
+        with self.db.transaction() as conn:
+            return (
+                conn.execute(
+                    update(ESCALATIONS)
+                    .where(
+                        ESCALATIONS.c.id == escalation_id,
+                        ESCALATIONS.c.claimed_at.is_(None),
+                        ESCALATIONS.c.resolved_at.is_(None),
+                    )
+                    .values(sla_pings=new, sla_pinged_at=at)
+                ).rowcount
+                == 1
+            )

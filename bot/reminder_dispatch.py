@@ -1,0 +1,292 @@
+"""The reminder dispatch tick: claim what is due, send it once, record what happened.
+
+Every decision is stored on the reminder row, so `/sandbox.json`, the database and the
+logs tell the same story: sent (with the provider's id), skipped (and why), failed for
+good (and why, also in the booking's Slack thread when it has one), or waiting for a
+retry after a transient failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.config import Config
+from bot.reminders import render_email, render_sms, sms_allowed
+from integrations.base import (
+    Chat,
+    EmailSender,
+    IntegrationError,
+    SmsError,
+    SmsSender,
+    TextMessage,
+)
+from storage.models import BookingStatus, ReminderChannel, ReminderStatus, utcnow
+from storage.repositories import EscalationRepository, OptOutRepository, ReminderRepository
+from storage.repositories.reminders import DueReminder
+
+log = logging.getLogger("frontdesk.reminders")
+
+BATCH_SIZE = 100
+# Longer than one send with all its retries (3 x 10 s timeouts and Retry-After waits): a
+# claim older than this was left by a dead process.
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+RETRY_BACKOFF = timedelta(minutes=1)  # 1, 2, 4, 8 min between attempts
+MAX_BATCHES_PER_TICK = 50  # a tick ends even if reminders keep falling due meanwhile
+
+# Postmark answers that no retry changes: the recipient is suppressed, the request invalid.
+_PERMANENT_EMAIL_REASONS = {"406", "300"}
+UNSUBSCRIBED = "21610"
+
+FAILURE_NOTE = (
+    ":warning: The {channel} reminder to {to} for the meeting on "
+    "<!date^{ts}^{{date_short_pretty}} {{time}}|{fallback}> was not sent: {why}. "
+    "It will not be retried."
+)
+
+
+@dataclass(frozen=True)
+class TwilioCallbacks:
+    """Where Twilio reports delivery: `{public_url}/webhooks/twilio/status?reminder=ID`."""
+
+    public_url: str
+
+    def status_url(self, reminder_id: int) -> str:
+        return f"{self.public_url.rstrip('/')}/webhooks/twilio/status?reminder={reminder_id}"
+
+
+class ReminderDispatcher:
+    def __init__(
+        self,
+        config: Config,
+        reminders: ReminderRepository,
+        opt_outs: OptOutRepository,
+        escalations: EscalationRepository,
+        sms: SmsSender,
+        email: EmailSender,
+        chat: Chat,
+        *,
+        callbacks: TwilioCallbacks | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        batch_size: int = BATCH_SIZE,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.config = config
+        self.reminders = reminders
+        self.opt_outs = opt_outs
+        self.escalations = escalations
+        self.sms = sms
+        self.email = email
+        self.chat = chat
+        self.callbacks = callbacks
+        self.clock = clock
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+
+    def tick(self, stop: threading.Event | None = None) -> Counter[str]:
+        """Send every reminder due now; returns counts by what happened to each.
+
+        When `stop` is set (a shutdown), the send in progress finishes and the rest of
+        the claimed batch goes back to the table for the next process, untouched.
+        """
+        counts: Counter[str] = Counter()
+        for _ in range(MAX_BATCHES_PER_TICK):
+            batch = self.reminders.claim_due(self.clock(), LEASE, limit=self.batch_size)
+            for index, due in enumerate(batch):
+                if stop is not None and stop.is_set():
+                    counts["released"] += self.reminders.release(batch[index:])
+                    return counts
+                counts[self._dispatch_safely(due)] += 1
+            if len(batch) < self.batch_size:
+                break
+        return counts
+
+    def _dispatch_safely(self, due: DueReminder) -> str:
+        try:
+            return self._dispatch(due)
+        except Exception as exc:  # one bad reminder must not stop the others
+            log.exception(
+                "reminder dispatch crashed; it will be retried",
+                extra={"reminder_id": due.reminder.id, "request_id": due.reminder.request_id},
+            )
+            return self._retry(due, "exception", repr(exc), check_first=True)
+
+    def _dispatch(self, due: DueReminder) -> str:
+        reminder = due.reminder
+        now = self.clock()
+        if due.booking_status != BookingStatus.CONFIRMED:
+            return self._done(due, ReminderStatus.CANCELLED, "booking_cancelled")
+        if reminder.meeting_start != due.start:
+            # The booking moved without its reminders being planned again: never send the
+            # old time. (Moving a booking replans in the same transaction; this is a guard.)
+            return self._done(due, ReminderStatus.CANCELLED, "booking_moved")
+        if now >= due.start:
+            # Due while no process ran, and found only after the meeting began: useless now.
+            return self._done(due, ReminderStatus.SKIPPED, "meeting_started")
+        if reminder.channel == ReminderChannel.SMS:
+            return self._send_sms(due)
+        return self._send_email(due)
+
+    # ------------------------------------------------------------------ SMS
+
+    def _send_sms(self, due: DueReminder) -> str:
+        phone = due.client_phone
+        if not phone or not sms_allowed(phone, True):
+            return self._done(due, ReminderStatus.SKIPPED, "no_phone")
+        if self.opt_outs.is_opted_out(phone):
+            return self._done(due, ReminderStatus.SKIPPED, "opted_out")
+        reminder = due.reminder
+        assert reminder.id is not None
+        message = TextMessage(
+            key=f"sms:reminder:{reminder.id}@{_stamp(reminder.meeting_start)}",
+            to=phone,
+            body=render_sms(
+                start=due.start,
+                zone=due.client_timezone,
+                rep=due.rep_email,
+                video_url=due.video_url,
+            ),
+            status_callback=self.callbacks.status_url(reminder.id) if self.callbacks else None,
+        )
+        try:
+            sid = None
+            if reminder.check_before_send:
+                sid = self.sms.find_sent(message, reminder.created_at)
+                if sid is not None:
+                    log.info(
+                        "SMS reminder had already gone out",
+                        extra={"reminder_id": reminder.id, "sid": sid},
+                    )
+            sid = sid or self.sms.send(message)
+        except SmsError as error:
+            if error.permanent:
+                if error.reason == UNSUBSCRIBED:
+                    self.opt_outs.opt_out(phone, f"{self.sms.name}:{UNSUBSCRIBED}")
+                return self._fail(due, error.code, error.message, to=phone)
+            return self._retry(due, error.code, error.message, check_first=error.in_doubt)
+        except IntegrationError as error:
+            return self._retry(due, error.code, error.message, check_first=True)
+        return self._sent(due, sid)
+
+    # ------------------------------------------------------------------ email
+
+    def _send_email(self, due: DueReminder) -> str:
+        reminder = due.reminder
+        email = render_email(
+            request_id=reminder.request_id,
+            message_key=f"{reminder.id}@{_stamp(reminder.meeting_start)}",
+            to=due.client_email,
+            name=due.client_name,
+            start=due.start,
+            zone=due.client_timezone,
+            rep=due.rep_email,
+            video_url=due.video_url,
+        )
+        try:
+            # The sender keeps its own outbox claim and searches before a re-send, so a
+            # retry here never emails twice.
+            message_id = self.email.send(email)
+        except IntegrationError as error:
+            if error.status == "in_progress":
+                return self._retry(due, error.code, error.message, check_first=False)
+            if str(error.reason) in _PERMANENT_EMAIL_REASONS:
+                return self._fail(due, error.code, error.message, to=due.client_email)
+            return self._retry(due, error.code, error.message, check_first=False)
+        return self._sent(due, message_id)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _sent(self, due: DueReminder, provider_id: str) -> str:
+        if not self.reminders.mark_sent(due, provider_id, self.clock()):
+            log.warning("reminder lease ran out while sending", extra=_ids(due))
+        log.info(
+            "reminder sent",
+            extra={**_ids(due), "channel": due.reminder.channel, "provider_id": provider_id},
+        )
+        return "sent"
+
+    def _done(self, due: DueReminder, status: ReminderStatus, code: str) -> str:
+        self.reminders.mark_done(due, status, code)
+        log.info(
+            "reminder not sent",
+            extra={
+                **_ids(due),
+                "channel": due.reminder.channel,
+                "status": str(status),
+                "why": code,
+            },
+        )
+        return str(status)
+
+    def _fail(self, due: DueReminder, code: str, detail: str, *, to: str) -> str:
+        self.reminders.mark_done(due, ReminderStatus.FAILED, code, detail)
+        log.warning(
+            "reminder refused for good",
+            extra={**_ids(due), "channel": due.reminder.channel, "error": code},
+        )
+        self.tell_thread(due.reminder.request_id, due.reminder.channel, to, due.start, detail)
+        return "failed"
+
+    def _retry(self, due: DueReminder, code: str, detail: str, *, check_first: bool) -> str:
+        attempts = due.reminder.attempts
+        if attempts >= self.max_attempts:
+            to = due.client_phone if due.reminder.channel == ReminderChannel.SMS else None
+            why = f"gave up after {attempts} attempts; last error: {detail}"
+            return self._fail(due, code, why, to=to or due.client_email)
+        wait = RETRY_BACKOFF * 2 ** (attempts - 1)
+        self.reminders.retry_later(due, self.clock() + wait, code, detail, check_first=check_first)
+        log.warning(
+            "reminder failed; retrying later",
+            extra={
+                **_ids(due),
+                "channel": due.reminder.channel,
+                "error": code,
+                "attempt": attempts,
+                "retry_in_seconds": int(wait.total_seconds()),
+            },
+        )
+        return "retried"
+
+    def tell_thread(
+        self, request_id: str, channel: str, to: str, start: datetime, why: str
+    ) -> None:
+        """Say in the booking's Slack thread (a booking made from an escalation) that a
+        reminder could not be sent; bookings nobody escalated have no thread.
+        """
+        escalation = self.escalations.get_by_request(request_id)
+        if escalation is None or not escalation.channel or not escalation.message_ts:
+            return
+        text = FAILURE_NOTE.format(
+            channel="SMS" if channel == ReminderChannel.SMS else "email",
+            to=to,
+            ts=int(start.timestamp()),
+            fallback=start.strftime("%Y-%m-%d %H:%M UTC"),
+            why=why.rstrip("."),
+        )
+        try:
+            self.chat.post_message(
+                escalation.channel,
+                text,
+                [],
+                dedupe_key=f"slack:reminder-failed:{request_id}:{channel}:{_stamp(start)}",
+                request_id=request_id,
+                thread_ts=escalation.message_ts,
+            )
+        except Exception as exc:  # the failure is stored on the reminder already
+            log.error(
+                "could not tell Slack about a failed reminder",
+                extra={"request_id": request_id, "error": repr(exc)},
+            )
+
+
+def _ids(due: DueReminder) -> dict[str, object]:
+    return {"reminder_id": due.reminder.id, "request_id": due.reminder.request_id}
+
+
+def _stamp(instant: datetime) -> str:
+    return instant.strftime("%Y%m%dT%H%M%SZ")
