@@ -108,6 +108,8 @@ def _probe_services(
         rows += [_row(p) for p in integrations.chat.probe(config.slack.ops_usergroup)]
     if isinstance(integrations.email, PostmarkEmail):
         rows += [_row(p) for p in integrations.email.probe()]
+    if integrations.sms.name != "sandbox":
+        rows += [_row(p) for p in integrations.sms.probe()]
     real_reps = [rep for rep in config.reps if integrations.calendar_for(rep).name != "sandbox"]
     if real_reps and not connections_readable:
         rows.append(CheckRow("calendars", False, CALENDARS_NOT_PROBED))

@@ -152,6 +152,7 @@ class ReminderDispatcher:
                 video_url=due.video_url,
             ),
             status_callback=self.callbacks.status_url(reminder.id) if self.callbacks else None,
+            request_id=reminder.request_id,
         )
         try:
             sid = None

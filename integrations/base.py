@@ -155,6 +155,7 @@ class TextMessage:
     to: str  # E.164
     body: str
     status_callback: str | None = None  # where the provider reports delivery
+    request_id: str | None = None  # the booking request it is about (for the outbox and logs)
 
 
 class SmsError(IntegrationError):

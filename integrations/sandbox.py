@@ -21,6 +21,7 @@ from integrations.base import (
     PostedMessage,
     Probe,
     SlackProfile,
+    TextMessage,
 )
 from storage.repositories import BookingRepository, OutboxRepository
 from storage.repositories.outbox import Recorded
@@ -135,9 +136,9 @@ class SandboxEmail:
             "attachments": [a.get("Name") for a in message.attachments],
         }
         row = self.outbox.record(
-            f"email:confirmation:{message.request_id}",
+            message.dedupe_key,
             "email",
-            "send",
+            "send" if message.tag == "confirmation" else f"send:{message.tag}",
             payload,
             request_id=message.request_id,
         )
@@ -160,8 +161,11 @@ class SandboxChat:
         *,
         dedupe_key: str,
         request_id: str | None = None,
+        thread_ts: str | None = None,
     ) -> PostedMessage:
-        payload = {"channel": channel, "text": text, "blocks": blocks}
+        payload: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
+        if thread_ts:
+            payload["thread_ts"] = thread_ts
         row = self.outbox.record(
             dedupe_key, "slack", "chat.postMessage", payload, request_id=request_id
         )
@@ -205,3 +209,35 @@ class SandboxChat:
     def _record(self, action: str, payload: dict[str, Any]) -> Recorded:
         # Every call is its own event here: a fresh key, nothing to deduplicate.
         return self.outbox.record(f"slack:{action}:{uuid.uuid4().hex}", "slack", action, payload)
+
+
+class SandboxSms:
+    """Records text messages instead of sending them, once per message key."""
+
+    name = "sandbox"
+
+    def __init__(self, outbox: OutboxRepository) -> None:
+        self.outbox = outbox
+
+    def send(self, message: TextMessage) -> str:
+        payload = {
+            "to": message.to,
+            "body": message.body,
+            "status_callback": message.status_callback,
+        }
+        row = self.outbox.record(
+            message.key, "sms", "messages.create", payload, request_id=message.request_id
+        )
+        return _sandbox_sms_id(row.id)
+
+    def find_sent(self, message: TextMessage, since: datetime) -> str | None:
+        row = self.outbox.get(message.key)
+        return None if row is None or row.id is None else _sandbox_sms_id(row.id)
+
+    def probe(self) -> list[Probe]:
+        return []
+
+
+def _sandbox_sms_id(row_id: int) -> str:
+    """A stand-in message SID, the same for every send of one key."""
+    return f"SMsbx{row_id}"

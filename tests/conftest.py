@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from bot.app import Components, build_components, create_app
@@ -30,6 +31,12 @@ WEBHOOK_SECRET = "test-webhook-secret"
 POSTGRES_ADMIN_URL = os.environ.get(
     "FRONTDESK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+# The suite is deterministic: property tests replay the same examples on every run (and
+# CI). `HYPOTHESIS_PROFILE=explore` searches fresh examples when hunting for bugs.
+hypothesis_settings.register_profile("deterministic", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", max_examples=2000)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 _postgres_problem: str | None = None
 

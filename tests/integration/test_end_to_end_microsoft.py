@@ -164,6 +164,7 @@ def frontdesk(
             "calendar:microsoft": "microsoft",
             "email": "postmark",
             "slack": "slack",
+            "sms": "sandbox",
         }
         # The same Graph client the app builds, but its waits are recorded instead of slept,
         # so a Retry-After is checked without holding the test for it.

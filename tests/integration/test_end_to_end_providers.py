@@ -257,6 +257,7 @@ def test_every_service_but_microsoft_is_the_real_client(frontdesk: Frontdesk) ->
         "calendar:microsoft": "sandbox",
         "email": "postmark",
         "slack": "slack",
+        "sms": "sandbox",
     }
     connection = frontdesk.components.connections.get(ALICE, "google")
     assert connection is not None and connection.refresh_token == frontdesk.refresh_token

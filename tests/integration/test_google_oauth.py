@@ -26,7 +26,7 @@ from integrations import google_oauth
 from integrations.base import Interval
 from integrations.google import GoogleCalendar
 from integrations.google_oauth import OAuthState
-from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail
+from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail, SandboxSms
 from storage.db import Database
 from storage.repositories import BookingRepository, OutboxRepository
 from storage.repositories.connections import CONNECTIONS
@@ -72,6 +72,7 @@ def make_client(migrated_db: Database, example_config: Config, fake: FakeGoogle)
             calendars={"google": sandbox, "microsoft": sandbox},
             email=SandboxEmail(outbox),
             chat=SandboxChat(outbox),
+            sms=SandboxSms(outbox),
         )
         components = build_components(
             settings, example_config, db=migrated_db, integrations=integrations

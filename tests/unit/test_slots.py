@@ -558,7 +558,11 @@ def test_every_slot_is_bookable_and_none_is_missed(
 ) -> None:
     rep, transitions = case
     base = transitions[which] - timedelta(days=10)  # three weeks around a DST change
-    openings = [w.start for w in working_windows(rep, base, base + SPAN) if w.start >= base]
+    # In UTC: aware datetimes of one zone add and subtract as wall clocks, which would
+    # make "busy until 02:59" ambiguous on a fall-back night.
+    openings = [
+        w.start.astimezone(UTC) for w in working_windows(rep, base, base + SPAN) if w.start >= base
+    ]
     busy = [
         Interval(opening, opening + timedelta(minutes=length))
         for pick, offset, length in busy_spec
