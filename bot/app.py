@@ -18,9 +18,13 @@ from bot.booking import Booker
 from bot.config import Config
 from bot.connection_health import ConnectionHealth
 from bot.escalation import Escalator
+from bot.outcomes import OutcomePrompter
 from bot.processing import RequestProcessor
+from bot.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
 from bot.services import Integrations, build_integrations, mixed_mode_problems
 from bot.settings import Settings
+from bot.sla import SlaPinger
+from bot.sms_feedback import SmsFeedback
 from bot.triage import Triage
 from storage.crypto import TokenCipher
 from storage.db import Database
@@ -30,7 +34,9 @@ from storage.repositories import (
     ConnectionRepository,
     EscalationRepository,
     InteractionRepository,
+    OptOutRepository,
     OutboxRepository,
+    ReminderRepository,
     RequestRepository,
 )
 
@@ -50,12 +56,18 @@ class Components:
     outbox: OutboxRepository
     connections: ConnectionRepository
     interactions: InteractionRepository
+    reminders: ReminderRepository
+    opt_outs: OptOutRepository
     integrations: Integrations
     escalator: Escalator
     health: ConnectionHealth
     processor: RequestProcessor
     triage: Triage
     availability: AvailabilityLookup
+    dispatcher: ReminderDispatcher
+    sla: SlaPinger
+    outcomes: OutcomePrompter
+    sms_feedback: SmsFeedback
     clock: Callable[[], datetime]
 
 
@@ -82,6 +94,19 @@ def build_components(
     escalator = Escalator(config, integrations.chat, escalations, clock)
     processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
     chat = integrations.chat
+    reminders = ReminderRepository(db)
+    opt_outs = OptOutRepository(db)
+    dispatcher = ReminderDispatcher(
+        config,
+        reminders,
+        opt_outs,
+        escalations,
+        integrations.sms,
+        integrations.email,
+        chat,
+        callbacks=TwilioCallbacks(settings.frontdesk_public_url),
+        clock=clock,
+    )
     return Components(
         settings=settings,
         config=config,
@@ -92,12 +117,18 @@ def build_components(
         outbox=outbox,
         connections=connections,
         interactions=InteractionRepository(db),
+        reminders=reminders,
+        opt_outs=opt_outs,
         integrations=integrations,
         escalator=escalator,
         health=health,
         processor=processor,
         triage=Triage(config, requests, escalations, bookings, booker, chat, clock=clock),
         availability=AvailabilityLookup(config, integrations, clock=clock),
+        dispatcher=dispatcher,
+        sla=SlaPinger(config, escalations, chat, outbox, clock),
+        outcomes=OutcomePrompter(config, bookings, requests, chat, outbox, clock),
+        sms_feedback=SmsFeedback(reminders, requests, opt_outs, dispatcher),
         clock=clock,
     )
 
@@ -114,6 +145,7 @@ def build_slack_app(components: Components, client: WebClient | None = None) -> 
         chat=components.integrations.chat,
         interactions=components.interactions,
         connections=components.connections,
+        outcomes=components.outcomes,
     )
     return create_bolt_app(
         components.settings, services, client or components.integrations.slack_client
@@ -124,7 +156,7 @@ def create_app(
     components: Components, *, recover_on_start: bool = True, slack_app: App | None = None
 ) -> FastAPI:
     """The HTTP app. With Slack credentials, /slack/events serves the Bolt app."""
-    from handlers import errors, health, oauth, sandbox, slack_events, webhooks
+    from handlers import errors, health, oauth, sandbox, slack_events, sms_webhooks, webhooks
     from handlers.access_log import AccessLogMiddleware
 
     @asynccontextmanager
@@ -159,6 +191,6 @@ def create_app(
     app.state.slack_app = slack_app
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
-    for module in (health, webhooks, sandbox, oauth, slack_events):
+    for module in (health, webhooks, sandbox, oauth, slack_events, sms_webhooks):
         app.include_router(module.router)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 
 from bot.reasons import describe
 from handlers.ids import OUTCOME_LABELS, ActionId, BlockId, Outcome
-from storage.models import EscalationKind
+from storage.models import EscalationKind, MeetingOutcome
 
 HEADERS = {
     EscalationKind.VIP: ":star: VIP request",
@@ -182,3 +182,119 @@ def vip_notice_text(view: EscalationView, owner: str | None) -> str:
     company = f" ({escape(view.company)})" if view.company else ""
     request = f"`{view.request_id}`"
     return f":star: VIP request from {escape(view.name)}{company} — assigned to {who}. {request}"
+
+
+# ------------------------------------------------------------------ SLA re-pings
+
+
+SLA_PING = ":alarm_clock: {mentions} This request has waited {waited} and is still unclaimed."
+
+
+def ops_mention(usergroup: str | None) -> str:
+    """The ops group as a mention, or everyone here in the channel when there is none."""
+    return f"<!subteam^{usergroup}>" if usergroup else "<!here>"
+
+
+def waited_label(waited: timedelta) -> str:
+    """ "15 min", "1 h 30 min", "2 d 3 h": how long a request has been waiting."""
+    minutes = max(0, int(waited.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def sla_ping_text(usergroup: str | None, assignee: str | None, waited: timedelta) -> str:
+    """The reply in an unclaimed escalation's thread: the ops group (and the assignee, who
+    may be the VIP owner holding the ticket in their DM), and how long it has waited.
+    """
+    mentions = ops_mention(usergroup) + (f" <@{assignee}>" if assignee else "")
+    return SLA_PING.format(mentions=mentions, waited=waited_label(waited))
+
+
+# ------------------------------------------------------------------ "Did it happen?"
+
+
+OUTCOME_QUESTION = "Did it happen?"
+OUTCOME_NUDGE = "Reminder: did it happen?"
+OUTCOME_CHANGE_HINT = "Pick another answer to change it."
+OUTCOME_BUTTONS: dict[MeetingOutcome, tuple[ActionId, str]] = {
+    MeetingOutcome.HELD: (ActionId.OUTCOME_HELD, "Held"),
+    MeetingOutcome.NO_SHOW: (ActionId.OUTCOME_NO_SHOW, "No-show"),
+    MeetingOutcome.RESCHEDULED: (ActionId.OUTCOME_RESCHEDULED, "Rescheduled"),
+}
+OUTCOME_BY_ACTION: dict[str, MeetingOutcome] = {
+    action: outcome for outcome, (action, _) in OUTCOME_BUTTONS.items()
+}
+
+
+@dataclass(frozen=True)
+class MeetingView:
+    """What the host is asked about: which meeting, with whom, when."""
+
+    booking_id: int
+    request_id: str
+    client_name: str
+    company: str | None
+    start: datetime
+    end: datetime
+    zone: str  # the host's zone, for the date's fallback text
+
+
+@dataclass(frozen=True)
+class OutcomeAnswer:
+    outcome: str
+    by: str
+    at: datetime
+
+
+def outcome_text(view: MeetingView, *, nudge: bool = False) -> str:
+    """Notification fallback text of the prompt (or its nudge)."""
+    question = OUTCOME_NUDGE if nudge else OUTCOME_QUESTION
+    return f"{question} Your meeting with {escape(view.client_name)}"
+
+
+def outcome_answer_line(answer: OutcomeAnswer) -> str:
+    label = OUTCOME_BUTTONS[MeetingOutcome(answer.outcome)][1]
+    return f":white_check_mark: Recorded: {label} — by <@{answer.by}> at {_time_of_day(answer.at)}"
+
+
+def outcome_blocks(
+    view: MeetingView, answer: OutcomeAnswer | None = None, *, nudge: bool = False
+) -> list[Block]:
+    """The prompt in the host's DM (or its nudge in the thread): the meeting, the answer
+    if there is one, and the buttons, which stay so that an answer can be changed.
+    """
+    question = OUTCOME_NUDGE if nudge else OUTCOME_QUESTION
+    company = f" ({_truncate(escape(view.company), 200)})" if view.company else ""
+    minutes = int((view.end - view.start).total_seconds() // 60)
+    meeting = (
+        f"*{question}*\nYour meeting with *{_truncate(escape(view.client_name), 500)}*{company} "
+        f"on {slack_date(view.start, view.zone)} ({minutes} min) has ended."
+    )
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=meeting))]
+    if answer is not None:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=outcome_answer_line(answer))]))
+    chosen = answer.outcome if answer is not None else None
+    buttons = [
+        ButtonElement(
+            text=label,
+            action_id=action,
+            value=str(view.booking_id),
+            style="primary" if outcome == chosen else None,
+        )
+        for outcome, (action, label) in OUTCOME_BUTTONS.items()
+    ]
+    blocks.append(
+        ActionsBlock(
+            block_id=BlockId.MEETING_OUTCOME.for_request(str(view.booking_id)), elements=buttons
+        )
+    )
+    footer = f"Request `{view.request_id}`"
+    if answer is not None:
+        footer += f" · {OUTCOME_CHANGE_HINT}"
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=footer)]))
+    return blocks

@@ -21,6 +21,10 @@ class ActionId(StrEnum):
     BOOK_NOTE = "book_note"
     RESOLVE_OUTCOME = "resolve_outcome"
     RESOLVE_NOTE = "resolve_note"
+    # "Did it happen?" in the host's DM after a meeting; the value is the booking id.
+    OUTCOME_HELD = "outcome_held"
+    OUTCOME_NO_SHOW = "outcome_no_show"
+    OUTCOME_RESCHEDULED = "outcome_rescheduled"
 
 
 class CallbackId(StrEnum):
@@ -36,6 +40,7 @@ class BlockId(StrEnum):
     BOOK_NOTE = "book_note"
     RESOLVE_OUTCOME = "resolve_outcome"
     RESOLVE_NOTE = "resolve_note"
+    MEETING_OUTCOME = "outcome"  # suffixed ":<booking_id>"
 
     def for_request(self, request_id: str) -> str:
         return f"{self.value}:{request_id}"

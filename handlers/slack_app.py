@@ -18,6 +18,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.availability_lookup import AvailabilityLookup
 from bot.config import Config
+from bot.outcomes import OutcomePrompter
 from bot.settings import Settings
 from bot.triage import Triage, TriageError
 from integrations.base import Chat, IntegrationError
@@ -44,11 +45,12 @@ class SlackServices:
     chat: Chat
     interactions: InteractionRepository
     connections: ConnectionRepository
+    outcomes: OutcomePrompter
 
 
 def create_app(settings: Settings, services: SlackServices, client: WebClient | None = None) -> App:
     """The Bolt app for /slack/events. `client` lets tests point it at a fake Slack."""
-    from handlers import actions, commands, home, views
+    from handlers import actions, commands, home, outcomes, views
 
     if not settings.slack_signing_secret:
         raise ValueError("SLACK_SIGNING_SECRET is required for the Slack app")
@@ -75,7 +77,7 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
         ),
     )
     app.error(_report_error(services.chat))
-    for module in (actions, views, commands, home):
+    for module in (actions, views, commands, home, outcomes):
         module.register(app, services)
     return app
 

@@ -258,7 +258,7 @@ class BookingRepository:
     def nudges_due(
         self, prompted_before: datetime, ended_after: datetime, limit: int = 50
     ) -> list[StoredBooking]:
-        """Prompts posted before `prompted_before`, still unanswered and not nudged, of
+        """Prompts posted by `prompted_before`, still unanswered and not nudged, of
         meetings that ended after `ended_after` (which keeps this a range on the index).
         """
         with self.db.connection() as conn:
@@ -268,7 +268,7 @@ class BookingRepository:
                     BOOKINGS.c.status == BookingStatus.CONFIRMED,
                     BOOKINGS.c.end > ended_after,
                     BOOKINGS.c.outcome_prompt_ts.is_not(None),
-                    BOOKINGS.c.outcome_prompted_at < prompted_before,
+                    BOOKINGS.c.outcome_prompted_at <= prompted_before,
                     BOOKINGS.c.outcome_nudged_at.is_(None),
                     BOOKINGS.c.outcome.is_(None),
                 )

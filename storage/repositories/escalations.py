@@ -237,6 +237,7 @@ class EscalationRepository:
                     update(ESCALATIONS)
                     .where(
                         ESCALATIONS.c.id == escalation_id,
+                        ESCALATIONS.c.sla_pings == seen,
                         ESCALATIONS.c.claimed_at.is_(None),
                         ESCALATIONS.c.resolved_at.is_(None),
                     )

@@ -7,6 +7,7 @@ are signed like Twilio signs them. Time is the app's injected clock, moved by th
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -385,3 +386,45 @@ def test_twilio_webhooks_answer_404_in_sandbox_mode(make_app) -> None:
     client, _ = make_app()
     response = client.post("/webhooks/twilio/inbound", data={"From": PHONE, "Body": "STOP"})
     assert response.status_code == 404 and response.json()["error"] == "twilio_not_configured"
+
+
+class StopAfterFirstSend:
+    """The real Twilio sender, with a shutdown arriving during the first send."""
+
+    def __init__(self, inner: Any, stop: threading.Event) -> None:
+        self.inner, self.stop, self.name = inner, stop, inner.name
+
+    def send(self, message: Any) -> str:
+        self.stop.set()
+        return str(self.inner.send(message))
+
+    def find_sent(self, message: Any, since: datetime) -> str | None:
+        return self.inner.find_sent(message, since)
+
+
+def test_a_shutdown_mid_batch_hands_the_rest_back_untouched(app, clock, twilio) -> None:
+    client, components = app
+    for index in range(3):
+        start = datetime(2026, 11, 25, 8, 0) + timedelta(minutes=40 * index)
+        book(client, submission_id=f"stop-{index}", requested_start=start.isoformat())
+    stop = threading.Event()
+    dispatcher = components.dispatcher
+    dispatcher.sms = StopAfterFirstSend(dispatcher.sms, stop)  # type: ignore[assignment]
+    dispatcher.email = components.integrations.email
+    at(clock, datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
+
+    counts = dispatcher.tick(stop=stop)
+    # The send in progress (the first SMS) finishes; nothing after it starts.
+    assert counts["released"] >= 4 and counts["sent"] + counts["released"] == 6
+    statuses = Counter(r.status for r in all_reminders(components))
+    assert statuses == {"sent": counts["sent"], "pending": counts["released"]}
+    assert {r.attempts for r in all_reminders(components) if r.status == "pending"} == {0}
+
+    assert dispatcher.tick() == {"sent": counts["released"]}  # the next process takes them
+    assert len(twilio.sent) == 3
+
+
+def all_reminders(components: Components) -> list[StoredReminder]:
+    with components.db.connection() as conn:
+        rows = conn.execute(REMINDERS.select()).all()
+    return [StoredReminder(**row._mapping) for row in rows]

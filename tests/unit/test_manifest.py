@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import yaml
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.app import build_components, build_slack_app
-from handlers.blocks import EscalationView, escalation_blocks
+from handlers.blocks import EscalationView, MeetingView, escalation_blocks, outcome_blocks
 from handlers.ids import ActionId, CallbackId, Command
 from handlers.modals import ModalContext, SlotChoice, book_modal, resolve_modal
 from storage.migrate import upgrade
@@ -177,6 +177,27 @@ def escalation_message() -> dict[str, Any]:
     return {"type": "message", "ts": "1795484121.000001", "text": "Manual review", "blocks": blocks}
 
 
+def outcome_message() -> dict[str, Any]:
+    """The "Did it happen?" prompt in a host's DM."""
+    start = datetime(2026, 11, 24, 14, tzinfo=UTC)
+    view = MeetingView(
+        booking_id=7,
+        request_id=REQUEST_ID,
+        client_name="Dana Reyes",
+        company=None,
+        start=start,
+        end=start + timedelta(minutes=30),
+        zone="America/New_York",
+    )
+    blocks = [block.to_dict() for block in outcome_blocks(view)]
+    return {
+        "type": "message",
+        "ts": "1795484121.000002",
+        "text": "Did it happen?",
+        "blocks": blocks,
+    }
+
+
 def modals() -> list[dict[str, Any]]:
     """Every modal that can be submitted, as Slack holds it once opened."""
     start = datetime(2026, 11, 24, 14, tzinfo=UTC)
@@ -251,13 +272,13 @@ def test_the_event_subscription_handshake_is_answered(bolt: Bolt) -> None:
 
 
 def test_every_interactive_element_and_modal_the_app_draws_has_a_listener(bolt: Bolt) -> None:
-    message = escalation_message()
     acted: set[str] = set()
-    for action_id in dispatching_actions(message["blocks"]):
-        payload = message_action(OMAR.id, "C0ESCALATE", message, action_id, selected_user=OMAR.id)
-        response = bolt.dispatch(interactive_body(payload), FORM)
-        assert response.status == 200, (action_id, response.body)
-        acted.add(action_id)
+    for channel, message in (("C0ESCALATE", escalation_message()), ("D0OMAR", outcome_message())):
+        for action_id in dispatching_actions(message["blocks"]):
+            payload = message_action(OMAR.id, channel, message, action_id, selected_user=OMAR.id)
+            response = bolt.dispatch(interactive_body(payload), FORM)
+            assert response.status == 200, (action_id, response.body)
+            acted.add(action_id)
     submitted: set[str] = set()
     for view in modals():
         for action_id in dispatching_actions(view["blocks"]):
@@ -278,6 +299,9 @@ def test_every_interactive_element_and_modal_the_app_draws_has_a_listener(bolt: 
         ActionId.RESOLVE,
         ActionId.BOOK_REP,
         ActionId.BOOK_DURATION,
+        ActionId.OUTCOME_HELD,
+        ActionId.OUTCOME_NO_SHOW,
+        ActionId.OUTCOME_RESCHEDULED,
     }
     assert submitted == {callback.value for callback in CallbackId}
 

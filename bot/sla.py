@@ -1,0 +1,121 @@
+"""SLA re-pings (SPEC §6): an escalation nobody has claimed gets a reply in its thread
+mentioning the ops group at 1x, 2x and 4x `slack.sla_minutes`, counted from when it was
+opened, and never once it is claimed or closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.config import Config
+from handlers.blocks import sla_ping_text
+from integrations.base import Chat, IntegrationError
+from storage.models import OutboxStatus, StoredEscalation, utcnow
+from storage.repositories import EscalationRepository, OutboxRepository
+
+log = logging.getLogger("frontdesk.sla")
+
+SLA_MULTIPLES = (1, 2, 4)  # ping n+1 falls due at SLA_MULTIPLES[n] * sla_minutes
+BATCH = 50  # pings per tick at most; the rest wait for the next one
+# A post that keeps failing is given up after this many tries. The outbox counts a failed
+# try twice (its claim and its failure), hence the doubling where it is read.
+MAX_POST_TRIES = 3
+
+
+def out_of_tries(outbox: OutboxRepository, dedupe_key: str, tries: int = MAX_POST_TRIES) -> bool:
+    """True when the post under `dedupe_key` has failed `tries` times already."""
+    earlier = outbox.get(dedupe_key)
+    return (
+        earlier is not None
+        and earlier.status == OutboxStatus.FAILED
+        and earlier.attempts >= 2 * tries
+    )
+
+
+def level_reached(waited: timedelta, sla: timedelta) -> int:
+    """How many pings are due after `waited`: 0 before 1x the SLA, up to 3 from 4x."""
+    return sum(1 for multiple in SLA_MULTIPLES if waited >= sla * multiple)
+
+
+class SlaPinger:
+    def __init__(
+        self,
+        config: Config,
+        escalations: EscalationRepository,
+        chat: Chat,
+        outbox: OutboxRepository,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.escalations = escalations
+        self.chat = chat
+        self.outbox = outbox
+        self.clock = clock
+
+    def tick(self) -> dict[str, int]:
+        """Ping every escalation owed one: {"pinged": n, "failed": m}."""
+        now = self.clock()
+        sla = timedelta(minutes=self.config.slack.sla_minutes)
+        due = self.escalations.sla_due([now - sla * m for m in SLA_MULTIPLES], limit=BATCH)
+        counts = {"pinged": 0, "failed": 0}
+        for escalation in due:
+            level = level_reached(now - escalation.created_at, sla)
+            if level <= escalation.sla_pings:
+                continue
+            # Late (the process was down, Slack got it late): one ping, for the highest
+            # level reached, so a thread never gets a burst of them.
+            if not self.escalations.advance_sla(
+                escalation.id or 0, escalation.sla_pings, level, now
+            ):
+                continue  # another replica pinged it, or someone claimed it meanwhile
+            counts["pinged" if self._ping(escalation, level, now) else "failed"] += 1
+        return counts
+
+    def _ping(self, escalation: StoredEscalation, level: int, now: datetime) -> bool:
+        """Post the ping the compare-and-set has given this process; True when it went.
+
+        A failed post gives the level back, so the next tick tries again; the outbox key
+        keeps a post that did reach Slack from going twice. A process dying between the
+        compare-and-set and the post loses that one ping: the next level still comes.
+        """
+        key = f"slack:sla:{escalation.request_id}:{level}"
+        extra = {"request_id": escalation.request_id, "level": level}
+        if out_of_tries(self.outbox, key):
+            log.error("gave up an SLA re-ping Slack keeps refusing", extra=extra)
+            return False
+        channel, thread_ts = self._thread(escalation)
+        text = sla_ping_text(
+            self.config.slack.ops_usergroup, escalation.assignee, now - escalation.created_at
+        )
+        try:
+            self.chat.post_message(
+                channel,
+                text,
+                [],
+                dedupe_key=key,
+                request_id=escalation.request_id,
+                thread_ts=thread_ts,
+            )
+        except Exception as exc:  # any failure: log it, and let the next tick try again
+            error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
+            self.escalations.advance_sla(
+                escalation.id or 0, level, escalation.sla_pings, escalation.sla_pinged_at
+            )
+            log.error("SLA re-ping NOT posted to Slack", extra={**extra, "error": error})
+            return False
+        log.info("escalation still unclaimed: re-pinged", extra=extra)
+        return True
+
+    def _thread(self, escalation: StoredEscalation) -> tuple[str, str | None]:
+        """Where the ping goes: the escalation's thread, or for a VIP ticket in its owner's
+        DM the thread of its notice in the channel, where the ops group can see it.
+        """
+        channel, ts = escalation.channel or "", escalation.message_ts
+        if channel.startswith("D"):
+            notice = self.outbox.get(f"slack:vip-notice:{escalation.request_id}")
+            posted = (notice.result or {}) if notice is not None else {}
+            if posted.get("channel") and posted.get("ts"):
+                return str(posted["channel"]), str(posted["ts"])
+        return channel, ts

@@ -1,0 +1,52 @@
+"""The "Did it happen?" buttons in a host's DM (Held / No-show / Rescheduled): ack at
+once, then store the answer and redraw the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from slack_bolt import App
+
+from bot.triage import TriageError
+from handlers.blocks import OUTCOME_BY_ACTION
+from handlers.slack_app import SlackServices, once
+
+NOT_A_MEETING = "This button does not name a meeting."
+
+
+def _booking_id(action: dict[str, Any]) -> int:
+    try:
+        return int(action.get("value") or "")
+    except ValueError:
+        raise TriageError(NOT_A_MEETING) from None
+
+
+def _clicked(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(channel, ts) of the message whose button was clicked."""
+    container = body.get("container") or {}
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    return (str(channel), str(ts)) if channel and ts else None
+
+
+def register(app: App, services: SlackServices) -> None:
+    outcomes = services.outcomes
+
+    def background() -> Executor:
+        # Looked up at each use: the runner's executor may be swapped after registration.
+        return app.listener_runner.listener_executor
+
+    @once(services)
+    def answer(body: dict[str, Any]) -> None:
+        action = body["actions"][0]
+        outcome = OUTCOME_BY_ACTION[action["action_id"]]
+        outcomes.answer(_booking_id(action), str(body["user"]["id"]), outcome, _clicked(body))
+
+    def listener(ack: Callable[..., None], body: dict[str, Any]) -> None:
+        ack()
+        background().submit(answer, body=body)
+
+    for action_id in OUTCOME_BY_ACTION:
+        app.action(action_id)(listener)
