@@ -96,6 +96,8 @@ class ReminderDispatcher:
         """
         counts: Counter[str] = Counter()
         for _ in range(MAX_BATCHES_PER_TICK):
+            if stop is not None and stop.is_set():
+                break
             batch = self.reminders.claim_due(self.clock(), LEASE, limit=self.batch_size)
             for index, due in enumerate(batch):
                 if stop is not None and stop.is_set():
