@@ -19,6 +19,7 @@ from storage.repositories import ConnectionRepository
 from tests.fakes.google import FakeGoogle
 from tests.fakes.postmark import FAKE_SERVER_TOKEN, FakePostmark
 from tests.fakes.slack import FAKE_TOKEN, FakeSlack
+from tests.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from tests.unit.test_cli import CREDENTIAL_VARIABLES
 
 ALICE, CAROL = "alice@ourco.example", "carol@ourco.example"
@@ -183,3 +184,24 @@ def test_real_calendars_with_sandboxed_email_fail_the_check(run_check, monkeypat
 
     assert result.exit_code == 1
     assert "clients would never be confirmed" in rows(result)["integrations"]
+
+
+def test_twilio_credentials_and_sender_are_probed(run_check, monkeypatch) -> None:
+    connect, run = run_check
+    connect(ALICE)
+    connect(CAROL)
+    with FakeTwilio() as twilio:
+        monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+        monkeypatch.setenv("TWILIO_FROM", FAKE_FROM)
+        monkeypatch.setenv("TWILIO_API_URL", twilio.url)
+        passing = run()
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-rotated-token")
+        failing = run()
+
+    assert passing.exit_code == 0, passing.output
+    assert rows(passing)["twilio:credentials"].startswith("ok ")
+    assert rows(passing)[f"twilio:sender {FAKE_FROM}"].startswith("ok ")
+    assert failing.exit_code == 1
+    assert rows(failing)["twilio:credentials"].startswith("FAIL")
+    assert "TWILIO_AUTH_TOKEN" in rows(failing)["twilio:credentials"]
