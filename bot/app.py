@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from slack_bolt import App
@@ -39,6 +40,9 @@ from storage.repositories import (
     ReminderRepository,
     RequestRepository,
 )
+
+if TYPE_CHECKING:
+    from bot.scheduler import Scheduler
 
 log = logging.getLogger("frontdesk")
 
@@ -153,9 +157,16 @@ def build_slack_app(components: Components, client: WebClient | None = None) -> 
 
 
 def create_app(
-    components: Components, *, recover_on_start: bool = True, slack_app: App | None = None
+    components: Components,
+    *,
+    recover_on_start: bool = True,
+    slack_app: App | None = None,
+    scheduler: Scheduler | None = None,
 ) -> FastAPI:
-    """The HTTP app. With Slack credentials, /slack/events serves the Bolt app."""
+    """The HTTP app. With Slack credentials, /slack/events serves the Bolt app. A
+    `scheduler` runs for as long as the app is served, and stops inside the server's own
+    graceful shutdown (uvicorn handles SIGTERM; code after `uvicorn.run` may never run).
+    """
     from handlers import errors, health, oauth, sandbox, slack_events, sms_webhooks, webhooks
     from handlers.access_log import AccessLogMiddleware
 
@@ -176,8 +187,12 @@ def create_app(
             recovered = await run_in_threadpool(components.processor.recover)
             if recovered:
                 log.warning("finished requests left over by a crash", extra={"count": recovered})
+        if scheduler is not None:
+            scheduler.start()
         yield
         log.info("frontdesk stopping")
+        if scheduler is not None:
+            await run_in_threadpool(scheduler.shutdown)
 
     app = FastAPI(
         title="Frontdesk",

@@ -68,14 +68,10 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
     except UnavailableIntegrationError as exc:
         raise click.ClickException(str(exc)) from None
     scheduler = None if no_scheduler else build_scheduler(components)
-    if scheduler is not None:
-        scheduler.start()
-    try:
-        # uvicorn handles SIGTERM itself: it stops taking requests and finishes the open ones.
-        uvicorn.run(create_app(components), host=host, port=port, log_config=None, access_log=False)
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown()
+    # The app starts and stops the scheduler: on SIGTERM uvicorn finishes the open requests,
+    # runs the app's shutdown (the scheduler's included), then re-raises the signal.
+    app = create_app(components, scheduler=scheduler)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @main.command()

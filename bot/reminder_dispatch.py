@@ -32,8 +32,9 @@ from storage.repositories.reminders import DueReminder
 log = logging.getLogger("frontdesk.reminders")
 
 BATCH_SIZE = 100
-# Longer than one send with all its retries (3 x 10 s timeouts and Retry-After waits): a
-# claim older than this was left by a dead process.
+# How long a claim lasts. Renewed just before each send, so it must outlast one send with
+# all its retries (3 x 10 s timeouts and Retry-After waits); a claim older than this was
+# left by a dead process, and the next claimer asks the provider before sending again.
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RETRY_BACKOFF = timedelta(minutes=1)  # 1, 2, 4, 8 min between attempts
@@ -45,9 +46,11 @@ UNSUBSCRIBED = "21610"
 
 FAILURE_NOTE = (
     ":warning: The {channel} reminder to {to} for the meeting on "
-    "<!date^{ts}^{{date_short_pretty}} {{time}}|{fallback}> was not sent: {why}. "
+    "<!date^{ts}^{{date_short_pretty}} {{time}}|{fallback}> {what}: {why}. "
     "It will not be retried."
 )
+NOT_SENT = "was not sent"
+SENT_NOT_DELIVERED = "was sent but not delivered"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class ReminderDispatcher:
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = BATCH_SIZE,
         max_attempts: int = MAX_ATTEMPTS,
+        lease: timedelta = LEASE,
     ) -> None:
         self.config = config
         self.reminders = reminders
@@ -87,6 +91,7 @@ class ReminderDispatcher:
         self.clock = clock
         self.batch_size = batch_size
         self.max_attempts = max_attempts
+        self.lease = lease
 
     def tick(self, stop: threading.Event | None = None) -> Counter[str]:
         """Send every reminder due now; returns counts by what happened to each.
@@ -98,12 +103,18 @@ class ReminderDispatcher:
         for _ in range(MAX_BATCHES_PER_TICK):
             if stop is not None and stop.is_set():
                 break
-            batch = self.reminders.claim_due(self.clock(), LEASE, limit=self.batch_size)
+            batch = self.reminders.claim_due(self.clock(), self.lease, limit=self.batch_size)
             for index, due in enumerate(batch):
                 if stop is not None and stop.is_set():
                     counts["released"] += self.reminders.release(batch[index:])
                     return counts
-                counts[self._dispatch_safely(due)] += 1
+                # The batch's lease runs while earlier ones are sent: renew this one's.
+                renewed = self.reminders.renew(due, self.lease)
+                if renewed is None:
+                    log.warning("reminder taken over by another dispatcher", extra=_ids(due))
+                    counts["taken_over"] += 1
+                    continue
+                counts[self._dispatch_safely(renewed)] += 1
             if len(batch) < self.batch_size:
                 break
         return counts
@@ -195,8 +206,6 @@ class ReminderDispatcher:
             # retry here never emails twice.
             message_id = self.email.send(email)
         except IntegrationError as error:
-            if error.status == "in_progress":
-                return self._retry(due, error.code, error.message, check_first=False)
             if str(error.reason) in _PERMANENT_EMAIL_REASONS:
                 return self._fail(due, error.code, error.message, to=due.client_email)
             return self._retry(due, error.code, error.message, check_first=False)
@@ -205,7 +214,7 @@ class ReminderDispatcher:
     # ------------------------------------------------------------------ outcomes
 
     def _sent(self, due: DueReminder, provider_id: str) -> str:
-        if not self.reminders.mark_sent(due, provider_id, self.clock()):
+        if not self.reminders.mark_sent(due, provider_id, utcnow()):
             log.warning("reminder lease ran out while sending", extra=_ids(due))
         log.info(
             "reminder sent",
@@ -256,7 +265,14 @@ class ReminderDispatcher:
         return "retried"
 
     def tell_thread(
-        self, request_id: str, channel: str, to: str, start: datetime, why: str
+        self,
+        request_id: str,
+        channel: str,
+        to: str,
+        start: datetime,
+        why: str,
+        *,
+        what: str = NOT_SENT,
     ) -> None:
         """Say in the booking's Slack thread (a booking made from an escalation) that a
         reminder could not be sent; bookings nobody escalated have no thread.
@@ -269,6 +285,7 @@ class ReminderDispatcher:
             to=to,
             ts=int(start.timestamp()),
             fallback=start.strftime("%Y-%m-%d %H:%M UTC"),
+            what=what,
             why=why.rstrip("."),
         )
         try:

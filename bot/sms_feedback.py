@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.reminder_dispatch import UNSUBSCRIBED, ReminderDispatcher
+from bot.reminder_dispatch import SENT_NOT_DELIVERED, UNSUBSCRIBED, ReminderDispatcher
 from storage.models import ReminderChannel, ReminderStatus, StoredReminder, utcnow
 from storage.repositories import OptOutRepository, ReminderRepository, RequestRepository
 
@@ -93,13 +93,16 @@ class SmsFeedback:
             phone or "the client",
             reminder.meeting_start,
             why,
+            what=SENT_NOT_DELIVERED,
         )
 
-    def inbound(self, phone: str, body: str) -> str | None:
+    def inbound(self, phone: str, body: str, opt_out_type: str | None = None) -> str | None:
         """A client texted us: STOP-like words opt them out, START-like words back in.
-        Returns what was done, for the log and the test, or None for any other text.
+        With Twilio's Advanced Opt-Out (custom or other-language keywords) Twilio says
+        which it was in `OptOutType`, which then decides. Returns what was done, for the
+        log and the test, or None for any other text.
         """
-        word = body.strip().upper()
+        word = (opt_out_type or body).strip().upper()
         if word in OPT_OUT_WORDS:
             self.opt_outs.opt_out(phone, f"inbound:{word}")
             log.info("client opted out of SMS", extra={"phone": phone, "word": word})

@@ -93,6 +93,11 @@ async def inbound_message(request: Request) -> Response:
             422,
         )
     components: Components = request.app.state.components
-    await run_in_threadpool(components.sms_feedback.inbound, phone, form.get("Body", ""))
+    await run_in_threadpool(
+        components.sms_feedback.inbound,
+        phone,
+        form.get("Body", ""),
+        form.get("OptOutType") or None,
+    )
     # An empty TwiML answer: Twilio's own opt-out handling already replies to STOP.
     return Response(str(MessagingResponse()), media_type="application/xml")

@@ -4,7 +4,10 @@ that the number unsubscribed (error 21610).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database
 from storage.models import SmsOptOut, utcnow
@@ -18,14 +21,17 @@ class OptOutRepository:
         self.db = db
 
     def opt_out(self, phone: str, source: str) -> bool:
-        """Record the opt-out; False when the number had already opted out."""
+        """Record the opt-out; False when the number had already opted out (also when two
+        reports of it race: the database settles which one is first).
+        """
         with self.db.transaction() as conn:
-            if conn.execute(select(OPT_OUTS.c.phone).where(OPT_OUTS.c.phone == phone)).first():
-                return False
-            conn.execute(
-                OPT_OUTS.insert().values(phone=phone, source=source[:32], opted_out_at=utcnow())
+            module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+            inserted = conn.execute(
+                module.insert(OPT_OUTS)
+                .values(phone=phone, source=source[:32], opted_out_at=utcnow())
+                .on_conflict_do_nothing()
             )
-        return True
+            return bool(inserted.rowcount == 1)
 
     def opt_in(self, phone: str) -> bool:
         """The client sent START: SMS may go to them again. False when they had not opted out."""

@@ -9,7 +9,7 @@ ran out (its process died mid-send) is claimed again, marked to ask the provider
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -257,24 +257,46 @@ class ReminderRepository:
             rows = conn.execute(_DETAILS, {"r_ids": claimed}).all()
         return [_due(row) for row in rows]
 
-    def _settle(self, due: DueReminder, **values: Any) -> bool:
+    def _settle(self, due: DueReminder, *, reported_ok: bool = False, **values: Any) -> bool:
         """Update a claimed row, if the claim is still ours (same lease): False when the
-        lease ran out and another dispatcher took the reminder over.
+        lease ran out and another dispatcher took the reminder over. `reported_ok` also
+        accepts a row the provider's delivery report reached before the send's answer.
         """
         values.setdefault("updated_at", utcnow())
+        statuses = [ReminderStatus.SENDING]
+        if reported_ok:
+            statuses += [ReminderStatus.DELIVERED, ReminderStatus.FAILED]
         with self.db.transaction() as conn:
             return (
                 conn.execute(
                     update(REMINDERS)
                     .where(
                         REMINDERS.c.id == due.reminder.id,
-                        REMINDERS.c.status == ReminderStatus.SENDING,
+                        REMINDERS.c.status.in_(statuses),
                         REMINDERS.c.lease_until == due.lease_until,
                     )
                     .values(lease_until=None, **values)
                 ).rowcount
                 == 1
             )
+
+    def renew(self, due: DueReminder, lease: timedelta) -> DueReminder | None:
+        """Extend the claim on one reminder just before it is sent, so the lease covers
+        that send rather than the whole batch; None when the claim was lost meanwhile
+        (another dispatcher took it over after the batch's lease ran out).
+        """
+        lease_until = utcnow() + lease
+        with self.db.transaction() as conn:
+            renewed = conn.execute(
+                update(REMINDERS)
+                .where(
+                    REMINDERS.c.id == due.reminder.id,
+                    REMINDERS.c.status == ReminderStatus.SENDING,
+                    REMINDERS.c.lease_until == due.lease_until,
+                )
+                .values(lease_until=lease_until)
+            ).rowcount
+        return replace(due, lease_until=lease_until) if renewed == 1 else None
 
     def release(self, claimed: Sequence[DueReminder]) -> int:
         """Hand claimed reminders back untouched (a shutdown): due again at once, and the
@@ -299,9 +321,14 @@ class ReminderRepository:
         return released
 
     def mark_sent(self, due: DueReminder, provider_id: str, at: datetime) -> bool:
+        """The provider accepted it. A delivery report that came first keeps its status."""
         return self._settle(
             due,
-            status=ReminderStatus.SENT,
+            reported_ok=True,
+            status=case(
+                (REMINDERS.c.status == ReminderStatus.SENDING, ReminderStatus.SENT),
+                else_=REMINDERS.c.status,
+            ),
             provider_id=provider_id,
             sent_at=at,
             check_before_send=False,
@@ -353,7 +380,14 @@ class ReminderRepository:
         )
         with self.db.transaction() as conn:
             row = conn.execute(select(REMINDERS).where(match)).first()
-            if row is None or (row.provider_id not in (None, provider_id)):
+            # A report about another message: one sent before the reminder was planned
+            # again for a moved meeting (the row was reset), or before a retry sent anew.
+            # Without an id yet, the report may only race the send's own answer.
+            ours = row is not None and (
+                row.provider_id == provider_id
+                or (row.provider_id is None and row.status == ReminderStatus.SENDING)
+            )
+            if row is None or not ours:
                 return None
             values: dict[str, Any] = {"provider_status": provider_status, "updated_at": at}
             if row.provider_id is None:

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -118,7 +119,7 @@ class Worker:
             pytest.fail(f"{self.name} did not exit {STOP_TIMEOUT_S} s after SIGTERM\n{self.tail()}")
 
 
-StartWorker = Callable[[str], Worker]
+StartWorker = Callable[..., Worker]
 
 
 class HoldingTwilio(FakeTwilio):
@@ -163,8 +164,8 @@ def start_worker(tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[StartWorke
     shutil.copy(EXAMPLE_CONFIG, config)
     workers: list[Worker] = []
 
-    def start(database_url: str) -> Worker:
-        name = f"worker-{len(workers) + 1}"
+    def start(database_url: str, *, command: tuple[str, ...] = ("worker",)) -> Worker:
+        name = f"{command[0]}-{len(workers) + 1}"
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", str(tmp_path)),
@@ -177,11 +178,12 @@ def start_worker(tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[StartWorke
             "FRONTDESK_TICK_SECONDS": str(TICK_SECONDS),
             "FRONTDESK_PUBLIC_URL": PUBLIC_URL,
             "FRONTDESK_LOG_LEVEL": "INFO",
+            "FRONTDESK_WEBHOOK_SECRET": "process-test-secret",
         }
         log_path = tmp_path / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "worker", "--config", str(config)],
+                [sys.executable, "-m", "bot.cli", *command, "--config", str(config)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -198,6 +200,12 @@ def start_worker(tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[StartWorke
         if worker.process.poll() is None:
             worker.process.kill()
             worker.process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def wait_for(
@@ -413,3 +421,24 @@ def test_sigterm_in_the_middle_of_a_batch_loses_nothing(
     body = sms_body(start)
     assert len(fake_twilio.sent) == count
     assert all(fake_twilio.sends_of(phone_of(i), body) == 1 for i in range(count))
+
+
+# -- serve runs the scheduler too, and stops it on SIGTERM ---------------------------------
+
+
+def test_serve_sends_due_reminders_and_stops_its_scheduler_on_sigterm(
+    sqlite_db: Database, start_worker: StartWorker, fake_twilio: FakeTwilio
+) -> None:
+    start = meeting_start()
+    seed_sms_reminders(sqlite_db, 3, due_at=datetime.now(UTC), meeting_start=start)
+    server = start_worker(sqlite_db.url, command=("serve", "--port", str(free_port())))
+    wait_started(server)
+    wait_for(lambda: len(fake_twilio.sent) == 3, "3 sends", [server], START_TIMEOUT_S)
+
+    server.terminate()
+    code = server.wait_exit()
+    # uvicorn finishes its graceful shutdown (the app's, with the scheduler's), then
+    # re-raises SIGTERM: either exit is clean.
+    assert code in (0, -signal.SIGTERM), server.tail()
+    assert server.logged(STOPPED) == 1, server.tail()
+    assert statuses(sqlite_db) == {"sent": 3}

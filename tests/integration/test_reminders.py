@@ -7,6 +7,7 @@ are signed like Twilio signs them. Time is the app's injected clock, moved by th
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,9 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import Components, build_components, create_app
 from bot.config import Config
+from bot.reminder_dispatch import ReminderDispatcher
+from bot.reminders import plan_reminders, render_sms
+from integrations.base import TextMessage
 from storage.db import Database
 from storage.models import ReminderChannel, ReminderStatus, StoredReminder, utcnow
 from storage.repositories.reminders import REMINDERS
@@ -243,8 +247,6 @@ def test_cancelled_and_moved_bookings_change_their_reminders(app, clock, twilio)
 
     # The meeting moves a day later: the sent reminder named the old time, so it starts over.
     new_start = MEETING + timedelta(days=1)
-    from bot.reminders import plan_reminders
-
     plan = plan_reminders(
         components.config.reminders,
         start=new_start,
@@ -272,9 +274,6 @@ def test_a_claim_whose_process_died_is_taken_over_and_checks_first(app, clock, t
     assert len(claimed) == 2
     # The process sent the SMS and died before recording it; its lease runs out.
     twilio_sms = components.integrations.sms
-    from bot.reminders import render_sms
-    from integrations.base import TextMessage
-
     sms = next(d for d in claimed if d.reminder.channel == ReminderChannel.SMS)
     body = render_sms(
         start=MEETING, zone="America/Phoenix", rep=sms.rep_email, video_url=sms.video_url
@@ -428,3 +427,118 @@ def all_reminders(components: Components) -> list[StoredReminder]:
     with components.db.connection() as conn:
         rows = conn.execute(REMINDERS.select()).all()
     return [StoredReminder(**row._mapping) for row in rows]
+
+
+class SlowSends:
+    """The real sender, taking half a second per text; during the third, a second
+    dispatcher (another replica) ticks. Each send fits its lease; the batch does not.
+    """
+
+    def __init__(self, inner: Any, meanwhile: Any) -> None:
+        self.inner, self.meanwhile, self.name = inner, meanwhile, inner.name
+        self.sends = 0
+
+    def send(self, message: Any) -> str:
+        self.sends += 1
+        time.sleep(0.5)
+        if self.sends == 3:
+            self.meanwhile()
+        return str(self.inner.send(message))
+
+    def find_sent(self, message: Any, since: datetime) -> str | None:
+        return self.inner.find_sent(message, since)
+
+
+def test_a_batch_that_outlasts_its_lease_never_sends_twice(app, clock, twilio) -> None:
+    client, components = app
+    for index in range(4):
+        start = datetime(2026, 11, 25, 8, 0) + timedelta(minutes=40 * index)
+        book(
+            client,
+            submission_id=f"lease-{index}",
+            phone=f"+1602555{index:04d}",
+            requested_start=start.isoformat(),
+        )
+    at(clock, datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
+    lease = timedelta(seconds=1)
+    parts = components.dispatcher
+    other = ReminderDispatcher(
+        components.config,
+        components.reminders,
+        components.opt_outs,
+        components.escalations,
+        parts.sms,
+        parts.email,
+        parts.chat,
+        clock=clock,
+        lease=lease,
+    )
+    taken: list[Counter[str]] = []
+    first = ReminderDispatcher(
+        components.config,
+        components.reminders,
+        components.opt_outs,
+        components.escalations,
+        SlowSends(parts.sms, lambda: taken.append(other.tick())),
+        parts.email,
+        parts.chat,
+        clock=clock,
+        lease=lease,
+    )
+
+    counts = first.tick()
+
+    # Each send renewed its own claim; the rows the slow replica had not reached yet were
+    # taken over by the other one, and the slow one then left them alone.
+    (other_counts,) = taken
+    assert counts["taken_over"] == other_counts["sent"] > 0
+    assert counts["sent"] + other_counts["sent"] == 8
+    assert len(twilio.sent) == 4 and set(twilio.send_counts().values()) == {1}
+
+
+def test_a_late_report_about_the_old_text_leaves_a_moved_reminder_alone(app, clock) -> None:
+    client, components = app
+    request_id = book(client)
+    at(clock, DUE)
+    components.dispatcher.tick()
+    old = sms_of(components, request_id)
+    booking = components.bookings.get_by_request(request_id)
+    new_start = MEETING + timedelta(days=1)
+    plan = plan_reminders(
+        components.config.reminders,
+        start=new_start,
+        client_timezone="America/Phoenix",
+        phone=PHONE,
+        sms_opt_in=True,
+        now=clock(),
+    )
+    components.reminders.replan(booking.id, request_id, new_start, plan)
+
+    form = {"MessageSid": old.provider_id or "", "MessageStatus": "delivered"}
+    assert post_twilio(client, f"/webhooks/twilio/status?reminder={old.id}", form).status_code
+    moved = sms_of(components, request_id)
+    assert (moved.status, moved.meeting_start) == ("pending", new_start)
+
+
+def test_a_delivery_report_that_beats_the_sends_answer_is_kept(app, clock) -> None:
+    client, components = app
+    request_id = book(client)
+    at(clock, DUE)
+    claimed = components.reminders.claim_due(clock(), timedelta(minutes=5), limit=10)
+    sms = next(d for d in claimed if d.reminder.channel == ReminderChannel.SMS)
+    path = f"/webhooks/twilio/status?reminder={sms.reminder.id}"
+    post_twilio(client, path, {"MessageSid": "SM123", "MessageStatus": "delivered"})
+    assert sms_of(components, request_id).status == ReminderStatus.DELIVERED
+
+    assert components.reminders.mark_sent(sms, "SM123", utcnow())
+    stored = sms_of(components, request_id)
+    assert (stored.status, stored.provider_id) == ("delivered", "SM123")
+    assert stored.sent_at is not None and stored.lease_until is None
+
+
+def test_advanced_opt_out_keywords_follow_twilios_opt_out_type(app) -> None:
+    client, components = app
+    form = {"From": PHONE, "Body": "ARRET", "OptOutType": "STOP"}
+    post_twilio(client, "/webhooks/twilio/inbound", form)
+    assert components.opt_outs.is_opted_out(PHONE)
+    assert components.opt_outs.opt_out(PHONE, "twilio:21610") is False  # once is enough
