@@ -5,6 +5,7 @@ answer (token valid, scopes granted, each rep's calendars reachable)? The API-dr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import inspect
 
@@ -27,6 +28,11 @@ SANDBOXED = "sandbox mode (no credentials): nothing leaves this machine"
 CALENDARS_NOT_PROBED = (
     "not probed: reps' calendar connections are kept in the database, which is unreachable "
     "or not migrated (run `frontdesk db upgrade`)"
+)
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+LOCAL_PUBLIC_URL = (
+    "FRONTDESK_PUBLIC_URL is {url}, which Twilio cannot reach: SMS delivery reports would "
+    "never arrive; set it to this server's public https URL"
 )
 
 
@@ -86,7 +92,12 @@ def run_checks(settings: Settings, config: Config) -> list[CheckRow]:
         rows += [
             CheckRow("integrations", False, p) for p in mixed_mode_problems(config, integrations)
         ]
-        rows += _probe_services(config, integrations, connections_readable=migrated)
+        rows += _probe_services(
+            config,
+            integrations,
+            connections_readable=migrated,
+            public_url=settings.frontdesk_public_url,
+        )
         if migrated:
             rows += _broken_connections(connections)
     finally:
@@ -94,8 +105,21 @@ def run_checks(settings: Settings, config: Config) -> list[CheckRow]:
     return rows
 
 
+def _public_url_row(public_url: str) -> CheckRow:
+    """Twilio reports delivery to FRONTDESK_PUBLIC_URL: it must be reachable from outside."""
+    host = (urlsplit(public_url).hostname or "").lower()
+    if host in LOCAL_HOSTS or host.endswith(".localhost"):
+        return CheckRow("twilio:status_callback", False, LOCAL_PUBLIC_URL.format(url=public_url))
+    callback = public_url.rstrip("/") + "/webhooks/twilio/status"
+    return CheckRow("twilio:status_callback", True, callback)
+
+
 def _probe_services(
-    config: Config, integrations: Integrations, *, connections_readable: bool
+    config: Config,
+    integrations: Integrations,
+    *,
+    connections_readable: bool,
+    public_url: str,
 ) -> list[CheckRow]:
     """Probe every real service; reps' calendars only when their stored connections can be
     read (Google's tokens live in the database).
@@ -110,6 +134,7 @@ def _probe_services(
         rows += [_row(p) for p in integrations.email.probe()]
     if integrations.sms.name != "sandbox":
         rows += [_row(p) for p in integrations.sms.probe()]
+        rows.append(_public_url_row(public_url))
     real_reps = [rep for rep in config.reps if integrations.calendar_for(rep).name != "sandbox"]
     if real_reps and not connections_readable:
         rows.append(CheckRow("calendars", False, CALENDARS_NOT_PROBED))

@@ -195,6 +195,8 @@ def test_twilio_credentials_and_sender_are_probed(run_check, monkeypatch) -> Non
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
         monkeypatch.setenv("TWILIO_FROM", FAKE_FROM)
         monkeypatch.setenv("TWILIO_API_URL", twilio.url)
+        local = run()  # FRONTDESK_PUBLIC_URL left at its default, http://127.0.0.1:3000
+        monkeypatch.setenv("FRONTDESK_PUBLIC_URL", "https://frontdesk.ourco.example")
         passing = run()
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-rotated-token")
         failing = run()
@@ -202,6 +204,9 @@ def test_twilio_credentials_and_sender_are_probed(run_check, monkeypatch) -> Non
     assert passing.exit_code == 0, passing.output
     assert rows(passing)["twilio:credentials"].startswith("ok ")
     assert rows(passing)[f"twilio:sender {FAKE_FROM}"].startswith("ok ")
+    assert rows(passing)["twilio:status_callback"].startswith("ok ")
     assert failing.exit_code == 1
     assert rows(failing)["twilio:credentials"].startswith("FAIL")
+    assert local.exit_code == 1
+    assert "Twilio cannot reach" in rows(local)["twilio:status_callback"]
     assert "TWILIO_AUTH_TOKEN" in rows(failing)["twilio:credentials"]
