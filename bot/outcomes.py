@@ -1,7 +1,9 @@
 """ "Did it happen?" (SPEC §6): after a meeting ends its host gets a DM asking whether it was
 held, a no-show or rescheduled (the no-show KPI's source), and one nudge a day later if
-the question is still open. Prompts and nudges are claimed in the database first, so one
-replica of several sends each.
+the question is still open. A prompt is claimed in the database first, so one replica of
+several looks up the host and posts it, and a claim left by a dead process is taken over
+once stale. A nudge, which needs no look-up, is posted first and recorded after, its
+outbox key being the claim (as SLA re-pings are).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from datetime import datetime, timedelta
 
 from bot.config import Config
 from bot.escalation import OWNER_UNREACHABLE_ERRORS
-from bot.sla import out_of_tries
+from bot.sla import out_of_tries, posting_elsewhere
 from bot.triage import TriageError, UsergroupCache
 from handlers.blocks import MeetingView, OutcomeAnswer, outcome_blocks, outcome_text
 from integrations.base import Chat, IntegrationError
 from storage.models import MeetingOutcome, StoredBooking, utcnow
 from storage.repositories import BookingRepository, OutboxRepository, RequestRepository
+from storage.repositories.bookings import NOT_ASKED
 
 log = logging.getLogger("frontdesk.outcomes")
 
@@ -25,6 +28,12 @@ log = logging.getLogger("frontdesk.outcomes")
 # about their whole history.
 PROMPT_WINDOW = timedelta(days=7)
 NUDGE_AFTER = timedelta(hours=24)
+# A prompt claimed this long ago and still not recorded was left by a process that died:
+# another takes it over (the outbox key keeps a DM that did go out from going twice). Far
+# above a post's worst case (Slack's Retry-After waits), so a live claim is never taken.
+# Measured on the injected clock, the one that stamped the claim: the wall clock in
+# production, and in tests a claim goes stale only when the test moves its clock on.
+PROMPT_LEASE = timedelta(minutes=10)
 BATCH = 50
 
 UNKNOWN_MEETING = "Frontdesk has no meeting {booking_id}."
@@ -63,14 +72,20 @@ class OutcomePrompter:
         """
         now = self.clock()
         counts = {"prompted": 0, "nudged": 0, "no_host": 0, "failed": 0}
-        for booking in self.bookings.prompts_due(now, now - PROMPT_WINDOW, limit=BATCH):
-            if self.bookings.claim_prompt(booking.id or 0, now):
-                counts[self._prompt(booking, now)] += 1
+        due = self.bookings.prompts_due(
+            now, now - PROMPT_WINDOW, stale_before=now - PROMPT_LEASE, limit=BATCH
+        )
+        for booking in due:
+            if self.bookings.claim_prompt(booking.id or 0, now, seen=booking.outcome_prompted_at):
+                result = self._prompt(booking, now)
+                if result is not None:
+                    counts[result] += 1
         # A prompt goes out up to PROMPT_WINDOW after the meeting, its nudge a day later.
         ended_after = now - PROMPT_WINDOW - NUDGE_AFTER - timedelta(days=1)
         for booking in self.bookings.nudges_due(now - NUDGE_AFTER, ended_after, limit=BATCH):
-            if self.bookings.claim_nudge(booking.id or 0, now):
-                counts["nudged" if self._nudge(booking, now) else "failed"] += 1
+            result = self._nudge(booking, now)
+            if result is not None:
+                counts[result] += 1
         return counts
 
     def host_of(self, booking: StoredBooking) -> str | None:
@@ -84,9 +99,11 @@ class OutcomePrompter:
             return rep.slack_id
         return self.chat.user_id_for_email(booking.rep_email)
 
-    def _prompt(self, booking: StoredBooking, claimed_at: datetime) -> str:
+    def _prompt(self, booking: StoredBooking, claimed_at: datetime) -> str | None:
         """Post the prompt this process claimed: "prompted", "no_host" (nobody to ask, for
-        good) or "failed" (given back for the next tick, unless out of tries).
+        good), "failed" (given back for the next tick, unless out of tries), or None when
+        the process whose claim looked dead is still posting it (it records it; if it did
+        die, this claim goes stale in turn).
         """
         booking_id = booking.id or 0
         key = f"slack:outcome-prompt:{booking_id}"
@@ -99,11 +116,11 @@ class OutcomePrompter:
                     "nobody in Slack to ask whether a meeting happened",
                     extra={**extra, "rep": booking.rep_email},
                 )
-                self.bookings.mark_prompted(booking_id, None, None, None)
+                self.bookings.give_up_prompt(booking_id, None)
                 return "no_host"
             if out_of_tries(self.outbox, key):
                 log.error("gave up asking whether a meeting happened", extra=extra)
-                self.bookings.mark_prompted(booking_id, host, None, None)
+                self.bookings.give_up_prompt(booking_id, host)
                 return "failed"
             view = self.view(booking)
             posted = self.chat.post_message(
@@ -119,8 +136,11 @@ class OutcomePrompter:
                     "the host of a meeting cannot be messaged in Slack",
                     extra={**extra, "host": host, "error": exc.reason},
                 )
-                self.bookings.mark_prompted(booking_id, host, None, None)
+                self.bookings.give_up_prompt(booking_id, host)
                 return "no_host"
+            if posting_elsewhere(exc):
+                log.warning("a stale prompt claim is still being posted", extra=extra)
+                return None
             self.bookings.release_prompt(booking_id, claimed_at)
             log.error(
                 "could not ask whether a meeting happened; trying again",
@@ -135,14 +155,20 @@ class OutcomePrompter:
         log.info("asked whether a meeting happened", extra={**extra, "host": host})
         return "prompted"
 
-    def _nudge(self, booking: StoredBooking, claimed_at: datetime) -> bool:
-        """Reply once in the prompt's thread, buttons and all; True when it went."""
+    def _nudge(self, booking: StoredBooking, now: datetime) -> str | None:
+        """Reply once in the prompt's thread, buttons and all, then record it: "nudged",
+        "failed" (the next tick tries again, unless out of tries), or None when another
+        replica has it in hand. Killed before the post, nothing is recorded and the next
+        tick posts; killed after it, the next tick gets the stored message and records it.
+        """
         booking_id = booking.id or 0
         key = f"slack:outcome-nudge:{booking_id}"
         extra = {"request_id": booking.request_id, "booking_id": booking_id}
-        if out_of_tries(self.outbox, key) or not booking.outcome_prompt_channel:
+        if not booking.outcome_prompt_channel:
+            return None  # nudges_due reads posted prompts only
+        if out_of_tries(self.outbox, key):
             log.error("gave up nudging about a meeting's outcome", extra=extra)
-            return False  # the claim stays: no more tries
+            return "failed" if self.bookings.mark_nudged(booking_id, now) else None
         try:
             view = self.view(booking)
             self.chat.post_message(
@@ -154,12 +180,15 @@ class OutcomePrompter:
                 thread_ts=booking.outcome_prompt_ts,
             )
         except Exception as exc:
+            if isinstance(exc, IntegrationError) and posting_elsewhere(exc):
+                return None
             error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
-            self.bookings.release_nudge(booking_id, claimed_at)
             log.error("could not nudge about a meeting's outcome", extra={**extra, "error": error})
-            return False
+            return "failed"
+        if not self.bookings.mark_nudged(booking_id, now):
+            return None  # another replica recorded it
         log.info("nudged about a meeting's outcome", extra=extra)
-        return True
+        return "nudged"
 
     # ------------------------------------------------------------------ the answer
 
@@ -190,6 +219,8 @@ class OutcomePrompter:
 
     def authorize(self, user_id: str, booking: StoredBooking) -> None:
         host, group = booking.outcome_host, self.config.slack.ops_usergroup
+        if host is None and booking.outcome_prompt_channel != NOT_ASKED:
+            host = self._unrecorded_host(booking)
         if host is not None and user_id == host:
             return
         if group and user_id in self.usergroup.members(group):
@@ -199,6 +230,20 @@ class OutcomePrompter:
         if group:
             raise TriageError(ONLY_THE_HOST_OR_OPS.format(host=host, group=group))
         raise TriageError(ONLY_THE_HOST.format(host=host))
+
+    def _unrecorded_host(self, booking: StoredBooking) -> str | None:
+        """Who was asked about a prompt that went out unrecorded (its process died after the
+        post, or Slack took a post that timed out): the click proves a DM exists, and a
+        later tick records it. None when Slack cannot tell.
+        """
+        try:
+            return self.host_of(booking)
+        except IntegrationError as exc:
+            log.warning(
+                "could not tell who hosted a meeting",
+                extra={"request_id": booking.request_id, "error": exc.message},
+            )
+            return None
 
     def redraw(self, booking: StoredBooking, clicked: tuple[str, str] | None = None) -> None:
         """Show the answer on the prompt (and on the nudge clicked). Best effort: the answer

@@ -1,6 +1,8 @@
 """SLA re-pings (SPEC §6): an escalation nobody has claimed gets a reply in its thread
 mentioning the ops group at 1x, 2x and 4x `slack.sla_minutes`, counted from when it was
-opened, and never once it is claimed or closed.
+opened, and never once it is claimed or closed. A ping is posted first and recorded after,
+so a process dying in between loses none: the outbox key makes the next tick's post a
+look-up of the one already made.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ def out_of_tries(outbox: OutboxRepository, dedupe_key: str, tries: int = MAX_POS
         and earlier.status == OutboxStatus.FAILED
         and earlier.attempts >= 2 * tries
     )
+
+
+def posting_elsewhere(error: IntegrationError) -> bool:
+    """True when the outbox says another worker is posting that key right now (SlackChat's
+    "in_progress"): not a failure, that worker records it.
+    """
+    return error.status == "in_progress"
 
 
 def level_reached(waited: timedelta, sla: timedelta) -> int:
@@ -66,25 +75,32 @@ class SlaPinger:
                 continue
             # Late (the process was down, Slack got it late): one ping, for the highest
             # level reached, so a thread never gets a burst of them.
-            if not self.escalations.advance_sla(
-                escalation.id or 0, escalation.sla_pings, level, now
-            ):
-                continue  # another replica pinged it, or someone claimed it meanwhile
-            counts["pinged" if self._ping(escalation, level, now) else "failed"] += 1
+            result = self._ping(escalation, level, now)
+            if result is not None:
+                counts[result] += 1
         return counts
 
-    def _ping(self, escalation: StoredEscalation, level: int, now: datetime) -> bool:
-        """Post the ping the compare-and-set has given this process; True when it went.
+    def _ping(self, escalation: StoredEscalation, level: int, now: datetime) -> str | None:
+        """Post ping `level`, then record it: "pinged", "failed", or None when another
+        replica has it in hand.
 
-        A failed post gives the level back, so the next tick tries again; the outbox key
-        keeps a post that did reach Slack from going twice. A process dying between the
-        compare-and-set and the post loses that one ping: the next level still comes.
+        The outbox key is the claim. Of several replicas one posts; the others get the
+        stored message (or "in progress"), and the compare-and-set records the level once.
+        Killed before the post, nothing is recorded and the next tick posts; killed after
+        it, the next tick gets the stored message and only records it; killed during it,
+        the outbox hands the post on once its claim is stale. A failed post records
+        nothing, so the next tick tries again; after MAX_POST_TRIES the level is recorded
+        without a post, and the next level still comes.
         """
+        escalation_id, seen = escalation.id or 0, escalation.sla_pings
         key = f"slack:sla:{escalation.request_id}:{level}"
         extra = {"request_id": escalation.request_id, "level": level}
         if out_of_tries(self.outbox, key):
             log.error("gave up an SLA re-ping Slack keeps refusing", extra=extra)
-            return False
+            given_up = self.escalations.advance_sla(
+                escalation_id, seen, level, escalation.sla_pinged_at
+            )
+            return "failed" if given_up else None
         channel, thread_ts = self._thread(escalation)
         text = sla_ping_text(
             self.config.slack.ops_usergroup, escalation.assignee, now - escalation.created_at
@@ -98,15 +114,18 @@ class SlaPinger:
                 request_id=escalation.request_id,
                 thread_ts=thread_ts,
             )
+        except IntegrationError as exc:
+            if posting_elsewhere(exc):
+                return None
+            log.error("SLA re-ping NOT posted to Slack", extra={**extra, "error": exc.message})
+            return "failed"
         except Exception as exc:  # any failure: log it, and let the next tick try again
-            error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
-            self.escalations.advance_sla(
-                escalation.id or 0, level, escalation.sla_pings, escalation.sla_pinged_at
-            )
-            log.error("SLA re-ping NOT posted to Slack", extra={**extra, "error": error})
-            return False
+            log.error("SLA re-ping NOT posted to Slack", extra={**extra, "error": repr(exc)})
+            return "failed"
+        if not self.escalations.advance_sla(escalation_id, seen, level, now):
+            return None  # another replica recorded it, or someone claimed it meanwhile
         log.info("escalation still unclaimed: re-pinged", extra=extra)
-        return True
+        return "pinged"
 
     def _thread(self, escalation: StoredEscalation) -> tuple[str, str | None]:
         """Where the ping goes: the escalation's thread, or for a VIP ticket in its owner's

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from storage.db import Database
 from storage.models import Booking, BookingStatus, StoredBooking, utcnow
@@ -18,6 +18,11 @@ from storage.repositories.reminders import PlannedReminder, plan_in
 BOOKINGS = table(Booking)
 _HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
 _WHEN = BOOKINGS.c.start.type
+
+# `outcome_prompt_channel` of a "Did it happen?" prompt nobody will be sent: no host in
+# Slack, or Slack kept refusing. NULL there means "not recorded yet", so a claim whose
+# process died (NULL, and stale) is told apart from one given up for good.
+NOT_ASKED = "-"
 
 # Built once: constructing a statement costs more than running it on SQLite.
 _BY_REQUEST = select(BOOKINGS).where(BOOKINGS.c.request_id == bindparam("b_request"))
@@ -202,10 +207,16 @@ class BookingRepository:
         return None if row is None else _booking(row)
 
     def prompts_due(
-        self, ended_before: datetime, ended_after: datetime, limit: int = 50
+        self,
+        ended_before: datetime,
+        ended_after: datetime,
+        *,
+        stale_before: datetime,
+        limit: int = 50,
     ) -> list[StoredBooking]:
-        """Confirmed meetings that ended in (ended_after, ended_before] and whose host has
-        not been asked yet (a range on the status-and-end index).
+        """Confirmed meetings that ended in (ended_after, ended_before] whose prompt is
+        neither recorded nor given up: never claimed, or claimed by `stale_before` (the
+        claimer died). A range on the status-and-end index; what is done is filtered here.
         """
         with self.db.connection() as conn:
             rows = conn.execute(
@@ -214,19 +225,31 @@ class BookingRepository:
                     BOOKINGS.c.status == BookingStatus.CONFIRMED,
                     BOOKINGS.c.end <= ended_before,
                     BOOKINGS.c.end > ended_after,
-                    BOOKINGS.c.outcome_prompted_at.is_(None),
+                    BOOKINGS.c.outcome_prompt_channel.is_(None),
+                    or_(
+                        BOOKINGS.c.outcome_prompted_at.is_(None),
+                        BOOKINGS.c.outcome_prompted_at <= stale_before,
+                    ),
                 )
                 .order_by(BOOKINGS.c.end, BOOKINGS.c.id)
                 .limit(limit)
             ).all()
         return [_booking(row) for row in rows]
 
-    def claim_prompt(self, booking_id: int, at: datetime) -> bool:
-        """Take the prompt for this meeting; of several replicas, one wins."""
+    def claim_prompt(self, booking_id: int, at: datetime, seen: datetime | None = None) -> bool:
+        """Take the prompt for this meeting if its claim is still the one `prompts_due` saw
+        (None: never claimed; else the stale claim): of several replicas, one wins.
+        """
+        claim = (
+            BOOKINGS.c.outcome_prompted_at.is_(None)
+            if seen is None
+            else BOOKINGS.c.outcome_prompted_at == seen
+        )
         return self._set_if(
             booking_id,
             (
-                BOOKINGS.c.outcome_prompted_at.is_(None),
+                claim,
+                BOOKINGS.c.outcome_prompt_channel.is_(None),
                 BOOKINGS.c.status == BookingStatus.CONFIRMED,
             ),
             {"outcome_prompted_at": at},
@@ -240,32 +263,42 @@ class BookingRepository:
             booking_id,
             (
                 BOOKINGS.c.outcome_prompted_at == claimed_at,
-                BOOKINGS.c.outcome_prompt_ts.is_(None),
+                BOOKINGS.c.outcome_prompt_channel.is_(None),
             ),
             {"outcome_prompted_at": None},
         )
 
-    def mark_prompted(
-        self, booking_id: int, host: str | None, channel: str | None, ts: str | None
-    ) -> None:
-        """Where the prompt went (no channel: nobody could be asked, and nobody will be)."""
+    def mark_prompted(self, booking_id: int, host: str, channel: str, ts: str) -> None:
+        """Where the prompt went (the thread its nudge replies in) and who was asked."""
         self._set_if(
             booking_id,
             (),
             {"outcome_host": host, "outcome_prompt_channel": channel, "outcome_prompt_ts": ts},
         )
 
+    def give_up_prompt(self, booking_id: int, host: str | None) -> None:
+        """Nobody will be asked (nobody to ask, or Slack kept refusing): marked with
+        NOT_ASKED, so the claim is not mistaken for one a dead process left.
+        """
+        self._set_if(
+            booking_id,
+            (BOOKINGS.c.outcome_prompt_ts.is_(None),),
+            {"outcome_host": host, "outcome_prompt_channel": NOT_ASKED},
+        )
+
     def nudges_due(
         self, prompted_before: datetime, ended_after: datetime, limit: int = 50
     ) -> list[StoredBooking]:
         """Prompts posted by `prompted_before`, still unanswered and not nudged, of
-        meetings that ended after `ended_after` (which keeps this a range on the index).
+        meetings that ended in (ended_after, prompted_before] (a meeting ends before its
+        prompt, so this is a range on the status-and-end index).
         """
         with self.db.connection() as conn:
             rows = conn.execute(
                 select(BOOKINGS)
                 .where(
                     BOOKINGS.c.status == BookingStatus.CONFIRMED,
+                    BOOKINGS.c.end <= prompted_before,
                     BOOKINGS.c.end > ended_after,
                     BOOKINGS.c.outcome_prompt_ts.is_not(None),
                     BOOKINGS.c.outcome_prompted_at <= prompted_before,
@@ -277,20 +310,10 @@ class BookingRepository:
             ).all()
         return [_booking(row) for row in rows]
 
-    def claim_nudge(self, booking_id: int, at: datetime) -> bool:
-        """Take the one nudge of an unanswered prompt; of several replicas, one wins."""
+    def mark_nudged(self, booking_id: int, at: datetime) -> bool:
+        """Record the one nudge, posted (or given up); of several replicas, one records it."""
         return self._set_if(
-            booking_id,
-            (BOOKINGS.c.outcome_nudged_at.is_(None), BOOKINGS.c.outcome.is_(None)),
-            {"outcome_nudged_at": at},
-        )
-
-    def release_nudge(self, booking_id: int, claimed_at: datetime) -> bool:
-        """Give back a nudge claimed at `claimed_at` that could not be posted."""
-        return self._set_if(
-            booking_id,
-            (BOOKINGS.c.outcome_nudged_at == claimed_at,),
-            {"outcome_nudged_at": None},
+            booking_id, (BOOKINGS.c.outcome_nudged_at.is_(None),), {"outcome_nudged_at": at}
         )
 
     def record_outcome(

@@ -207,7 +207,8 @@ class EscalationRepository:
         """Open, unclaimed escalations already in Slack that are owed an SLA re-ping: those
         with `n` pings so far that were created by `due_before[n]` (when ping n+1 falls
         due). Only open rows are read (the resolved_at index), so the cost follows the open
-        backlog, not the history.
+        backlog, not the history; those pinged in full match no `owed` term and are
+        dropped here, not by the caller.
         """
         owed = [
             and_(ESCALATIONS.c.sla_pings == sent, ESCALATIONS.c.created_at <= before)
@@ -228,8 +229,8 @@ class EscalationRepository:
         return [StoredEscalation(**row._mapping) for row in rows]
 
     def advance_sla(self, escalation_id: int, seen: int, new: int, at: datetime | None) -> bool:
-        """Move the ping count from `seen` to `new` if it still is `seen` and nobody has
-        claimed or closed the escalation: of several replicas, one wins each ping.
+        """Record ping `new` (posted, or given up) if the count still is `seen` and nobody
+        has claimed or closed the escalation: of several replicas, one records each ping.
         """
         with self.db.transaction() as conn:
             return (

@@ -3,7 +3,8 @@ Held / No-show / Rescheduled, one nudge a day later if unanswered, and a click (
 `block_actions` through the real Bolt app) stores the answer and redraws the DM.
 
 The real WebClient talks to the fake Slack; the prompter ticks on the test's clock. The
-compare-and-set races run on SQLite and PostgreSQL.
+compare-and-set races, and the restarts after a process was killed mid-prompt, run on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
-from bot.outcomes import NUDGE_AFTER, ONLY_THE_HOST_OR_OPS, OutcomePrompter
+from bot.outcomes import NUDGE_AFTER, ONLY_THE_HOST_OR_OPS, PROMPT_LEASE, OutcomePrompter
+from bot.sla import MAX_POST_TRIES
 from handlers.blocks import OUTCOME_NUDGE, OUTCOME_QUESTION
 from handlers.ids import ActionId
-from integrations.slack import ChannelPacer, SlackChat
+from integrations.base import Chat, PostedMessage
+from integrations.slack import STALE_CLAIM, ChannelPacer, SlackChat
 from storage.migrate import upgrade
-from storage.models import MeetingOutcome, StoredBooking, StoredRequest
+from storage.models import MeetingOutcome, OutboxStatus, StoredBooking, StoredRequest
+from storage.repositories.bookings import NOT_ASKED
+from storage.repositories.outbox import OUTBOX
 from tests.conftest import EXAMPLE_CONFIG, FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
+from tests.integration.doubles import Crash
 from tests.slack_requests import BOT_TOKEN, SlackHarness, message_action, slack_config, wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -165,6 +172,44 @@ def prompted(slack: SlackHarness, clock: FixedClock, at: datetime) -> dict[str, 
     return slack.components.outcomes.tick()
 
 
+def nudges(fake: FakeSlack) -> list[dict[str, Any]]:
+    return [p for p in dms(fake) if p.get("thread_ts")]
+
+
+NOTHING = {"prompted": 0, "nudged": 0, "no_host": 0, "failed": 0}
+
+
+class KilledAtPost:
+    """The real Slack client of a process killed at its next post: before the post leaves,
+    or (`after`) once Slack has it and before anything is recorded. Crash is a
+    BaseException, so no `except Exception` of the prompter's catches it.
+    """
+
+    def __init__(self, inner: Chat, *, after: bool) -> None:
+        self.inner = inner
+        self.after = after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def post_message(self, *args: Any, **kwargs: Any) -> PostedMessage:
+        if self.after:
+            self.inner.post_message(*args, **kwargs)
+        raise Crash("killed at a post to Slack")
+
+
+def killed_at_post(slack: SlackHarness, clock: FixedClock, at: datetime, *, after: bool) -> None:
+    """A tick at `at` whose process dies at its first post; the next tick is a restart."""
+    prompter = slack.components.outcomes
+    chat = prompter.chat
+    prompter.chat = KilledAtPost(chat, after=after)
+    try:
+        with pytest.raises(Crash):
+            prompted(slack, clock, at)
+    finally:
+        prompter.chat = chat
+
+
 def tick_together(prompters: list[OutcomePrompter]) -> list[dict[str, int]]:
     barrier = threading.Barrier(len(prompters))
 
@@ -260,11 +305,13 @@ def test_a_rep_without_a_slack_id_is_found_by_email_and_an_unknown_one_is_not_re
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.__dict__["rep"] == "chen@ourco.example"
     lost = booking(slack, unknown.id)
-    assert lost.outcome_prompted_at is not None and lost.outcome_prompt_channel is None
+    assert lost.outcome_prompted_at is not None and lost.outcome_prompt_channel == NOT_ASKED
 
+    # Given up for good, not a claim gone stale: nobody is looked up again.
     prompted(slack, clock, clock.now + timedelta(minutes=5))
+    prompted(slack, clock, clock.now + PROMPT_LEASE)
     prompted(slack, clock, clock.now + NUDGE_AFTER)
-    assert len(fake.calls("users.lookupByEmail")) == 2  # nobody is looked up again
+    assert len(fake.calls("users.lookupByEmail")) == 2
 
 
 @SQLITE_ONLY
@@ -298,6 +345,25 @@ def test_a_prompt_slack_refused_is_posted_on_the_next_tick_once(
     ]
 
 
+@SQLITE_ONLY
+def test_a_prompt_slack_keeps_refusing_is_given_up_after_three_tries(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    booked = meeting(slack, "outcome-refused", start=clock.now)
+    fake.fail_next("chat.postMessage", "is_archived", times=10)
+    for minute in range(MAX_POST_TRIES):
+        assert prompted(slack, clock, booked.end + timedelta(minutes=minute))["failed"] == 1
+    posts = len(fake.calls("chat.postMessage"))
+
+    assert prompted(slack, clock, booked.end + timedelta(minutes=MAX_POST_TRIES))["failed"] == 1
+
+    stored = booking(slack, booked.id)
+    assert (stored.outcome_host, stored.outcome_prompt_channel) == (ALICE.id, NOT_ASKED)
+    for later in (PROMPT_LEASE, NUDGE_AFTER):
+        assert prompted(slack, clock, clock.now + later) == NOTHING
+    assert len(fake.calls("chat.postMessage")) == posts
+
+
 def test_two_prompters_ticking_at_once_ask_and_nudge_each_host_once(
     start: StartApp, fake: FakeSlack, clock: FixedClock
 ) -> None:
@@ -323,6 +389,114 @@ def test_two_prompters_ticking_at_once_ask_and_nudge_each_host_once(
     assert sorted(p["thread_ts"] for p in nudges) == sorted(
         booking(first, m.id).outcome_prompt_ts or "" for m in meetings
     )
+
+
+# ------------------------------------------------------------------ a process killed mid-prompt
+
+
+def test_a_prompt_whose_process_died_before_posting_is_posted_once_its_claim_is_stale(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    booked = meeting(slack, "outcome-killed-before", start=clock.now)
+    killed_at_post(slack, clock, booked.end, after=False)
+    assert dms(fake) == []
+    claimed = booking(slack, booked.id)
+    assert claimed.outcome_prompted_at == booked.end and claimed.outcome_prompt_channel is None
+
+    # While the claim is fresh its process may still be posting: nobody else takes it.
+    assert prompted(slack, clock, booked.end + PROMPT_LEASE - timedelta(seconds=1)) == NOTHING
+    assert dms(fake) == []
+
+    retaken = booked.end + PROMPT_LEASE
+    assert prompted(slack, clock, retaken) == {**NOTHING, "prompted": 1}
+    [dm] = dms(fake)
+    assert OUTCOME_QUESTION in all_text(dm["blocks"])
+    stored = booking(slack, booked.id)
+    assert (stored.outcome_host, stored.outcome_prompt_channel) == (ALICE.id, ALICE_DM)
+    assert (ALICE_DM, stored.outcome_prompt_ts) in fake.messages
+    assert stored.outcome_prompted_at == retaken
+
+    # Its nudge comes a day after the prompt that did go out.
+    assert prompted(slack, clock, retaken + NUDGE_AFTER - timedelta(seconds=1)) == NOTHING
+    assert prompted(slack, clock, retaken + NUDGE_AFTER)["nudged"] == 1
+    assert [n["thread_ts"] for n in nudges(fake)] == [stored.outcome_prompt_ts]
+
+
+def test_a_prompt_posted_by_a_process_that_died_before_recording_it_is_recorded_not_reposted(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    booked = meeting(slack, "outcome-killed-after", start=clock.now)
+    killed_at_post(slack, clock, booked.end, after=True)
+    [ts] = [t for (channel, t) in fake.messages if channel == ALICE_DM]
+    assert booking(slack, booked.id).outcome_prompt_ts is None
+
+    assert prompted(slack, clock, booked.end + PROMPT_LEASE) == {**NOTHING, "prompted": 1}
+
+    assert len(dms(fake)) == 1  # the outbox handed back the DM the dead process posted
+    stored = booking(slack, booked.id)
+    assert (stored.outcome_host, stored.outcome_prompt_channel, stored.outcome_prompt_ts) == (
+        ALICE.id,
+        ALICE_DM,
+        ts,
+    )
+
+
+def test_of_two_prompters_one_takes_over_a_stale_claim(
+    start: StartApp, fake: FakeSlack, clock: FixedClock
+) -> None:
+    first, second = start(), start()
+    meetings = [
+        meeting(first, f"outcome-stale-{n}", start=clock.now + timedelta(minutes=30 * n))
+        for n in range(4)
+    ]
+    ended = meetings[-1].end
+    killed_at_post(first, clock, ended, after=False)  # it dies holding the first claim
+    assert booking(first, meetings[0].id).outcome_prompted_at == ended
+
+    clock.now = ended + PROMPT_LEASE
+    results = tick_together([first.components.outcomes, second.components.outcomes])
+
+    assert sum(r["prompted"] for r in results) == len(meetings)
+    assert sum(r["failed"] for r in results) == 0
+    assert len(dms(fake)) == len(meetings)
+    stored = [booking(first, m.id) for m in meetings]
+    assert len({b.outcome_prompt_ts for b in stored} - {None}) == len(meetings)
+
+
+@SQLITE_ONLY
+def test_a_stale_claim_whose_post_is_still_in_flight_is_left_to_that_post(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    booked = meeting(slack, "outcome-in-flight", start=clock.now)
+    killed_at_post(slack, clock, booked.end, after=True)
+    # As if inside the post: Slack has the DM, the outbox has not recorded it.
+    key = f"slack:outcome-prompt:{booked.id}"
+    with slack.components.db.transaction() as conn:
+        conn.execute(
+            update(OUTBOX).where(OUTBOX.c.dedupe_key == key).values(status=OutboxStatus.PENDING)
+        )
+
+    retaken = booked.end + PROMPT_LEASE
+    assert prompted(slack, clock, retaken) == NOTHING
+    stored = booking(slack, booked.id)
+    assert stored.outcome_prompted_at == retaken  # kept: not given back to every tick
+    assert stored.outcome_prompt_ts is None and len(dms(fake)) == 1
+
+    # That post never finished (the outbox row went stale too): the DM goes again, since
+    # posting twice beats never asking.
+    in_flight = slack.components.outbox.get(key)
+    assert in_flight is not None and in_flight.status == OutboxStatus.PENDING
+    with slack.components.db.transaction() as conn:
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.dedupe_key == key)
+            .values(created_at=in_flight.created_at - STALE_CLAIM)
+        )
+    assert prompted(slack, clock, retaken + PROMPT_LEASE - timedelta(seconds=1)) == NOTHING
+    assert prompted(slack, clock, retaken + PROMPT_LEASE)["prompted"] == 1
+    assert len(dms(fake)) == 2
+    newest = [t for (channel, t) in fake.messages if channel == ALICE_DM][-1]
+    assert booking(slack, booked.id).outcome_prompt_ts == newest
 
 
 # ------------------------------------------------------------------ the answer
@@ -389,6 +563,28 @@ def test_someone_else_is_refused_unless_they_are_in_the_ops_group(
     assert (stored.outcome, stored.outcome_by) == (MeetingOutcome.RESCHEDULED, OMAR.id)
 
 
+@SQLITE_ONLY
+def test_the_host_can_answer_a_prompt_whose_process_died_before_recording_it(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    booked = meeting(slack, "outcome-unrecorded", start=clock.now)
+    killed_at_post(slack, clock, booked.end, after=True)
+    [ts] = [t for (channel, t) in fake.messages if channel == ALICE_DM]
+    assert booking(slack, booked.id).outcome_host is None
+
+    click(slack, ZED, ALICE_DM, ts, ActionId.OUTCOME_HELD)
+    [refusal] = wait_for(lambda: fake.calls("chat.postEphemeral"), what="the refusal")
+    assert refusal.params["text"] == ONLY_THE_HOST_OR_OPS.format(host=ALICE.id, group=OPS)
+
+    click(slack, ALICE, ALICE_DM, ts, ActionId.OUTCOME_NO_SHOW)
+
+    [update] = wait_for(lambda: updates(fake), what="the DM redrawn")
+    assert (update["channel"], update["ts"]) == (ALICE_DM, ts)
+    stored = booking(slack, booked.id)
+    assert (stored.outcome, stored.outcome_by) == (MeetingOutcome.NO_SHOW, ALICE.id)
+    assert len(fake.calls("chat.postEphemeral")) == 1
+
+
 # ------------------------------------------------------------------ the nudge
 
 
@@ -451,3 +647,73 @@ def test_a_nudge_slack_refused_is_posted_on_the_next_tick_once(
     assert prompted(slack, clock, later)["nudged"] == 1
     assert booking(slack, booked.id).outcome_nudged_at == later
     assert len([ts for channel, ts in fake.messages if channel == ALICE_DM]) == 2
+
+
+def test_a_nudge_whose_process_died_before_posting_goes_on_the_next_tick(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    booked = meeting(slack, "outcome-nudge-killed-before", start=clock.now)
+    prompted(slack, clock, booked.end)
+    ts = booking(slack, booked.id).outcome_prompt_ts
+
+    killed_at_post(slack, clock, booked.end + NUDGE_AFTER, after=False)
+    assert nudges(fake) == []
+    assert booking(slack, booked.id).outcome_nudged_at is None
+
+    later = booked.end + NUDGE_AFTER + timedelta(minutes=1)
+    assert prompted(slack, clock, later) == {**NOTHING, "nudged": 1}
+    [nudge] = nudges(fake)
+    assert nudge["thread_ts"] == ts
+    assert booking(slack, booked.id).outcome_nudged_at == later
+    assert prompted(slack, clock, later + NUDGE_AFTER) == NOTHING
+
+
+def test_a_nudge_posted_by_a_process_that_died_before_recording_it_is_not_posted_again(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    booked = meeting(slack, "outcome-nudge-killed-after", start=clock.now)
+    prompted(slack, clock, booked.end)
+
+    killed_at_post(slack, clock, booked.end + NUDGE_AFTER, after=True)
+    assert len(nudges(fake)) == 1
+
+    later = booked.end + NUDGE_AFTER + timedelta(minutes=1)
+    assert prompted(slack, clock, later) == {**NOTHING, "nudged": 1}
+    assert len(nudges(fake)) == 1  # recorded, not posted twice
+    assert booking(slack, booked.id).outcome_nudged_at == later
+    assert prompted(slack, clock, later + NUDGE_AFTER) == NOTHING
+    assert len(nudges(fake)) == 1
+
+
+# ------------------------------------------------------------------ what a tick reads
+
+
+def test_the_due_queries_return_only_what_is_still_owed(
+    slack: SlackHarness, clock: FixedClock
+) -> None:
+    repo = slack.components.bookings
+    now = clock.now + timedelta(days=3)
+    ago = [
+        meeting(slack, f"outcome-due-{n}", start=clock.now + timedelta(hours=n)) for n in range(7)
+    ]
+    fresh, stale, asked, given_up, nudged, answered, unasked = (b.id or 0 for b in ago)
+    assert repo.claim_prompt(fresh, now - PROMPT_LEASE + timedelta(seconds=1))
+    assert repo.claim_prompt(stale, now - PROMPT_LEASE)
+    for done in (asked, nudged, answered):
+        assert repo.claim_prompt(done, now - NUDGE_AFTER)
+        repo.mark_prompted(done, ALICE.id, ALICE_DM, f"1.{done}")
+    assert repo.claim_prompt(given_up, now - NUDGE_AFTER)
+    repo.give_up_prompt(given_up, None)
+    assert repo.mark_nudged(nudged, now)
+    repo.record_outcome(answered, MeetingOutcome.HELD, ALICE.id, now)
+
+    due = repo.prompts_due(now, now - timedelta(days=7), stale_before=now - PROMPT_LEASE)
+    assert [b.id for b in due] == [stale, unasked]
+    nudge_due = repo.nudges_due(now - NUDGE_AFTER, now - timedelta(days=9))
+    assert [b.id for b in nudge_due] == [asked]
+
+    # Of two claims on the same stale one, only the one that saw its claim wins.
+    seen = due[0].outcome_prompted_at
+    assert repo.claim_prompt(stale, now, seen=seen)
+    assert not repo.claim_prompt(stale, now, seen=seen)
+    assert not repo.claim_prompt(stale, now)

@@ -3,7 +3,8 @@ thread mentioning the ops group at 1x, 2x and 4x `sla_minutes`, and never after 
 
 Escalations come in through the real intake webhook and are posted by the real WebClient
 to the fake Slack; the pinger ticks on the test's clock. Flows that settle a
-compare-and-set in the database run on SQLite and PostgreSQL.
+compare-and-set in the database, and restarts after a process was killed mid-ping, run on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 
 import pytest
 
-from bot.sla import SlaPinger
+from bot.sla import SLA_MULTIPLES, SlaPinger
 from handlers.ids import ActionId
+from integrations.base import Chat, PostedMessage
 from integrations.sandbox import SandboxChat
 from integrations.slack import ChannelPacer, SlackChat
 from storage.migrate import upgrade
 from tests.conftest import FixedClock, post_signed
 from tests.fakes.slack import Call, FakeSlack, FakeUser
+from tests.integration.doubles import Crash
 from tests.slack_requests import BOT_TOKEN, SlackHarness, slack_config, wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -102,6 +105,39 @@ def tick_at(slack: SlackHarness, clock: FixedClock, at: timedelta, start: Any) -
     return slack.components.sla.tick()
 
 
+class KilledAtPost:
+    """The real Slack client of a process killed at its next post: before the post leaves,
+    or (`after`) once Slack has it and before anything is recorded. Crash is a
+    BaseException, so no `except Exception` of the pinger's catches it.
+    """
+
+    def __init__(self, inner: Chat, *, after: bool) -> None:
+        self.inner = inner
+        self.after = after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def post_message(self, *args: Any, **kwargs: Any) -> PostedMessage:
+        if self.after:
+            self.inner.post_message(*args, **kwargs)
+        raise Crash("killed at a post to Slack")
+
+
+def killed_at_post(
+    slack: SlackHarness, clock: FixedClock, at: timedelta, start: Any, *, after: bool
+) -> None:
+    """A tick whose process dies at its first post; the next tick is a restart."""
+    pinger = slack.components.sla
+    chat = pinger.chat
+    pinger.chat = KilledAtPost(chat, after=after)
+    try:
+        with pytest.raises(Crash):
+            tick_at(slack, clock, at, start)
+    finally:
+        pinger.chat = chat
+
+
 # ------------------------------------------------------------------ 1x, 2x, 4x
 
 
@@ -142,6 +178,8 @@ def test_an_unclaimed_escalation_is_pinged_at_1x_2x_and_4x_the_sla_then_never_ag
     assert slack.escalation(request_id).sla_pings == 3
     keys = [m.dedupe_key for m in slack.components.outbox.latest(request_id=request_id)]
     assert {f"slack:sla:{request_id}:{level}" for level in (1, 2, 3)} <= set(keys)
+    # Pinged in full, it is no longer among what a tick reads.
+    assert slack.components.escalations.sla_due([clock.now - SLA * m for m in SLA_MULTIPLES]) == []
 
 
 @SQLITE_ONLY
@@ -238,6 +276,51 @@ def test_an_escalation_slack_got_late_waits_for_its_message_then_pings_once(
     assert "waited 41 min" in ping["text"]
     assert slack.escalation(request_id).sla_pings == 2
     assert tick_at(slack, clock, 4 * SLA, opened)["pinged"] == 1
+    assert len(pings(fake)) == 2
+
+
+# ------------------------------------------------------------------ a process killed mid-ping
+
+
+def test_a_ping_whose_process_died_before_posting_goes_out_on_the_next_tick(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    opened = clock.now
+    request_id = escalate(slack)
+
+    killed_at_post(slack, clock, SLA, opened, after=False)
+    assert pings(fake) == []
+
+    assert tick_at(slack, clock, SLA + timedelta(minutes=1), opened) == {"pinged": 1, "failed": 0}
+    assert len(pings(fake)) == 1
+    assert slack.escalation(request_id).sla_pings == 1
+
+    # The last ping too, which has no later level to make up for it.
+    assert tick_at(slack, clock, 2 * SLA, opened)["pinged"] == 1
+    killed_at_post(slack, clock, 4 * SLA, opened, after=False)
+    assert len(pings(fake)) == 2
+    assert tick_at(slack, clock, 4 * SLA + timedelta(minutes=1), opened)["pinged"] == 1
+    assert "waited 1 h 1 min" in pings(fake)[-1]["text"]
+    assert slack.escalation(request_id).sla_pings == 3
+    assert tick_at(slack, clock, 8 * SLA, opened)["pinged"] == 0
+    assert len(pings(fake)) == 3
+
+
+def test_a_ping_posted_by_a_process_that_died_before_recording_it_is_not_posted_again(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    opened = clock.now
+    request_id = escalate(slack)
+
+    killed_at_post(slack, clock, SLA, opened, after=True)
+    assert len(pings(fake)) == 1
+
+    recorded = opened + SLA + timedelta(minutes=1)
+    assert tick_at(slack, clock, recorded - opened, opened) == {"pinged": 1, "failed": 0}
+    assert len(pings(fake)) == 1  # the outbox handed back the ping the dead process posted
+    escalation = slack.escalation(request_id)
+    assert (escalation.sla_pings, escalation.sla_pinged_at) == (1, recorded)
+    assert tick_at(slack, clock, 2 * SLA, opened)["pinged"] == 1
     assert len(pings(fake)) == 2
 
 
