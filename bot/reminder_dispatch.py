@@ -32,9 +32,10 @@ from storage.repositories.reminders import DueReminder
 log = logging.getLogger("frontdesk.reminders")
 
 BATCH_SIZE = 100
-# How long a claim lasts. Renewed just before each send, so it must outlast one send with
-# all its retries (3 x 10 s timeouts and Retry-After waits); a claim older than this was
-# left by a dead process, and the next claimer asks the provider before sending again.
+# How long a claim lasts. Renewed before a send once half of it is gone, so half of it
+# must outlast one send with all its retries (3 x 10 s timeouts and Retry-After waits).
+# A claim older than this was left by a dead process; the next claimer asks the provider
+# before sending again.
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RETRY_BACKOFF = timedelta(minutes=1)  # 1, 2, 4, 8 min between attempts
@@ -108,13 +109,16 @@ class ReminderDispatcher:
                 if stop is not None and stop.is_set():
                     counts["released"] += self.reminders.release(batch[index:])
                     return counts
-                # The batch's lease runs while earlier ones are sent: renew this one's.
-                renewed = self.reminders.renew(due, self.lease)
-                if renewed is None:
-                    log.warning("reminder taken over by another dispatcher", extra=_ids(due))
-                    counts["taken_over"] += 1
-                    continue
-                counts[self._dispatch_safely(renewed)] += 1
+                # The batch's lease runs while earlier ones are sent: once half of it is
+                # gone, renew this one's, so every send starts with at least half a lease.
+                if utcnow() > due.lease_until - self.lease / 2:
+                    renewed = self.reminders.renew(due, self.lease)
+                    if renewed is None:
+                        log.warning("reminder taken over by another dispatcher", extra=_ids(due))
+                        counts["taken_over"] += 1
+                        continue
+                    due = renewed
+                counts[self._dispatch_safely(due)] += 1
             if len(batch) < self.batch_size:
                 break
         return counts
