@@ -8,13 +8,16 @@ import secrets
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.config import Config, ConfigError, load_config
 from bot.logs import configure_logging
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.app import Components
 
 log = logging.getLogger("frontdesk")
 
@@ -35,6 +38,20 @@ def _config(settings: Settings, path: str | None) -> Config:
         raise click.ClickException(f"invalid configuration\n{exc}") from None
 
 
+def _components(settings: Settings, config: Config) -> Components:
+    """What `serve` and `worker` run on; SQLite is migrated here (one node, no deploy step)."""
+    from bot.app import build_components
+    from bot.services import UnavailableIntegrationError
+    from storage.migrate import upgrade
+
+    if settings.database_url.startswith("sqlite"):
+        upgrade(settings.database_url)
+    try:
+        return build_components(settings, config)
+    except UnavailableIntegrationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Frontdesk: human-in-the-loop appointment scheduling for Slack."""
@@ -49,10 +66,8 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
     """Serve the HTTP API (webhooks, Slack, sandbox) and, unless told not to, the jobs."""
     import uvicorn
 
-    from bot.app import build_components, create_app
+    from bot.app import create_app
     from bot.scheduler import build_scheduler
-    from bot.services import UnavailableIntegrationError
-    from storage.migrate import upgrade
 
     settings = _settings()
     configure_logging(settings.frontdesk_log_level)
@@ -61,12 +76,7 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
         raise click.ClickException(
             "FRONTDESK_WEBHOOK_SECRET is not set; the intake webhook always checks signatures"
         )
-    if settings.database_url.startswith("sqlite"):
-        upgrade(settings.database_url)
-    try:
-        components = build_components(settings, config)
-    except UnavailableIntegrationError as exc:
-        raise click.ClickException(str(exc)) from None
+    components = _components(settings, config)
     scheduler = None if no_scheduler else build_scheduler(components)
     # The app starts and stops the scheduler: on SIGTERM uvicorn finishes the open requests,
     # runs the app's shutdown (the scheduler's included), then re-raises the signal.
@@ -78,20 +88,11 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def worker(config_path: str | None) -> None:
     """Run only the background jobs (for deployments with several `serve --no-scheduler`)."""
-    from bot.app import build_components
     from bot.scheduler import build_scheduler
-    from bot.services import UnavailableIntegrationError
-    from storage.migrate import upgrade
 
     settings = _settings()
     configure_logging(settings.frontdesk_log_level)
-    config = _config(settings, config_path)
-    if settings.database_url.startswith("sqlite"):
-        upgrade(settings.database_url)
-    try:
-        components = build_components(settings, config)
-    except UnavailableIntegrationError as exc:
-        raise click.ClickException(str(exc)) from None
+    components = _components(settings, _config(settings, config_path))
     log.info("worker starting", extra={"services": components.integrations.modes()})
     build_scheduler(components).run_until_signalled()
 

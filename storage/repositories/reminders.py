@@ -409,15 +409,6 @@ class ReminderRepository:
 
     # ------------------------------------------------------------------ reading
 
-    def for_booking(self, booking_id: int) -> list[StoredReminder]:
-        with self.db.connection() as conn:
-            rows = conn.execute(
-                select(REMINDERS)
-                .where(REMINDERS.c.booking_id == booking_id)
-                .order_by(REMINDERS.c.channel)
-            ).all()
-        return [StoredReminder(**row._mapping) for row in rows]
-
     def for_request(self, request_id: str) -> list[StoredReminder]:
         with self.db.connection() as conn:
             rows = conn.execute(

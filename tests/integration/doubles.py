@@ -34,6 +34,24 @@ class Crash(BaseException):
     """The process dying mid-call: not an Exception, so no `except Exception` catches it."""
 
 
+class KilledAtPost:
+    """The real Slack client of a process killed at its next post: before the post leaves,
+    or (`after`) once Slack has it and before anything is recorded.
+    """
+
+    def __init__(self, inner: Any, *, after: bool) -> None:
+        self.inner = inner
+        self.after = after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def post_message(self, *args: Any, **kwargs: Any) -> Any:
+        if self.after:
+            self.inner.post_message(*args, **kwargs)
+        raise Crash("killed at a post to Slack")
+
+
 class CalendarDouble:
     """Wraps a calendar; counts calls, and can be slow, fail or "crash" on demand."""
 

@@ -25,7 +25,6 @@ from bot.outcomes import NUDGE_AFTER, ONLY_THE_HOST_OR_OPS, PROMPT_LEASE, Outcom
 from bot.sla import MAX_POST_TRIES
 from handlers.blocks import OUTCOME_NUDGE, OUTCOME_QUESTION
 from handlers.ids import ActionId
-from integrations.base import Chat, PostedMessage
 from integrations.slack import STALE_CLAIM, ChannelPacer, SlackChat
 from storage.migrate import upgrade
 from storage.models import MeetingOutcome, OutboxStatus, StoredBooking, StoredRequest
@@ -33,7 +32,7 @@ from storage.repositories.bookings import NOT_ASKED
 from storage.repositories.outbox import OUTBOX
 from tests.conftest import EXAMPLE_CONFIG, FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
-from tests.integration.doubles import Crash
+from tests.integration.doubles import Crash, KilledAtPost
 from tests.slack_requests import BOT_TOKEN, SlackHarness, message_action, slack_config, wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -177,25 +176,6 @@ def nudges(fake: FakeSlack) -> list[dict[str, Any]]:
 
 
 NOTHING = {"prompted": 0, "nudged": 0, "no_host": 0, "failed": 0}
-
-
-class KilledAtPost:
-    """The real Slack client of a process killed at its next post: before the post leaves,
-    or (`after`) once Slack has it and before anything is recorded. Crash is a
-    BaseException, so no `except Exception` of the prompter's catches it.
-    """
-
-    def __init__(self, inner: Chat, *, after: bool) -> None:
-        self.inner = inner
-        self.after = after
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def post_message(self, *args: Any, **kwargs: Any) -> PostedMessage:
-        if self.after:
-            self.inner.post_message(*args, **kwargs)
-        raise Crash("killed at a post to Slack")
 
 
 def killed_at_post(slack: SlackHarness, clock: FixedClock, at: datetime, *, after: bool) -> None:

@@ -19,13 +19,12 @@ import pytest
 
 from bot.sla import SLA_MULTIPLES, SlaPinger
 from handlers.ids import ActionId
-from integrations.base import Chat, PostedMessage
 from integrations.sandbox import SandboxChat
 from integrations.slack import ChannelPacer, SlackChat
 from storage.migrate import upgrade
 from tests.conftest import FixedClock, post_signed
 from tests.fakes.slack import Call, FakeSlack, FakeUser
-from tests.integration.doubles import Crash
+from tests.integration.doubles import Crash, KilledAtPost
 from tests.slack_requests import BOT_TOKEN, SlackHarness, slack_config, wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -103,25 +102,6 @@ def pings(fake: FakeSlack) -> list[dict[str, Any]]:
 def tick_at(slack: SlackHarness, clock: FixedClock, at: timedelta, start: Any) -> dict[str, int]:
     clock.now = start + at
     return slack.components.sla.tick()
-
-
-class KilledAtPost:
-    """The real Slack client of a process killed at its next post: before the post leaves,
-    or (`after`) once Slack has it and before anything is recorded. Crash is a
-    BaseException, so no `except Exception` of the pinger's catches it.
-    """
-
-    def __init__(self, inner: Chat, *, after: bool) -> None:
-        self.inner = inner
-        self.after = after
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def post_message(self, *args: Any, **kwargs: Any) -> PostedMessage:
-        if self.after:
-            self.inner.post_message(*args, **kwargs)
-        raise Crash("killed at a post to Slack")
 
 
 def killed_at_post(
