@@ -29,6 +29,10 @@ CALENDARS_NOT_PROBED = (
     "not probed: reps' calendar connections are kept in the database, which is unreachable "
     "or not migrated (run `frontdesk db upgrade`)"
 )
+NOT_A_URL = (
+    "FRONTDESK_PUBLIC_URL is {url!r}, not an absolute URL: Twilio needs one to report SMS "
+    "delivery; set it to this server's public https URL"
+)
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 LOCAL_PUBLIC_URL = (
     "FRONTDESK_PUBLIC_URL is {url}, which Twilio cannot reach: SMS delivery reports would "
@@ -107,7 +111,10 @@ def run_checks(settings: Settings, config: Config) -> list[CheckRow]:
 
 def _public_url_row(public_url: str) -> CheckRow:
     """Twilio reports delivery to FRONTDESK_PUBLIC_URL: it must be reachable from outside."""
-    host = (urlsplit(public_url).hostname or "").lower()
+    parts = urlsplit(public_url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return CheckRow("twilio:status_callback", False, NOT_A_URL.format(url=public_url))
     if host in LOCAL_HOSTS or host.endswith(".localhost"):
         return CheckRow("twilio:status_callback", False, LOCAL_PUBLIC_URL.format(url=public_url))
     callback = public_url.rstrip("/") + "/webhooks/twilio/status"

@@ -9,6 +9,7 @@ outbox key being the claim (as SLA re-pings are).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -66,9 +67,10 @@ class OutcomePrompter:
 
     # ------------------------------------------------------------------ the scheduled part
 
-    def tick(self) -> dict[str, int]:
+    def tick(self, stop: threading.Event | None = None) -> dict[str, int]:
         """Ask the hosts of meetings that just ended, and nudge those a day silent:
-        {"prompted", "nudged", "no_host", "failed"} counts.
+        {"prompted", "nudged", "no_host", "failed"} counts. A set `stop` (a shutdown) ends
+        the tick between posts; the rest wait for the next process.
         """
         now = self.clock()
         counts = {"prompted": 0, "nudged": 0, "no_host": 0, "failed": 0}
@@ -76,13 +78,20 @@ class OutcomePrompter:
             now, now - PROMPT_WINDOW, stale_before=now - PROMPT_LEASE, limit=BATCH
         )
         for booking in due:
-            if self.bookings.claim_prompt(booking.id or 0, now, seen=booking.outcome_prompted_at):
-                result = self._prompt(booking, now)
+            if stop is not None and stop.is_set():
+                return counts
+            # Stamped when claimed, not when the tick began: the claim's age is its lease.
+            claimed_at = self.clock()
+            seen = booking.outcome_prompted_at
+            if self.bookings.claim_prompt(booking.id or 0, claimed_at, seen=seen):
+                result = self._prompt(booking, claimed_at)
                 if result is not None:
                     counts[result] += 1
         # A prompt goes out up to PROMPT_WINDOW after the meeting, its nudge a day later.
         ended_after = now - PROMPT_WINDOW - NUDGE_AFTER - timedelta(days=1)
         for booking in self.bookings.nudges_due(now - NUDGE_AFTER, ended_after, limit=BATCH):
+            if stop is not None and stop.is_set():
+                return counts
             result = self._nudge(booking, now)
             if result is not None:
                 counts[result] += 1
@@ -169,6 +178,9 @@ class OutcomePrompter:
         if out_of_tries(self.outbox, key):
             log.error("gave up nudging about a meeting's outcome", extra=extra)
             return "failed" if self.bookings.mark_nudged(booking_id, now) else None
+        current = self.bookings.get(booking_id)
+        if current is None or current.outcome is not None or current.outcome_nudged_at:
+            return None  # answered (or nudged) since the batch was read
         try:
             view = self.view(booking)
             self.chat.post_message(

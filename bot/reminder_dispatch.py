@@ -27,7 +27,7 @@ from integrations.base import (
 )
 from storage.models import BookingStatus, ReminderChannel, ReminderStatus, utcnow
 from storage.repositories import EscalationRepository, OptOutRepository, ReminderRepository
-from storage.repositories.reminders import DueReminder
+from storage.repositories.reminders import DueReminder, meeting_stamp
 
 log = logging.getLogger("frontdesk.reminders")
 
@@ -56,12 +56,17 @@ SENT_NOT_DELIVERED = "was sent but not delivered"
 
 @dataclass(frozen=True)
 class TwilioCallbacks:
-    """Where Twilio reports delivery: `{public_url}/webhooks/twilio/status?reminder=ID`."""
+    """Where Twilio reports delivery: `{public_url}/webhooks/twilio/status?reminder=ID&
+    meeting=STAMP`, the reminder and the meeting time its text named.
+    """
 
     public_url: str
 
-    def status_url(self, reminder_id: int) -> str:
-        return f"{self.public_url.rstrip('/')}/webhooks/twilio/status?reminder={reminder_id}"
+    def status_url(self, reminder_id: int, meeting_start: datetime) -> str:
+        return (
+            f"{self.public_url.rstrip('/')}/webhooks/twilio/status"
+            f"?reminder={reminder_id}&meeting={meeting_stamp(meeting_start)}"
+        )
 
 
 class ReminderDispatcher:
@@ -160,7 +165,7 @@ class ReminderDispatcher:
         reminder = due.reminder
         assert reminder.id is not None
         message = TextMessage(
-            key=f"sms:reminder:{reminder.id}@{_stamp(reminder.meeting_start)}",
+            key=f"sms:reminder:{reminder.id}@{meeting_stamp(reminder.meeting_start)}",
             to=phone,
             body=render_sms(
                 start=due.start,
@@ -168,7 +173,11 @@ class ReminderDispatcher:
                 rep=due.rep_email,
                 video_url=due.video_url,
             ),
-            status_callback=self.callbacks.status_url(reminder.id) if self.callbacks else None,
+            status_callback=(
+                self.callbacks.status_url(reminder.id, reminder.meeting_start)
+                if self.callbacks
+                else None
+            ),
             request_id=reminder.request_id,
         )
         try:
@@ -197,7 +206,7 @@ class ReminderDispatcher:
         reminder = due.reminder
         email = render_email(
             request_id=reminder.request_id,
-            message_key=f"{reminder.id}@{_stamp(reminder.meeting_start)}",
+            message_key=f"{reminder.id}@{meeting_stamp(reminder.meeting_start)}",
             to=due.client_email,
             name=due.client_name,
             start=due.start,
@@ -240,12 +249,14 @@ class ReminderDispatcher:
         return str(status)
 
     def _fail(self, due: DueReminder, code: str, detail: str, *, to: str) -> str:
-        self.reminders.mark_done(due, ReminderStatus.FAILED, code, detail)
         log.warning(
             "reminder refused for good",
             extra={**_ids(due), "channel": due.reminder.channel, "error": code},
         )
+        # The thread first: a crash before the record leaves the claim to run out, the
+        # next claimer meets the same refusal, and the note's key keeps it to one post.
         self.tell_thread(due.reminder.request_id, due.reminder.channel, to, due.start, detail)
+        self.reminders.mark_done(due, ReminderStatus.FAILED, code, detail)
         return "failed"
 
     def _retry(self, due: DueReminder, code: str, detail: str, *, check_first: bool) -> str:
@@ -297,7 +308,7 @@ class ReminderDispatcher:
                 escalation.channel,
                 text,
                 [],
-                dedupe_key=f"slack:reminder-failed:{request_id}:{channel}:{_stamp(start)}",
+                dedupe_key=f"slack:reminder-failed:{request_id}:{channel}:{meeting_stamp(start)}",
                 request_id=request_id,
                 thread_ts=escalation.message_ts,
             )
@@ -310,7 +321,3 @@ class ReminderDispatcher:
 
 def _ids(due: DueReminder) -> dict[str, object]:
     return {"reminder_id": due.reminder.id, "request_id": due.reminder.request_id}
-
-
-def _stamp(instant: datetime) -> str:
-    return instant.strftime("%Y%m%dT%H%M%SZ")

@@ -73,8 +73,8 @@ class Jobs:
         tick = self.tick_seconds
         return [
             ("reminders", tick, lambda: c.dispatcher.tick(stop=self._stopping)),
-            ("sla_pings", tick, c.sla.tick),
-            ("outcome_prompts", tick, c.outcomes.tick),
+            ("sla_pings", tick, lambda: c.sla.tick(stop=self._stopping)),
+            ("outcome_prompts", tick, lambda: c.outcomes.tick(stop=self._stopping)),
             ("recover_unfinished", RECOVERY_INTERVAL_SECONDS, lambda: _recover(c)),
             ("upkeep", REDELIVERY_INTERVAL_SECONDS, lambda: upkeep(c)),
         ]
@@ -98,7 +98,7 @@ class Jobs:
         )
 
     def stop(self) -> None:
-        """No new runs start, and a reminder tick in progress stops after its current send."""
+        """No new runs start, and a tick in progress stops after its current item."""
         self._stopping.set()
 
 

@@ -8,6 +8,7 @@ look-up of the one already made.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -63,13 +64,17 @@ class SlaPinger:
         self.outbox = outbox
         self.clock = clock
 
-    def tick(self) -> dict[str, int]:
-        """Ping every escalation owed one: {"pinged": n, "failed": m}."""
+    def tick(self, stop: threading.Event | None = None) -> dict[str, int]:
+        """Ping every escalation owed one: {"pinged": n, "failed": m}. A set `stop` (a
+        shutdown) ends the tick between pings; the rest wait for the next process.
+        """
         now = self.clock()
         sla = timedelta(minutes=self.config.slack.sla_minutes)
         due = self.escalations.sla_due([now - sla * m for m in SLA_MULTIPLES], limit=BATCH)
         counts = {"pinged": 0, "failed": 0}
         for escalation in due:
+            if stop is not None and stop.is_set():
+                break
             level = level_reached(now - escalation.created_at, sla)
             if level <= escalation.sla_pings:
                 continue
@@ -101,6 +106,8 @@ class SlaPinger:
                 escalation_id, seen, level, escalation.sla_pinged_at
             )
             return "failed" if given_up else None
+        if not self._still_owed(escalation):
+            return None  # claimed, closed or pinged since the batch was read
         channel, thread_ts = self._thread(escalation)
         text = sla_ping_text(
             self.config.slack.ops_usergroup, escalation.assignee, now - escalation.created_at
@@ -126,6 +133,18 @@ class SlaPinger:
             return None  # another replica recorded it, or someone claimed it meanwhile
         log.info("escalation still unclaimed: re-pinged", extra=extra)
         return "pinged"
+
+    def _still_owed(self, escalation: StoredEscalation) -> bool:
+        """Read again right before posting: a batch can take a while to post (Slack paces
+        a channel at one message a second), and a person may claim meanwhile.
+        """
+        current = self.escalations.get_by_request(escalation.request_id)
+        return (
+            current is not None
+            and current.claimed_at is None
+            and current.resolved_at is None
+            and current.sla_pings == escalation.sla_pings
+        )
 
     def _thread(self, escalation: StoredEscalation) -> tuple[str, str | None]:
         """Where the ping goes: the escalation's thread, or for a VIP ticket in its owner's

@@ -47,12 +47,19 @@ class SmsFeedback:
         self.dispatcher = dispatcher
 
     def delivery_report(
-        self, *, reminder_id: int | None, sid: str, status: str, error_code: str | None
+        self,
+        *,
+        reminder_id: int | None,
+        meeting: str | None,
+        sid: str,
+        status: str,
+        error_code: str | None,
     ) -> bool:
         """Record a status callback; False when it names no reminder of ours."""
         status = status.lower()
         reminder = self.reminders.record_delivery(
             reminder_id=reminder_id,
+            meeting=meeting,
             provider_id=sid,
             provider_status=status,
             error_code=error_code,

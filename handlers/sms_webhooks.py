@@ -73,6 +73,7 @@ async def status_callback(request: Request) -> Response:
     await run_in_threadpool(
         components.sms_feedback.delivery_report,
         reminder_id=int(reminder) if reminder and reminder.isdigit() else None,
+        meeting=request.query_params.get("meeting"),
         sid=sid,
         status=status,
         error_code=form.get("ErrorCode") or None,

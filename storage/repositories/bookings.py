@@ -313,7 +313,9 @@ class BookingRepository:
     def mark_nudged(self, booking_id: int, at: datetime) -> bool:
         """Record the one nudge, posted (or given up); of several replicas, one records it."""
         return self._set_if(
-            booking_id, (BOOKINGS.c.outcome_nudged_at.is_(None),), {"outcome_nudged_at": at}
+            booking_id,
+            (BOOKINGS.c.outcome_nudged_at.is_(None), BOOKINGS.c.outcome.is_(None)),
+            {"outcome_nudged_at": at},
         )
 
     def record_outcome(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, insert, select, update
@@ -164,6 +164,11 @@ def plan_in(
                 .where(REMINDERS.c.id == row.id)
                 .values(status=ReminderStatus.CANCELLED, error_code="not_planned", updated_at=now)
             )
+
+
+def meeting_stamp(instant: datetime) -> str:
+    """A meeting time as it appears in keys and callback URLs: 20261201T210000Z."""
+    return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 class ReminderRepository:
@@ -362,6 +367,7 @@ class ReminderRepository:
         self,
         *,
         reminder_id: int | None,
+        meeting: str | None,
         provider_id: str,
         provider_status: str,
         error_code: str | None,
@@ -372,6 +378,10 @@ class ReminderRepository:
         """A delivery report from the provider. Found by the reminder id the callback URL
         carries (it may arrive before the send's answer is stored), else by provider id.
         A late "sent" never overwrites "delivered" or a failure.
+
+        The URL also names the meeting time the text was about (`meeting`, a
+        `meeting_stamp`): a report about a text sent before the meeting moved is not
+        about this reminder any more.
         """
         match = (
             REMINDERS.c.id == reminder_id
@@ -380,12 +390,15 @@ class ReminderRepository:
         )
         with self.db.transaction() as conn:
             row = conn.execute(select(REMINDERS).where(match)).first()
-            # A report about another message: one sent before the reminder was planned
-            # again for a moved meeting (the row was reset), or before a retry sent anew.
-            # Without an id yet, the report may only race the send's own answer.
+            # Without a provider id stored yet, the report raced the send's own answer, or
+            # came for a send whose answer was lost (the row waits for its retry).
             ours = row is not None and (
                 row.provider_id == provider_id
-                or (row.provider_id is None and row.status == ReminderStatus.SENDING)
+                or (
+                    row.provider_id is None
+                    and row.status in _OPEN
+                    and meeting == meeting_stamp(row.meeting_start)
+                )
             )
             if row is None or not ours:
                 return None
@@ -393,6 +406,8 @@ class ReminderRepository:
             if row.provider_id is None:
                 values["provider_id"] = provider_id
             final = row.status in (ReminderStatus.DELIVERED, ReminderStatus.FAILED)
+            if row.sent_at is None and (delivered or failed):
+                values["sent_at"] = at  # it left us, whatever became of our answer
             if delivered and not final:
                 values.update(status=ReminderStatus.DELIVERED, delivered_at=at)
             elif failed and row.status != ReminderStatus.FAILED:

@@ -196,6 +196,8 @@ def test_twilio_credentials_and_sender_are_probed(run_check, monkeypatch) -> Non
         monkeypatch.setenv("TWILIO_FROM", FAKE_FROM)
         monkeypatch.setenv("TWILIO_API_URL", twilio.url)
         local = run()  # FRONTDESK_PUBLIC_URL left at its default, http://127.0.0.1:3000
+        monkeypatch.setenv("FRONTDESK_PUBLIC_URL", "frontdesk.ourco.example")
+        relative = run()
         monkeypatch.setenv("FRONTDESK_PUBLIC_URL", "https://frontdesk.ourco.example")
         passing = run()
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-rotated-token")
@@ -209,4 +211,6 @@ def test_twilio_credentials_and_sender_are_probed(run_check, monkeypatch) -> Non
     assert rows(failing)["twilio:credentials"].startswith("FAIL")
     assert local.exit_code == 1
     assert "Twilio cannot reach" in rows(local)["twilio:status_callback"]
+    assert relative.exit_code == 1
+    assert "not an absolute URL" in rows(relative)["twilio:status_callback"]
     assert "TWILIO_AUTH_TOKEN" in rows(failing)["twilio:credentials"]

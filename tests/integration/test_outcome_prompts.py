@@ -612,6 +612,24 @@ def test_an_answered_prompt_is_not_nudged(
     assert booking(slack, booked.id).outcome_nudged_at is None
 
 
+def test_a_prompt_answered_while_the_nudges_are_read_is_not_nudged(
+    slack: SlackHarness, fake: FakeSlack, clock: FixedClock
+) -> None:
+    booked = meeting(slack, "outcome-answered-late", start=clock.now)
+    prompted(slack, clock, booked.end)
+    bookings = slack.components.bookings
+    read_nudges = bookings.nudges_due
+
+    def read_then_answer(*args: Any, **kwargs: Any) -> list[StoredBooking]:
+        batch = read_nudges(*args, **kwargs)
+        bookings.record_outcome(booked.id or 0, MeetingOutcome.HELD, ALICE.id, clock.now)
+        return batch
+
+    bookings.nudges_due = read_then_answer  # type: ignore[method-assign]
+    assert prompted(slack, clock, booked.end + NUDGE_AFTER)["nudged"] == 0
+    assert [p for p in dms(fake) if p.get("thread_ts")] == []
+
+
 @SQLITE_ONLY
 def test_a_nudge_slack_refused_is_posted_on_the_next_tick_once(
     slack: SlackHarness, fake: FakeSlack, clock: FixedClock

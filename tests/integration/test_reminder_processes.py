@@ -35,6 +35,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import ReminderStatus
 from storage.repositories import ReminderRepository
+from storage.repositories.reminders import meeting_stamp
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 from tests.fakes.twilio import DROP, FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from tests.integration.reminder_seed import REP, ZONE, phone_of, seed_sms_reminders
@@ -287,7 +288,10 @@ def test_two_workers_on_postgres_send_each_of_200_reminders_once(
         assert len(fake_twilio.sent) == 200
         assert all(fake_twilio.sends_of(phone_of(i), body) == 1 for i in range(200))
         assert {m.to: m.status_callback for m in fake_twilio.sent} == {
-            phone_of(i): f"{PUBLIC_URL}/webhooks/twilio/status?reminder={ids[i]}"
+            phone_of(i): (
+                f"{PUBLIC_URL}/webhooks/twilio/status?reminder={ids[i]}"
+                f"&meeting={meeting_stamp(start)}"
+            )
             for i in range(200)
         }
         # Each reminder was claimed once: no retry, no takeover of another's claim.

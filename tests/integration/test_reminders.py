@@ -26,7 +26,7 @@ from bot.reminders import plan_reminders, render_sms
 from integrations.base import TextMessage
 from storage.db import Database
 from storage.models import ReminderChannel, ReminderStatus, StoredReminder, utcnow
-from storage.repositories.reminders import REMINDERS
+from storage.repositories.reminders import REMINDERS, meeting_stamp
 from tests.conftest import FixedClock, make_settings, post_signed
 from tests.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 
@@ -114,9 +114,7 @@ def test_the_tick_sends_each_reminder_once_when_due(app, clock, twilio) -> None:
     (message,) = twilio.sent
     assert message.to == PHONE and message.from_ == FAKE_FROM
     assert "Wed 25 Nov at 10:00 AM MST" in message.body
-    assert message.status_callback == (
-        f"{PUBLIC_URL}/webhooks/twilio/status?reminder={sms_of(components, request_id).id}"
-    )
+    assert message.status_callback == (PUBLIC_URL + status_path(sms_of(components, request_id)))
     sms = sms_of(components, request_id)
     assert sms.status == ReminderStatus.SENT and sms.provider_id == message.sid
     emails = components.outbox.latest(service="email", request_id=request_id)
@@ -318,6 +316,14 @@ def test_two_dispatchers_at_once_send_each_reminder_once(app, clock, twilio) -> 
 # ---------------------------------------------------------------------- Twilio webhooks
 
 
+def status_path(reminder: StoredReminder) -> str:
+    """The status callback path Frontdesk gives Twilio for this reminder's text."""
+    return (
+        f"/webhooks/twilio/status?reminder={reminder.id}"
+        f"&meeting={meeting_stamp(reminder.meeting_start)}"
+    )
+
+
 def post_twilio(
     client: TestClient, path: str, form: dict[str, str], *, token: str = FAKE_AUTH_TOKEN
 ) -> Any:
@@ -339,7 +345,7 @@ def test_status_callback_with_a_valid_signature_records_delivery(app, clock, twi
     at(clock, DUE)
     components.dispatcher.tick()
     sms = sms_of(components, request_id)
-    path = f"/webhooks/twilio/status?reminder={sms.id}"
+    path = status_path(sms)
     form = {"MessageSid": sms.provider_id or "", "MessageStatus": "delivered", "To": PHONE}
     assert post_twilio(client, path, form).status_code == 204
     delivered = sms_of(components, request_id)
@@ -355,7 +361,7 @@ def test_status_callback_with_a_bad_signature_is_refused(app, clock) -> None:
     at(clock, DUE)
     components.dispatcher.tick()
     sms = sms_of(components, request_id)
-    path = f"/webhooks/twilio/status?reminder={sms.id}"
+    path = status_path(sms)
     form = {"MessageSid": sms.provider_id or "", "MessageStatus": "delivered"}
     forged = post_twilio(client, path, form, token="not-the-token")
     assert forged.status_code == 403 and forged.json()["error"] == "invalid_signature"
@@ -375,7 +381,7 @@ def test_undelivered_21610_callback_fails_the_reminder_and_opts_the_number_out(a
         "MessageStatus": "undelivered",
         "ErrorCode": "21610",
     }
-    post_twilio(client, f"/webhooks/twilio/status?reminder={sms.id}", form)
+    post_twilio(client, status_path(sms), form)
     failed = sms_of(components, request_id)
     assert (failed.status, failed.error_code) == ("failed", "delivery:21610")
     assert components.opt_outs.is_opted_out(PHONE)
@@ -515,7 +521,7 @@ def test_a_late_report_about_the_old_text_leaves_a_moved_reminder_alone(app, clo
     components.reminders.replan(booking.id, request_id, new_start, plan)
 
     form = {"MessageSid": old.provider_id or "", "MessageStatus": "delivered"}
-    assert post_twilio(client, f"/webhooks/twilio/status?reminder={old.id}", form).status_code
+    assert post_twilio(client, status_path(old), form).status_code == 204
     moved = sms_of(components, request_id)
     assert (moved.status, moved.meeting_start) == ("pending", new_start)
 
@@ -526,7 +532,7 @@ def test_a_delivery_report_that_beats_the_sends_answer_is_kept(app, clock) -> No
     at(clock, DUE)
     claimed = components.reminders.claim_due(clock(), timedelta(minutes=5), limit=10)
     sms = next(d for d in claimed if d.reminder.channel == ReminderChannel.SMS)
-    path = f"/webhooks/twilio/status?reminder={sms.reminder.id}"
+    path = status_path(sms.reminder)
     post_twilio(client, path, {"MessageSid": "SM123", "MessageStatus": "delivered"})
     assert sms_of(components, request_id).status == ReminderStatus.DELIVERED
 
@@ -542,3 +548,22 @@ def test_advanced_opt_out_keywords_follow_twilios_opt_out_type(app) -> None:
     post_twilio(client, "/webhooks/twilio/inbound", form)
     assert components.opt_outs.is_opted_out(PHONE)
     assert components.opt_outs.opt_out(PHONE, "twilio:21610") is False  # once is enough
+
+
+def test_a_report_for_a_send_whose_answer_was_lost_settles_the_reminder(app, clock, twilio) -> None:
+    client, components = app
+    request_id = book(client)
+    twilio.drop_next()  # Twilio took it; the answer is lost; the row waits for a retry
+    at(clock, DUE)
+    assert components.dispatcher.tick()["retried"] == 1
+    waiting = sms_of(components, request_id)
+    (message,) = twilio.sent
+    form = {"MessageSid": message.sid, "MessageStatus": "delivered"}
+    post_twilio(client, status_path(waiting), form)
+
+    delivered = sms_of(components, request_id)
+    assert (delivered.status, delivered.provider_id) == ("delivered", message.sid)
+    assert delivered.sent_at is not None
+    at(clock, DUE + timedelta(minutes=5))
+    assert components.dispatcher.tick() == {}
+    assert len(twilio.sent) == 1

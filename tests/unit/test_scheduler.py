@@ -80,12 +80,15 @@ def test_each_run_is_logged_with_its_counts(caplog: pytest.LogCaptureFixture) ->
     plan = {name: job for name, _, job in jobs.plan()}
     with caplog.at_level(logging.INFO, logger="frontdesk.scheduler"):
         jobs.run("reminders", plan["reminders"])
-    (record,) = [r for r in caplog.records if r.getMessage() == "job ran"]
+    (record,) = [r for r in caplog.records if r.getMessage() == "job ran"]  # one so far
     assert record.job == "reminders"  # type: ignore[attr-defined]
     assert record.counts == {"sent": 3}  # type: ignore[attr-defined]
     assert record.duration_ms >= 0  # type: ignore[attr-defined]
-    # The reminder tick is handed the stop flag, so a shutdown can interrupt a batch.
-    assert parts.dispatcher.stops == [jobs._stopping]  # type: ignore[attr-defined]
+    # Each tick is handed the stop flag, so a shutdown can interrupt a batch.
+    jobs.run("sla_pings", plan["sla_pings"])
+    jobs.run("outcome_prompts", plan["outcome_prompts"])
+    for ticker in (parts.dispatcher, parts.sla, parts.outcomes):
+        assert ticker.stops == [jobs._stopping]  # type: ignore[attr-defined]
 
 
 def test_a_failing_job_is_logged_and_does_not_stop_the_scheduler(
