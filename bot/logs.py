@@ -54,6 +54,9 @@ class JsonFormatter(logging.Formatter):
 
 
 TOKEN_LOGGING_LIBRARIES = ("requests_oauthlib", "oauthlib", "msal", "urllib3", "httplib2")
+# Libraries whose INFO lines repeat what our own lines say better: APScheduler logs two
+# lines per job run ("job ran" has the counts), alembic one per plugin it loads.
+CHATTY_LIBRARIES = ("apscheduler", "alembic.runtime.plugins")
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -67,3 +70,5 @@ def configure_logging(level: str = "INFO") -> None:
     # These libraries log whole token responses (refresh tokens included) at DEBUG.
     for name in TOKEN_LOGGING_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -229,3 +229,22 @@ def test_debug_logging_never_turns_on_token_logging_libraries() -> None:
         root.setLevel(level)
         for name in TOKEN_LOGGING_LIBRARIES:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_scheduler_runs_log_our_line_not_apschedulers_two() -> None:
+    import logging
+
+    from bot.logs import CHATTY_LIBRARIES, configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("INFO")
+        assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+        assert logging.getLogger("apscheduler.scheduler").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("frontdesk.scheduler").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        for name in CHATTY_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.NOTSET)
