@@ -158,7 +158,7 @@ class ReminderDispatcher:
 
     def _send_sms(self, due: DueReminder) -> str:
         phone = due.client_phone
-        if not phone or not sms_allowed(phone, True):
+        if phone is None or not sms_allowed(phone, opted_in=True):
             return self._done(due, ReminderStatus.SKIPPED, "no_phone")
         if self.opt_outs.is_opted_out(phone):
             return self._done(due, ReminderStatus.SKIPPED, "opted_out")

@@ -18,6 +18,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -28,6 +29,8 @@ from slack_bolt import App
 
 from bot.app import Components, build_components, create_app
 from bot.config import Config, parse_config
+from integrations.slack import ChannelPacer, SlackChat
+from storage.migrate import upgrade
 from storage.models import StoredEscalation
 from tests.conftest import EXAMPLE_CONFIG, FixedClock, make_settings, post_signed
 from tests.fakes.slack import TEAM_ID, FakeSlack
@@ -368,6 +371,13 @@ class SlackHarness:
         client.__enter__()
         return cls(fake, components, client, executor)
 
+    def unpaced(self) -> SlackHarness:
+        """Posts to one channel go out at once (Slack's 1/s pacing would only slow tests)."""
+        chat = self.components.integrations.chat
+        assert isinstance(chat, SlackChat)
+        chat.pacer = ChannelPacer(0.0)
+        return self
+
     def close(self) -> None:
         self.executor.drain()
         self.client.__exit__(None, None, None)
@@ -454,3 +464,27 @@ def slack_config(*, ops_usergroup: str | None = None, **changes: Any) -> Config:
         data["slack"]["ops_usergroup"] = ops_usergroup
     data.update(changes)
     return parse_config(data, str(EXAMPLE_CONFIG))
+
+
+@contextmanager
+def harnesses(
+    database_url: str, fake: FakeSlack, clock: FixedClock, *, paced: bool = True, **defaults: Any
+) -> Iterator[Callable[..., SlackHarness]]:
+    """Migrates the database and starts harnesses on it (config keywords over `defaults`,
+    see `slack_config`); every one started is closed at the end.
+    """
+    upgrade(database_url)
+    started: list[SlackHarness] = []
+
+    def start(**config: Any) -> SlackHarness:
+        harness = SlackHarness.start(
+            database_url, slack_config(**{**defaults, **config}), fake, clock
+        )
+        started.append(harness if paced else harness.unpaced())
+        return harness
+
+    try:
+        yield start
+    finally:
+        for harness in started:
+            harness.close()

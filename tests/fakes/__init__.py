@@ -114,6 +114,16 @@ class FakeHandler(BaseHTTPRequestHandler):
     with a JSON (or other) body, and a quiet log (the recorded calls are the log).
     """
 
+    def do_GET(self) -> None:
+        self.dispatch("GET")
+
+    def do_POST(self) -> None:
+        self.dispatch("POST")
+
+    def dispatch(self, method: str) -> None:
+        """Answer one request; a fake overrides this for the methods it serves."""
+        self.send(405, '{"error": "method_not_allowed"}', {})
+
     def read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""

@@ -598,13 +598,7 @@ def _route(method: str, path: str) -> tuple[str, list[str]]:
 class _Handler(FakeHandler):
     fake: FakeGoogle  # set on the subclass FakeGoogle.start builds
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
+    def dispatch(self, method: str) -> None:
         body = parse_body(self.headers.get("Content-Type", ""), self.read_body())
         status, payload, extra = self.fake.handle(method, self.path, body, self.lower_headers())
         content = {"Content-Type": "application/json; charset=UTF-8"} if payload else {}

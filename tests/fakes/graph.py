@@ -574,13 +574,7 @@ class _Handler(FakeHandler):
         self.request.do_handshake()
         super().setup()
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
+    def dispatch(self, method: str) -> None:
         body = parse_body(self.headers.get("Content-Type", ""), self.read_body())
         self.send(*self.fake.handle(method, self.path, body, self.lower_headers()))
 

@@ -229,13 +229,7 @@ def _summary(email: dict[str, Any]) -> dict[str, Any]:
 class _Handler(FakeHandler):
     fake: FakePostmark  # set on the subclass FakePostmark.start builds
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
+    def dispatch(self, method: str) -> None:
         path = urlsplit(self.path)
         raw = self.read_body()
         try:

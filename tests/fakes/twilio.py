@@ -514,13 +514,7 @@ def _sid(prefix: str) -> str:
 class _Handler(FakeHandler):
     fake: FakeTwilio  # set on the subclass FakeTwilio.start builds
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
+    def dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         headers = self.lower_headers()
         form = parse_body(headers.get("content-type", ""), self.read_body())

@@ -25,15 +25,20 @@ from bot.outcomes import NUDGE_AFTER, ONLY_THE_HOST_OR_OPS, PROMPT_LEASE, Outcom
 from bot.sla import MAX_POST_TRIES
 from handlers.blocks import OUTCOME_NUDGE, OUTCOME_QUESTION
 from handlers.ids import ActionId
-from integrations.slack import STALE_CLAIM, ChannelPacer, SlackChat
-from storage.migrate import upgrade
+from integrations.slack import STALE_CLAIM
 from storage.models import MeetingOutcome, OutboxStatus, StoredBooking, StoredRequest
 from storage.repositories.bookings import NOT_ASKED
 from storage.repositories.outbox import OUTBOX
 from tests.conftest import EXAMPLE_CONFIG, FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
 from tests.integration.doubles import Crash, KilledAtPost
-from tests.slack_requests import BOT_TOKEN, SlackHarness, message_action, slack_config, wait_for
+from tests.slack_requests import (
+    BOT_TOKEN,
+    SlackHarness,
+    harnesses,
+    message_action,
+    wait_for,
+)
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -58,21 +63,8 @@ StartApp = Callable[..., SlackHarness]
 
 @pytest.fixture
 def start(database_url: str, fake: FakeSlack, clock: FixedClock) -> Iterator[StartApp]:
-    upgrade(database_url)
-    started: list[SlackHarness] = []
-
-    def start_app(**config: Any) -> SlackHarness:
-        config.setdefault("ops_usergroup", OPS)
-        harness = SlackHarness.start(database_url, slack_config(**config), fake, clock)
-        chat = harness.components.integrations.chat
-        assert isinstance(chat, SlackChat)
-        chat.pacer = ChannelPacer(0.0)  # the 1/s pacing would only slow the tests
-        started.append(harness)
-        return harness
-
-    yield start_app
-    for harness in started:
-        harness.close()
+    with harnesses(database_url, fake, clock, paced=False, ops_usergroup=OPS) as start_app:
+        yield start_app
 
 
 @pytest.fixture

@@ -20,12 +20,10 @@ import pytest
 from bot.sla import SLA_MULTIPLES, SlaPinger
 from handlers.ids import ActionId
 from integrations.sandbox import SandboxChat
-from integrations.slack import ChannelPacer, SlackChat
-from storage.migrate import upgrade
 from tests.conftest import FixedClock, post_signed
 from tests.fakes.slack import Call, FakeSlack, FakeUser
 from tests.integration.doubles import Crash, KilledAtPost
-from tests.slack_requests import BOT_TOKEN, SlackHarness, slack_config, wait_for
+from tests.slack_requests import BOT_TOKEN, SlackHarness, harnesses, slack_config, wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -60,27 +58,10 @@ def fake() -> Iterator[FakeSlack]:
 StartApp = Callable[..., SlackHarness]
 
 
-def unpaced(harness: SlackHarness) -> SlackHarness:
-    """Posts to one channel go out at once (the 1/s pacing would only slow the tests)."""
-    chat = harness.components.integrations.chat
-    assert isinstance(chat, SlackChat)
-    chat.pacer = ChannelPacer(0.0)
-    return harness
-
-
 @pytest.fixture
 def start(database_url: str, fake: FakeSlack, clock: FixedClock) -> Iterator[StartApp]:
-    upgrade(database_url)
-    started: list[SlackHarness] = []
-
-    def start_app(**config: Any) -> SlackHarness:
-        harness = unpaced(SlackHarness.start(database_url, slack_config(**config), fake, clock))
-        started.append(harness)
-        return harness
-
-    yield start_app
-    for harness in started:
-        harness.close()
+    with harnesses(database_url, fake, clock, paced=False) as start_app:
+        yield start_app
 
 
 @pytest.fixture

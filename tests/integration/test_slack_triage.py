@@ -25,7 +25,6 @@ from handlers.actions import REP_CALENDAR_UNREADABLE
 from handlers.ids import ActionId, BlockId, CallbackId, Outcome
 from handlers.slack_events import SLACK_NOT_CONFIGURED
 from handlers.views import PICK_A_SLOT, SLOT_TAKEN
-from storage.migrate import upgrade
 from storage.models import BookingStatus
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
@@ -33,8 +32,8 @@ from tests.slack_requests import (
     BOT_TOKEN,
     FORM,
     SlackHarness,
+    harnesses,
     interactive_body,
-    slack_config,
     wait_for,
 )
 
@@ -103,17 +102,8 @@ StartApp = Callable[..., SlackHarness]
 
 @pytest.fixture
 def start(database_url: str, fake: FakeSlack, clock: FixedClock) -> Iterator[StartApp]:
-    upgrade(database_url)
-    started: list[SlackHarness] = []
-
-    def start_app(**config: Any) -> SlackHarness:
-        harness = SlackHarness.start(database_url, slack_config(**config), fake, clock)
-        started.append(harness)
-        return harness
-
-    yield start_app
-    for harness in started:
-        harness.close()
+    with harnesses(database_url, fake, clock) as start_app:
+        yield start_app
 
 
 @pytest.fixture
