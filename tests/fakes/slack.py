@@ -144,6 +144,21 @@ class FakeSlack(FakeService):
         with self._lock:
             return [call for call in self._calls if method is None or call.method == method]
 
+    def posts(self) -> list[dict[str, Any]]:
+        """The parameters of every chat.postMessage, oldest first."""
+        return [call.params for call in self.calls("chat.postMessage")]
+
+    def escalation_posts(self) -> list[dict[str, Any]]:
+        """Escalation messages: the posts carrying an escalation's actions block."""
+        return [
+            post
+            for post in self.posts()
+            if any(
+                str(block.get("block_id", "")).startswith("escalation:")
+                for block in post.get("blocks") or []
+            )
+        ]
+
     def response_url(self, response_id: str) -> str:
         """A response_url (as in slash commands and actions) served by this fake."""
         return f"{self.url.removesuffix('/api/')}/response/{response_id}"

@@ -110,18 +110,10 @@ class Frontdesk:
         return dict(response.json())
 
     def posts(self) -> list[dict[str, Any]]:
-        return [call.params for call in self.slack.calls("chat.postMessage")]
+        return self.slack.posts()
 
     def escalations(self) -> list[dict[str, Any]]:
-        """Escalation messages: the ones carrying the escalation's actions block."""
-        return [
-            post
-            for post in self.posts()
-            if any(
-                str(block.get("block_id", "")).startswith("escalation:")
-                for block in post.get("blocks") or []
-            )
-        ]
+        return self.slack.escalation_posts()
 
     def alerts(self) -> list[dict[str, Any]]:
         """Broken-connection alerts for alice: the ones naming her reconnect link."""
