@@ -6,9 +6,10 @@ import json
 import logging
 import secrets
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("frontdesk")
 
 CONFIG_HELP = "TOML config file (default: $FRONTDESK_CONFIG)."
+DEFAULT_SLA_MINUTES = 15
+NO_CONFIG_NOTE = (
+    "no config given (--config or FRONTDESK_CONFIG): days and weeks are UTC, "
+    f"and the SLA is {DEFAULT_SLA_MINUTES} minutes"
+)
 
 
 def _settings() -> Settings:
@@ -169,34 +175,77 @@ def submit(file: str, url: str) -> None:
         sys.exit(1)
 
 
-def _day(value: str | None, default: datetime) -> datetime:
-    if value is None:
-        return default
+def _day(option: str, value: str) -> date:
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-11-01") from None
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2026-11-01", param_hint=option
+        ) from None
+
+
+def report_period(
+    since: str | None, until: str | None, zone: ZoneInfo, now: datetime
+) -> tuple[datetime, datetime]:
+    """[start, end) for `frontdesk report`: whole days in the business zone, --until
+    included; by default the last 30 days up to now.
+    """
+    from bot.kpis import local_day_start
+
+    end = local_day_start(_day("--until", until) + timedelta(days=1), zone) if until else now
+    start = local_day_start(_day("--since", since), zone) if since else end - timedelta(days=30)
+    if start >= end:
+        raise click.BadParameter("--since must be on or before --until", param_hint="--since")
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 @main.command()
-@click.option("--since", help="First day (YYYY-MM-DD, UTC); default: 30 days ago.")
-@click.option("--until", help="Day after the last (YYYY-MM-DD, UTC); default: now.")
+@click.option("--since", help="First day (YYYY-MM-DD, business zone); default: 30 days ago.")
+@click.option("--until", help="Last day, included (YYYY-MM-DD); default: up to now.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def report(since: str | None, until: str | None, as_json: bool) -> None:
-    """KPIs: human intervention rate, time to claim and to resolution, VIP conversion."""
-    from bot.report import compute_report, render_report
+@click.option(
+    "--png",
+    "png_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also draw a chart: weekly intervention rate and time to resolution.",
+)
+def report(
+    since: str | None,
+    until: str | None,
+    config_path: str | None,
+    as_json: bool,
+    png_path: Path | None,
+) -> None:
+    """KPIs: intervention rate and its verdict, time to claim and to resolution, no-shows,
+    VIP conversion, SLA breaches. Periods are cohorts of requests by when they arrived.
+    """
+    from bot.kpis import as_json as kpis_json
+    from bot.kpis import compute_kpis
+    from bot.report import render_text
     from storage.db import Database
+    from storage.repositories.kpis import KpiQueries
 
-    end = _day(until, datetime.now(UTC))
-    start = _day(since, end - timedelta(days=30))
-    if start >= end:
-        raise click.BadParameter("--since must be before --until")
-    db = Database(_settings().database_url)
+    settings = _settings()
+    if config_path or settings.frontdesk_config:
+        config = _config(settings, config_path)
+        zone, sla_minutes = config.zone, config.slack.sla_minutes
+    else:
+        zone, sla_minutes = ZoneInfo("UTC"), DEFAULT_SLA_MINUTES
+        click.echo(NO_CONFIG_NOTE, err=True)
+    now = datetime.now(UTC)
+    start, end = report_period(since, until, zone, now)
+    db = Database(settings.database_url)
     try:
-        figures = compute_report(db, start, end)
+        kpis = compute_kpis(KpiQueries(db), start, end, now=now, sla_minutes=sla_minutes, zone=zone)
     finally:
         db.dispose()
-    click.echo(json.dumps(figures, indent=2) if as_json else render_report(figures))
+    click.echo(json.dumps(kpis_json(kpis), indent=2) if as_json else render_text(kpis, zone))
+    if png_path is not None:
+        from bot.report_chart import render_png
+
+        render_png(kpis, png_path, zone)
+        click.echo(f"chart written to {png_path}", err=as_json)
 
 
 @main.command()

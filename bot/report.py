@@ -1,133 +1,109 @@
-"""KPIs over a period (`frontdesk report`): how much needs people, and how fast they act.
-
-Counts are aggregated in SQL; durations are fetched as pairs of instants and summarised
-here, which keeps the queries identical on SQLite and PostgreSQL.
-"""
+"""`frontdesk report` in the terminal: the KPIs of bot/kpis.py as a readable table."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
-from sqlalchemy import select as sa_select
-from sqlmodel import col, select
-
-from storage.db import Database
-from storage.models import BookingRequest, Escalation, EscalationKind, RequestStatus
-
-ROUTES = {
-    RequestStatus.BOOKED_AUTO: "auto",
-    RequestStatus.ESCALATED_VIP: "vip",
-    RequestStatus.ESCALATED_MANUAL_REVIEW: "review",
-    RequestStatus.ESCALATED_ON_ERROR: "error",
-}
-HEALTHY_BAND = (0.10, 0.15)
+from bot.kpis import Kpis, Meetings
+from storage.repositories.kpis import AGE_LABELS, DurationStats
 
 
-def percentiles(seconds: list[float]) -> dict[str, float | None]:
-    """Nearest-rank p50/p90 and the max; None when there is nothing to measure."""
-    if not seconds:
-        return {"p50": None, "p90": None, "max": None}
-    ordered = sorted(seconds)
-
-    def rank(p: float) -> float:
-        return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
-
-    return {"p50": rank(0.50), "p90": rank(0.90), "max": ordered[-1]}
-
-
-def verdict(rate: float | None) -> str:
-    if rate is None:
-        return "no requests in this period"
-    low, high = HEALTHY_BAND
-    if rate < low:
-        return "too permissive: fewer requests reach people than the 10-15 % band"
-    if rate > high:
-        return "too restrictive: more requests reach people than the 10-15 % band"
-    return "healthy: inside the 10-15 % band"
-
-
-def compute_report(db: Database, since: datetime, until: datetime) -> dict[str, Any]:
-    with db.read() as session:
-        by_status = dict(
-            session.exec(
-                select(BookingRequest.status, func.count())
-                .where(
-                    col(BookingRequest.received_at) >= since,
-                    col(BookingRequest.received_at) < until,
-                )
-                .group_by(col(BookingRequest.status))
-            ).all()
-        )
-        escalations = session.execute(
-            sa_select(
-                col(Escalation.kind),
-                col(Escalation.created_at),
-                col(Escalation.claimed_at),
-                col(Escalation.resolved_at),
-                col(Escalation.outcome),
-            ).where(col(Escalation.created_at) >= since, col(Escalation.created_at) < until)
-        ).all()
-    by_route = {route: int(by_status.get(status, 0)) for status, route in ROUTES.items()}
-    finished = sum(by_route.values())
-    escalated = finished - by_route["auto"]
-    rate = escalated / finished if finished else None
-    to_claim = [(c - created).total_seconds() for _, created, c, _, _ in escalations if c]
-    to_resolve = [(r - created).total_seconds() for _, created, _, r, _ in escalations if r]
-    vips = [outcome for kind, _, _, _, outcome in escalations if kind == EscalationKind.VIP]
-    return {
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "requests": finished,
-        "in_progress": int(by_status.get(RequestStatus.RECEIVED, 0))
-        + int(by_status.get(RequestStatus.PROCESSING, 0)),
-        "escalated": escalated,
-        "human_intervention_rate": round(rate, 4) if rate is not None else None,
-        "verdict": verdict(rate),
-        "by_route": by_route,
-        "time_to_claim": percentiles(to_claim),
-        "time_to_resolution": percentiles(to_resolve),
-        "open_escalations": sum(1 for *_, resolved, _ in escalations if resolved is None),
-        # Filled once the post-meeting "did it happen?" prompts exist.
-        "no_show_rate": {"auto": None, "human": None},
-        "vip_conversion": (
-            round(sum(1 for outcome in vips if outcome == "booked") / len(vips), 4)
-            if vips
-            else None
-        ),
-    }
-
-
-def _duration(value: float | None) -> str:
-    if value is None:
+def duration(seconds: float | None) -> str:
+    """Short human duration: "45 s", "12 min", "3.5 h", "2.1 d"; "-" for nothing."""
+    if seconds is None:
         return "-"
-    minutes = value / 60
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 120 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
-def render_report(report: dict[str, Any]) -> str:
-    rate = report["human_intervention_rate"]
+def percent(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}%}"
+
+
+def period_label(kpis: Kpis, zone: ZoneInfo) -> str:
+    def local(at: datetime) -> str:
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    return f"{local(kpis.since)} .. {local(kpis.until)} ({zone.key})"
+
+
+def _stats_row(label: str, stats: DurationStats) -> str:
+    return (
+        f"  {label:<20} {duration(stats.p50):>9} {duration(stats.p90):>9} "
+        f"{duration(stats.max):>9}   {stats.open} open"
+    )
+
+
+def _meetings_row(label: str, meetings: Meetings) -> str:
+    return (
+        f"  {label:<14} {percent(meetings.no_show_rate):>7}   held {meetings.held}, "
+        f"no-show {meetings.no_show}, rescheduled {meetings.rescheduled}, "
+        f"unanswered {meetings.unanswered}"
+    )
+
+
+def render_text(kpis: Kpis, zone: ZoneInfo) -> str:
+    overall = kpis.overall
+    verdict = kpis.verdict
     lines = [
-        f"period: {report['since'][:10]} .. {report['until'][:10]}",
-        f"requests: {report['requests']}  (in progress: {report['in_progress']})",
-        f"escalated: {report['escalated']}",
-        "human intervention rate: " + ("-" if rate is None else f"{rate:.1%}"),
-        f"verdict: {report['verdict']}",
-        "",
-        "route   count",
-        *(f"{route:<7} {count:>5}" for route, count in report["by_route"].items()),
-        "",
-        "                     p50       p90       max",
+        f"period: {period_label(kpis, zone)}",
+        f"requests: {kpis.requests}   escalated: {kpis.escalated}   "
+        f"(still in progress: {kpis.in_progress})",
+        f"human intervention rate: {percent(kpis.rate)}   verdict: {verdict.words}",
+        f"  {verdict.summary}",
     ]
-    for key, label in (("time_to_claim", "time to claim"), ("time_to_resolution", "to resolve")):
-        stats = report[key]
-        lines.append(
-            f"{label:<16} {_duration(stats['p50']):>9} {_duration(stats['p90']):>9} "
-            f"{_duration(stats['max']):>9}"
+    lines += [
+        f"  - {d.reason}: {d.escalations} ({percent(d.share)}) — {d.advice}"
+        for d in verdict.drivers
+    ]
+    lines += ["", "route      requests   share   to claim p50   to resolve p50   open"]
+    for route, count in kpis.by_route.items():
+        figures = kpis.route(route)
+        claim, resolve = (
+            ("", "")
+            if route == "auto"
+            else (duration(figures.to_claim.p50), duration(figures.to_resolution.p50))
         )
-    lines.append(f"open escalations: {report['open_escalations']}")
-    conversion = report["vip_conversion"]
-    lines.append("VIP conversion: " + ("-" if conversion is None else f"{conversion:.0%}"))
+        lines.append(
+            f"{route:<9} {count:>9} {percent(kpis.share(count)):>7} {claim:>14} "
+            f"{resolve:>16} {'' if route == 'auto' else figures.to_resolution.open:>6}"
+        )
+    lines += [
+        "",
+        "escalations               p50       p90       max",
+        _stats_row("time to claim", overall.to_claim),
+        _stats_row("time to resolution", overall.to_resolution),
+        f"  SLA ({kpis.sla_minutes} min) breached by {overall.sla_breaches} of "
+        f"{overall.escalations}; {overall.sla_pinged} re-pinged in Slack",
+    ]
+    if overall.to_resolution.open:
+        ages = ", ".join(
+            f"{label} {count}"
+            for label, count in zip(AGE_LABELS, overall.open_by_age, strict=True)
+            if count
+        )
+        lines.append(f"  open by age: {ages}")
+    lines += [
+        "",
+        "no-show rate (of meetings answered held or no-show)",
+        _meetings_row("auto-booked", kpis.meetings.get("auto", Meetings())),
+        _meetings_row("human-handled", kpis.meetings.get("human", Meetings())),
+        "",
+        f"VIP conversion: {percent(kpis.vip_conversion, 0)} "
+        f"({kpis.route('vip').booked} booked of {kpis.route('vip').escalations} escalated)",
+    ]
+    reasons = kpis.reasons
+    if reasons:
+        lines += ["", "reason code                          escalations   share   to claim p50"]
+        lines += [
+            f"{reason[:36]:<36} {figures.escalations:>11} "
+            f"{percent(kpis.share(figures.escalations)):>7} {duration(figures.to_claim.p50):>14}"
+            for reason, figures in reasons.items()
+        ]
     return "\n".join(lines)

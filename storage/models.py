@@ -151,6 +151,7 @@ class StoredRequest(SQLModel):
 
 class BookingRequest(StoredRequest, table=True):
     __tablename__ = "booking_request"
+    __table_args__ = (Index("ix_booking_request_received_status", "received_at", "status"),)
 
 
 class Decision(SQLModel, table=True):

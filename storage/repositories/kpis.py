@@ -1,0 +1,285 @@
+"""KPI aggregates in SQL that runs unchanged on SQLite and PostgreSQL: request counts per
+status, escalation durations with their percentiles (per route and per reason code), and
+meeting outcomes. bot/kpis.py turns these figures into the report.
+
+A period is a cohort: the requests *received* in it, and what had happened to them by
+`as_of` (the period's end, or now when the period is still running). Re-running a past
+period therefore gives the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
+
+from storage.db import Database
+from storage.models import (
+    Booking,
+    BookingRequest,
+    BookingStatus,
+    Escalation,
+    RequestStatus,
+)
+from storage.repositories._sql import table
+
+REQUESTS = table(BookingRequest)
+ESCALATIONS = table(Escalation)
+BOOKINGS = table(Booking)
+_AT = REQUESTS.c.received_at.type
+
+ESCALATED = (
+    RequestStatus.ESCALATED_VIP,
+    RequestStatus.ESCALATED_MANUAL_REVIEW,
+    RequestStatus.ESCALATED_ON_ERROR,
+)
+# Duration buckets (seconds) for the time-to-resolution histogram and open escalations'
+# ages: under 15 min, 1 h, 4 h, 1 day, 3 days, 7 days, and older.
+AGE_EDGES = (900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400)
+AGE_LABELS = ("<15m", "15m-1h", "1h-4h", "4h-1d", "1d-3d", "3d-7d", ">=7d")
+ALL = "all"
+ROUTE_PREFIX = "route:"
+REASON_PREFIX = "reason:"
+
+
+@dataclass(frozen=True)
+class DurationStats:
+    """Nearest-rank percentiles in seconds. `open` escalations (not yet claimed, or not
+    yet resolved, at the report's end) are counted at their age then: leaving them out
+    would make a slow queue look fast.
+    """
+
+    count: int
+    open: int
+    p50: float | None
+    p90: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class EscalationFigures:
+    """One group of escalations: all, one route, or one reason code."""
+
+    escalations: int
+    to_claim: DurationStats
+    to_resolution: DurationStats
+    sla_breaches: int  # first touched (claim or close) later than the SLA, or not yet
+    sla_pinged: int  # got at least one SLA re-ping in Slack
+    booked: int  # closed as "booked"
+    resolution_histogram: tuple[int, ...]  # resolved ones, per AGE_LABELS bucket
+    open_by_age: tuple[int, ...]  # still open at the end, per AGE_LABELS bucket
+
+
+@dataclass(frozen=True)
+class MeetingCount:
+    handled_by: str  # "auto" or "human"
+    outcome: str | None  # held | no_show | rescheduled | None (not answered)
+    count: int
+
+
+def _seconds(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start)
+    # julianday is a float of days: round off its error so 600 s compares equal to 600.
+    return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
+
+
+def _reason_values(dialect: str, reasons: Any) -> Any:
+    """The JSON array of reason codes as rows (a table-valued function per dialect)."""
+    if dialect == "postgresql":
+        return func.json_array_elements_text(reasons).table_valued("value")
+    return func.json_each(reasons).table_valued("value")
+
+
+class KpiQueries:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def requests_by_status(self, boundaries: Sequence[datetime]) -> list[dict[str, int]]:
+        """Request counts per status for each period between consecutive `boundaries`
+        (by when received). One indexed range count per period, in one transaction.
+        """
+        statement = (
+            select(REQUESTS.c.status, func.count())
+            .where(
+                REQUESTS.c.received_at >= bindparam("since", type_=_AT),
+                REQUESTS.c.received_at < bindparam("until", type_=_AT),
+            )
+            .group_by(REQUESTS.c.status)
+        )
+        with self.db.connection() as conn:
+            return [
+                {
+                    str(status): int(count)
+                    for status, count in conn.execute(statement, {"since": a, "until": b})
+                }
+                for a, b in pairwise(boundaries)
+            ]
+
+    def escalations(
+        self, since: datetime, until: datetime, as_of: datetime, sla_seconds: float
+    ) -> dict[str, EscalationFigures]:
+        """Figures for the escalations of the requests received in [since, until), keyed
+        "all", "route:<kind>" and "reason:<code>" (group sizes folded into "group_size").
+        """
+        with self.db.connection() as conn:
+            statement = self._escalation_statement(conn.dialect.name, sla_seconds)
+            rows = conn.execute(statement, {"since": since, "until": until, "as_of": as_of})
+            return {row.grp: _figures(row) for row in rows}
+
+    def meetings(self, since: datetime, until: datetime) -> list[MeetingCount]:
+        """Confirmed meetings that ended in [since, until), by who booked them and what
+        the host answered to "Did it happen?".
+        """
+        handled_by = case((BOOKINGS.c.booked_by == "auto", "auto"), else_="human")
+        statement = (
+            select(handled_by, BOOKINGS.c.outcome, func.count())
+            .where(
+                BOOKINGS.c.status == BookingStatus.CONFIRMED,
+                BOOKINGS.c.end >= bindparam("since", type_=_AT),
+                BOOKINGS.c.end < bindparam("until", type_=_AT),
+            )
+            .group_by(handled_by, BOOKINGS.c.outcome)
+        )
+        with self.db.connection() as conn:
+            rows = conn.execute(statement, {"since": since, "until": until})
+            return [MeetingCount(str(who), outcome, int(n)) for who, outcome, n in rows]
+
+    def _escalation_statement(self, dialect: str, sla_seconds: float) -> Select[Any]:
+        e = ESCALATIONS.c
+        as_of = bindparam("as_of", type_=_AT)
+
+        def until_as_of(at: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+            """(1 when not yet done at as_of, seconds from opening to done or to as_of)."""
+            done = and_(at.is_not(None), at <= as_of)
+            seconds = _seconds(dialect, e.created_at, case((done, at), else_=as_of))
+            # An escalation opened after as_of (its request came just before the end).
+            clamped = case((seconds < 0, 0.0), else_=seconds)
+            return case((done, 0), else_=1), clamped
+
+        claim_open, to_claim = until_as_of(e.claimed_at)
+        resolve_open, to_resolve = until_as_of(e.resolved_at)
+        measured = (
+            select(
+                e.kind,
+                e.reasons,
+                e.outcome,
+                e.sla_pings,
+                claim_open.label("claim_open"),
+                to_claim.label("to_claim"),
+                resolve_open.label("resolve_open"),
+                to_resolve.label("to_resolve"),
+            )
+            .select_from(REQUESTS.join(ESCALATIONS, e.request_id == REQUESTS.c.id))
+            .where(
+                REQUESTS.c.received_at >= bindparam("since", type_=_AT),
+                REQUESTS.c.received_at < bindparam("until", type_=_AT),
+                REQUESTS.c.status.in_(ESCALATED),
+            )
+            .cte("measured")
+        )
+        m = measured.c
+        fields = (m.outcome, m.sla_pings, m.claim_open, m.to_claim, m.resolve_open, m.to_resolve)
+        reason = _reason_values(dialect, m.reasons)
+        folded = case((reason.c.value.like("group_size:%"), "group_size"), else_=reason.c.value)
+        grouped = union_all(
+            select(literal(ALL, String).label("grp"), *fields),
+            select((literal(ROUTE_PREFIX, String) + m.kind).label("grp"), *fields),
+            select((literal(REASON_PREFIX, String) + folded).label("grp"), *fields).select_from(
+                measured.join(reason, true())
+            ),
+        ).cte("grouped")
+        g = grouped.c
+        ranked = select(
+            *g,
+            func.row_number().over(partition_by=g.grp, order_by=g.to_claim).label("claim_rank"),
+            func.row_number().over(partition_by=g.grp, order_by=g.to_resolve).label("res_rank"),
+            func.count().over(partition_by=g.grp).label("n"),
+        ).cte("ranked")
+        r = ranked.c
+
+        def at_rank(rank: Any, value: Any, percent: int) -> Any:
+            # Nearest rank: the ceil(p * n)-th smallest, in integer arithmetic.
+            return func.max(case((rank == (percent * r.n + 99) // 100, value)))
+
+        def count_if(condition: Any) -> Any:
+            return func.sum(case((condition, 1), else_=0)).cast(Integer)
+
+        def buckets(value: Any, selected: Any, name: str) -> list[Any]:
+            lower = (0, *AGE_EDGES)
+            upper = (*AGE_EDGES, None)
+            return [
+                count_if(
+                    and_(selected, value >= low, value < high)
+                    if high is not None
+                    else and_(selected, value >= low)
+                ).label(f"{name}_{index}")
+                for index, (low, high) in enumerate(zip(lower, upper, strict=True))
+            ]
+
+        return select(
+            r.grp,
+            func.count().label("escalations"),
+            count_if(r.claim_open == 1).label("claim_open"),
+            at_rank(r.claim_rank, r.to_claim, 50).label("claim_p50"),
+            at_rank(r.claim_rank, r.to_claim, 90).label("claim_p90"),
+            func.max(r.to_claim).label("claim_max"),
+            count_if(r.resolve_open == 1).label("resolve_open"),
+            at_rank(r.res_rank, r.to_resolve, 50).label("resolve_p50"),
+            at_rank(r.res_rank, r.to_resolve, 90).label("resolve_p90"),
+            func.max(r.to_resolve).label("resolve_max"),
+            count_if(r.to_claim > sla_seconds).label("sla_breaches"),
+            count_if(r.sla_pings > 0).label("sla_pinged"),
+            count_if(r.outcome == "booked").label("booked"),
+            *buckets(r.to_resolve, r.resolve_open == 0, "resolved"),
+            *buckets(r.to_resolve, r.resolve_open == 1, "open"),
+        ).group_by(r.grp)
+
+
+def _number(value: Any) -> float | None:
+    # PostgreSQL's EXTRACT gives Decimal; a tenth of a second is plenty.
+    return None if value is None else round(float(value), 1)
+
+
+def _figures(row: Any) -> EscalationFigures:
+    count = int(row.escalations)
+    mapping = row._mapping
+    return EscalationFigures(
+        escalations=count,
+        to_claim=DurationStats(
+            count,
+            int(row.claim_open),
+            _number(row.claim_p50),
+            _number(row.claim_p90),
+            _number(row.claim_max),
+        ),
+        to_resolution=DurationStats(
+            count,
+            int(row.resolve_open),
+            _number(row.resolve_p50),
+            _number(row.resolve_p90),
+            _number(row.resolve_max),
+        ),
+        sla_breaches=int(row.sla_breaches),
+        sla_pinged=int(row.sla_pinged),
+        booked=int(row.booked),
+        resolution_histogram=tuple(int(mapping[f"resolved_{i}"]) for i in range(len(AGE_LABELS))),
+        open_by_age=tuple(int(mapping[f"open_{i}"]) for i in range(len(AGE_LABELS))),
+    )
