@@ -71,3 +71,40 @@ def test_backtest_text_output_and_bad_lines(tmp_path: Path, shared_config) -> No
     assert "predicted human intervention rate: 100.0%" in result.output
     assert "keyword:urgent" in result.output
     assert "skipped unreadable lines: [2]" in result.output
+
+
+def test_backtest_with_a_new_vip_domain_moves_exactly_its_requests(
+    shared_requests, tmp_path: Path
+) -> None:
+    """VIP is checked first, so every request from the new domain changes route (whatever
+    it was before), and no other request does; the text lists each of them.
+    """
+    variant = tmp_path / "variant.toml"
+    original = (SHARED_FIXTURES / "frontdesk.toml").read_text()
+    variant.write_text(
+        original + '\n[[vip]]\ndomain = "northwind.example"\nowner_email = "o@ourco.example"\n'
+    )
+    expected = sorted(
+        row["submission_id"]
+        for row in shared_requests
+        if row["email"].lower().endswith("@northwind.example")
+    )
+    assert len(expected) == 51
+    args = [
+        "backtest",
+        str(SHARED_FIXTURES / "requests.jsonl"),
+        "--config",
+        str(SHARED_FIXTURES / "frontdesk.toml"),
+        "--against",
+        str(variant),
+    ]
+    report = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+    assert sorted(change["submission_id"] for change in report["changes"]) == expected
+    assert {change["after"]["route"] for change in report["changes"]} == {"vip"}
+    assert all(
+        change["after"]["reasons"][0] == "vip_domain:northwind.example"
+        for change in report["changes"]
+    )
+    text = CliRunner().invoke(main, args).output
+    assert "51 requests would change route:" in text
+    assert all(f"  {submission}: " in text for submission in expected)
