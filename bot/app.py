@@ -167,7 +167,16 @@ def create_app(
     `scheduler` runs for as long as the app is served, and stops inside the server's own
     graceful shutdown (uvicorn handles SIGTERM; code after `uvicorn.run` may never run).
     """
-    from handlers import errors, health, oauth, sandbox, slack_events, sms_webhooks, webhooks
+    from handlers import (
+        errors,
+        health,
+        metrics,
+        oauth,
+        sandbox,
+        slack_events,
+        sms_webhooks,
+        webhooks,
+    )
     from handlers.access_log import AccessLogMiddleware
 
     @asynccontextmanager
@@ -206,6 +215,6 @@ def create_app(
     app.state.slack_app = slack_app
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
-    for module in (health, webhooks, sandbox, oauth, slack_events, sms_webhooks):
+    for module in (health, metrics, webhooks, sandbox, oauth, slack_events, sms_webhooks):
         app.include_router(module.router)
     return app

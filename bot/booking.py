@@ -13,6 +13,7 @@ from bot.availability import busy_problem, timing_problem
 from bot.config import Config, Rep
 from bot.confirmation import render_confirmation
 from bot.connection_health import ConnectionHealth, broken_reason_code
+from bot.metrics import count_integration_error
 from bot.reminders import plan_reminders
 from bot.services import Integrations
 from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError, Interval
@@ -128,6 +129,7 @@ class Booker:
             return self.integrations.calendar_for(rep).busy(rep, start, end)
         except IntegrationError as exc:
             log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
+            count_integration_error(exc)
             self._note_broken(rep, exc)
             raise
 
@@ -228,6 +230,7 @@ class Booker:
         except Exception as exc:
             self.bookings.release(booking.id or 0)
             if isinstance(exc, IntegrationError):
+                count_integration_error(exc)
                 self._note_broken(rep, exc)
             raise
         reminders = plan_reminders(
@@ -260,10 +263,13 @@ class Booker:
         try:
             self.integrations.email.send(message)
         except IntegrationError as exc:
+            count_integration_error(exc)
             return exc
         except Exception as exc:  # the event exists: any failure here must say so, not crash
             log.exception("confirmation email crashed", extra={"request_id": request.id})
             name = self.integrations.email.name
-            return IntegrationError(name, "exception", type(exc).__name__, repr(exc))
+            error = IntegrationError(name, "exception", type(exc).__name__, repr(exc))
+            count_integration_error(error)
+            return error
         self.bookings.mark_confirmation_sent(booking.id or 0)
         return None

@@ -92,7 +92,12 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
 
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-def worker(config_path: str | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve GET /metrics on this port (the worker's reminder and error counters).",
+)
+def worker(config_path: str | None, metrics_port: int | None) -> None:
     """Run only the background jobs (for deployments with several `serve --no-scheduler`)."""
     from bot.scheduler import build_scheduler
 
@@ -100,6 +105,14 @@ def worker(config_path: str | None) -> None:
     configure_logging(settings.frontdesk_log_level)
     components = _components(settings, _config(settings, config_path))
     log.info("worker starting", extra={"services": components.integrations.modes()})
+    if metrics_port is not None:
+        # The worker sends reminders and re-pings: its counters exist only in this process.
+        from prometheus_client import start_http_server
+
+        from bot.metrics import build_registry
+
+        start_http_server(metrics_port, registry=build_registry(components.db))
+        log.info("metrics served", extra={"port": metrics_port, "path": "/metrics"})
     build_scheduler(components).run_until_signalled()
 
 

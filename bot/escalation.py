@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Config
+from bot.metrics import count_integration_error
 from handlers.blocks import (
     EscalationView,
     escalation_blocks,
@@ -108,6 +109,8 @@ class Escalator:
         try:
             self._notify(escalation, view, owner)
         except Exception as exc:  # any Slack failure: keep the escalation, shout in the log
+            if isinstance(exc, IntegrationError):
+                count_integration_error(exc)
             error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
             self.escalations.mark_notify_failed(escalation.id or 0, error)
             log.error(
@@ -125,6 +128,8 @@ class Escalator:
         try:
             self._notify(escalation, view, escalation.assignee)
         except Exception as exc:
+            if isinstance(exc, IntegrationError):
+                count_integration_error(exc)
             error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
             self.escalations.mark_notify_failed(escalation.id or 0, error)
             log.error(

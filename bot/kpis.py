@@ -235,29 +235,34 @@ def advice(reason: str) -> str:
 
 
 def judge(kpis: Kpis) -> Verdict:
-    """The healthy-band verdict in words, and the reason codes that drive the rate."""
+    """The healthy-band verdict in words. Above the band, the reason codes that send the
+    most requests to people are the rules to loosen; below it, no code is at fault (the
+    rules catch too little), so the advice is to tighten.
+    """
     rate = kpis.rate
     low, high = HEALTHY_BAND
     band = f"{low:.0%}-{high:.0%}"
-    drivers = tuple(
-        Driver(reason, figures.escalations, kpis.share(figures.escalations) or 0.0, advice(reason))
-        for reason, figures in list(kpis.reasons.items())[:DRIVERS_SHOWN]
-    )
     if rate is None:
         return Verdict(NO_REQUESTS, "no finished requests in this period", ())
     share = f"{rate:.1%} of requests reached people"
     if rate > high:
+        drivers = tuple(
+            Driver(
+                reason, figures.escalations, kpis.share(figures.escalations) or 0.0, advice(reason)
+            )
+            for reason, figures in list(kpis.reasons.items())[:DRIVERS_SHOWN]
+        )
         return Verdict(
             TOO_RESTRICTIVE, f"{share}, above the {band} band: loosen the rules below", drivers
         )
     if rate < low:
         return Verdict(
             TOO_PERMISSIVE,
-            f"{share}, below the {band} band: tighten the gate (more keywords, a lower "
-            "group_size_threshold) or check that escalations are not being missed",
-            drivers,
+            f"{share}, below the {band} band: tighten the gate (more escalation keywords, a "
+            "lower group_size_threshold) and check that exceptions are not booked blindly",
+            (),
         )
-    return Verdict(HEALTHY, f"{share}, inside the {band} band", drivers)
+    return Verdict(HEALTHY, f"{share}, inside the {band} band", ())
 
 
 def _durations(stats: DurationStats) -> dict[str, Any]:

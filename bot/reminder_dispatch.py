@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Config
+from bot.metrics import count_integration_error, count_reminder_send
 from bot.reminders import render_email, render_sms, sms_allowed
 from integrations.base import (
     Chat,
@@ -123,7 +124,9 @@ class ReminderDispatcher:
                         counts["taken_over"] += 1
                         continue
                     due = renewed
-                counts[self._dispatch_safely(due)] += 1
+                result = self._dispatch_safely(due)
+                counts[result] += 1
+                count_reminder_send(due.reminder.channel, result)
             if len(batch) < self.batch_size:
                 break
         return counts
@@ -191,12 +194,14 @@ class ReminderDispatcher:
                     )
             sid = sid or self.sms.send(message)
         except SmsError as error:
+            count_integration_error(error)
             if error.permanent:
                 if error.reason == UNSUBSCRIBED:
                     self.opt_outs.opt_out(phone, f"{self.sms.name}:{UNSUBSCRIBED}")
                 return self._fail(due, error.code, error.message, to=phone)
             return self._retry(due, error.code, error.message, check_first=error.in_doubt)
         except IntegrationError as error:
+            count_integration_error(error)
             return self._retry(due, error.code, error.message, check_first=True)
         return self._sent(due, sid)
 
@@ -219,6 +224,7 @@ class ReminderDispatcher:
             # retry here never emails twice.
             message_id = self.email.send(email)
         except IntegrationError as error:
+            count_integration_error(error)
             if str(error.reason) in _PERMANENT_EMAIL_REASONS:
                 return self._fail(due, error.code, error.message, to=due.client_email)
             return self._retry(due, error.code, error.message, check_first=False)

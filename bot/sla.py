@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.config import Config
+from bot.metrics import count_integration_error
 from handlers.blocks import sla_ping_text
 from integrations.base import Chat, IntegrationError
 from storage.models import OutboxStatus, StoredEscalation, utcnow
@@ -124,6 +125,7 @@ class SlaPinger:
         except IntegrationError as exc:
             if posting_elsewhere(exc):
                 return None
+            count_integration_error(exc)
             log.error("SLA re-ping NOT posted to Slack", extra={**extra, "error": exc.message})
             return "failed"
         except Exception as exc:  # any failure: log it, and let the next tick try again

@@ -28,7 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.reminders import render_sms
 from storage.db import Database
@@ -446,3 +448,30 @@ def test_serve_sends_due_reminders_and_stops_its_scheduler_on_sigterm(
     assert code in (0, -signal.SIGTERM), server.tail()
     assert server.logged(STOPPED) == 1, server.tail()
     assert statuses(sqlite_db) == {"sent": 3}
+
+
+def test_worker_serves_its_counters_on_the_metrics_port(
+    sqlite_db: Database, start_worker: StartWorker, fake_twilio: FakeTwilio
+) -> None:
+    """With `serve --no-scheduler`, the reminder counters live in the worker: it serves
+    them itself, with the database's gauges.
+    """
+    start = meeting_start()
+    seed_sms_reminders(sqlite_db, 2, due_at=datetime.now(UTC), meeting_start=start)
+    port = free_port()
+    worker = start_worker(sqlite_db.url, command=("worker", "--metrics-port", str(port)))
+    wait_for(lambda: len(fake_twilio.sent) == 2, "2 sends", [worker], START_TIMEOUT_S)
+    wait_for(lambda: statuses(sqlite_db) == {"sent": 2}, "2 recorded", [worker], SEND_TIMEOUT_S)
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert (
+        samples[("frontdesk_reminder_sends_total", (("channel", "sms"), ("result", "sent")))] == 2
+    )
+    assert samples[("frontdesk_reminders", (("channel", "sms"), ("status", "sent")))] == 2
+    assert samples[("frontdesk_database_up", ())] == 1
+    worker.terminate()
+    assert worker.wait_exit() == 0, worker.tail()
