@@ -18,6 +18,8 @@ from bot.availability_lookup import AvailabilityLookup
 from bot.booking import Booker
 from bot.config import Config
 from bot.connection_health import ConnectionHealth
+from bot.dashboard import Dashboard
+from bot.digest import WeeklyDigest
 from bot.escalation import Escalator
 from bot.outcomes import OutcomePrompter
 from bot.processing import RequestProcessor
@@ -40,6 +42,7 @@ from storage.repositories import (
     ReminderRepository,
     RequestRepository,
 )
+from storage.repositories.kpis import KpiQueries
 
 if TYPE_CHECKING:
     from bot.scheduler import Scheduler
@@ -72,6 +75,7 @@ class Components:
     sla: SlaPinger
     outcomes: OutcomePrompter
     sms_feedback: SmsFeedback
+    digest: WeeklyDigest
     clock: Callable[[], datetime]
 
 
@@ -133,6 +137,7 @@ def build_components(
         sla=SlaPinger(config, escalations, chat, outbox, clock),
         outcomes=OutcomePrompter(config, bookings, requests, chat, outbox, clock),
         sms_feedback=SmsFeedback(reminders, requests, opt_outs, dispatcher),
+        digest=WeeklyDigest(config, KpiQueries(db), chat, outbox, clock),
         clock=clock,
     )
 
@@ -150,6 +155,13 @@ def build_slack_app(components: Components, client: WebClient | None = None) -> 
         interactions=components.interactions,
         connections=components.connections,
         outcomes=components.outcomes,
+        dashboard=Dashboard(
+            components.config,
+            KpiQueries(components.db),
+            components.connections,
+            public_url=components.settings.frontdesk_public_url,
+            clock=components.clock,
+        ),
     )
     return create_bolt_app(
         components.settings, services, client or components.integrations.slack_client

@@ -75,6 +75,7 @@ class Jobs:
             ("reminders", tick, lambda: c.dispatcher.tick(stop=self._stopping)),
             ("sla_pings", tick, lambda: c.sla.tick(stop=self._stopping)),
             ("outcome_prompts", tick, lambda: c.outcomes.tick(stop=self._stopping)),
+            ("weekly_digest", tick, lambda: c.digest.tick(stop=self._stopping)),
             ("recover_unfinished", RECOVERY_INTERVAL_SECONDS, lambda: _recover(c)),
             ("upkeep", REDELIVERY_INTERVAL_SECONDS, lambda: upkeep(c)),
         ]

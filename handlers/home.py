@@ -1,5 +1,5 @@
-"""The App Home tab (`app_home_opened`): the viewer's open escalations, the queue's size and
-the health of reps' calendar connections. (The KPI figures join it with issue #6.)
+"""The App Home tab (`app_home_opened`): the KPIs of the last 7 and 30 days, the viewer's
+open escalations, the queue's size and every rep's calendar connection.
 """
 
 from __future__ import annotations
@@ -17,55 +17,107 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handlers.blocks import HEADERS, escape
+from bot.connection_health import RECONNECT_MICROSOFT
+from bot.dashboard import ConnectionState, Period, RepConnection
+from bot.kpis import HEALTHY_BAND
+from bot.reasons import PROVIDER_NAMES
+from handlers.blocks import HEADERS, SECTION_LIMIT, escape, slack_date
+from handlers.kpi_blocks import clip, period_blocks
 from handlers.slack_app import SlackServices, once
 from storage.models import EscalationKind, StoredEscalation
-from storage.repositories.connections import Connection
 
+TITLE = "Frontdesk"
+QUEUE = "*{open}* open escalations, *{unclaimed}* not claimed yet."
+KPI_NOTE = (
+    "Requests received in each period, as of {as_of}. A healthy intervention rate is "
+    "{low:.0%}-{high:.0%}: above it the rules send too much to people, below it too little."
+)
+YOURS = "*Yours*"
 NOTHING_FOR_YOU = "Nothing assigned to or claimed by you. :tada:"
+CONNECTIONS = "*Calendar connections*"
+NO_REPS = "No reps configured."
+CONNECTION_LINES = {
+    ConnectionState.CONNECTED: "• :white_check_mark: {rep} — {provider}: connected",
+    ConnectionState.BROKEN: "• :warning: {rep} — {provider}: *broken*: {reason}.{fix}",
+    ConnectionState.NOT_CONNECTED: (
+        "• :heavy_minus_sign: {rep} — {provider}: not connected yet.{fix}"
+    ),
+}
+CONNECT_LINK = " <{url}|Connect the calendar>"
+RECONNECT_LINK = " <{url}|Reconnect>"
+MORE_REPS = "… and {count} more: `frontdesk check` lists them all."
+MAX_CONNECTION_SECTIONS = 20  # with the rest of the tab, well inside 100 blocks
+
+
+def connection_line(connection: RepConnection) -> str:
+    if connection.state == ConnectionState.NOT_CONNECTED:
+        fix = CONNECT_LINK.format(url=connection.connect_url) if connection.connect_url else ""
+    elif connection.connect_url:
+        fix = RECONNECT_LINK.format(url=connection.connect_url)
+    else:
+        fix = " " + RECONNECT_MICROSOFT
+    return CONNECTION_LINES[connection.state].format(
+        rep=escape(connection.rep_email),
+        provider=PROVIDER_NAMES.get(connection.provider, connection.provider),
+        reason=escape((connection.reason or "connection broken").rstrip(".")),
+        fix=fix,
+    )
+
+
+def packed_sections(heading: str, lines: list[str], max_sections: int, more: str) -> list[Block]:
+    """`lines` under `heading`, in as few sections as Slack's 3000 characters allow; what
+    does not fit in `max_sections` is counted in a last line (`more`, with {count}).
+    """
+    budget = SECTION_LIMIT - 100  # room for the `more` line
+    chunks: list[list[str]] = [[heading]]
+    for index, line in enumerate(lines):
+        line = clip(line, budget // 2)
+        if sum(len(text) + 1 for text in chunks[-1]) + len(line) > budget:
+            if len(chunks) == max_sections:
+                chunks[-1].append(more.format(count=len(lines) - index))
+                break
+            chunks.append([])
+        chunks[-1].append(line)
+    return [SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))) for chunk in chunks]
 
 
 def home_view(
     mine: list[tuple[StoredEscalation, str, str | None]],
     open_count: int,
     unclaimed: int,
-    connections: list[Connection],
+    periods: list[Period],
+    connections: list[RepConnection],
 ) -> View:
     """`mine`: (escalation, client name, permalink or None)."""
     blocks: list[Block] = [
-        HeaderBlock(text="Frontdesk"),
+        HeaderBlock(text=TITLE),
         SectionBlock(
-            text=MarkdownTextObject(
-                text=f"*{open_count}* open escalations, *{unclaimed}* not claimed yet."
-            )
+            text=MarkdownTextObject(text=QUEUE.format(open=open_count, unclaimed=unclaimed))
         ),
-        DividerBlock(),
-        SectionBlock(text=MarkdownTextObject(text="*Yours*")),
     ]
+    for period in periods:
+        blocks.append(DividerBlock())
+        blocks += period_blocks(period.label, period.kpis)
+    if periods:
+        low, high = HEALTHY_BAND
+        as_of = slack_date(periods[0].kpis.as_of, "UTC")
+        note = KPI_NOTE.format(as_of=as_of, low=low, high=high)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    blocks.append(DividerBlock())
     lines = []
     for escalation, client, link in mine:
         label = HEADERS.get(EscalationKind(escalation.kind), escalation.kind)
         where = f"<{link}|open>" if link else f"`{escalation.request_id}`"
         lines.append(f"• {label}: {escape(client)} — {where}")
-    text = "\n".join(lines) or NOTHING_FOR_YOU
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:3000])))
-    broken = [c for c in connections if c.broken]
-    if broken:
-        blocks.append(DividerBlock())
-        lines = [
-            f"• {c.provider} of {c.rep_email}: {escape(c.broken_reason or '')}" for c in broken
-        ]
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=("*Broken calendar connections*\n" + "\n".join(lines))[:3000]
-                )
-            )
-        )
-    else:
-        blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text="All calendar connections OK.")])
-        )
+    text = "\n".join([YOURS, *(lines or [NOTHING_FOR_YOU])])
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(text))))
+    blocks.append(DividerBlock())
+    blocks += packed_sections(
+        CONNECTIONS,
+        [connection_line(c) for c in connections] or [NO_REPS],
+        MAX_CONNECTION_SECTIONS,
+        MORE_REPS,
+    )
     return View(type="home", blocks=blocks)
 
 
@@ -87,7 +139,10 @@ def register(app: App, services: SlackServices) -> None:
             )
             mine.append((escalation, request.name if request else "?", link))
         open_count, unclaimed = triage.escalations.count_open()
-        view = home_view(mine, open_count, unclaimed, services.connections.all())
+        dashboard = services.dashboard
+        view = home_view(
+            mine, open_count, unclaimed, dashboard.recent(), dashboard.rep_connections()
+        )
         client.views_publish(user_id=user, view=view.to_dict())
 
     def ack_event(ack: Any) -> None:

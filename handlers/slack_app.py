@@ -18,6 +18,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.availability_lookup import AvailabilityLookup
 from bot.config import Config
+from bot.dashboard import Dashboard
 from bot.outcomes import OutcomePrompter
 from bot.settings import Settings
 from bot.triage import Triage, TriageError
@@ -46,6 +47,7 @@ class SlackServices:
     interactions: InteractionRepository
     connections: ConnectionRepository
     outcomes: OutcomePrompter
+    dashboard: Dashboard
 
 
 def create_app(settings: Settings, services: SlackServices, client: WebClient | None = None) -> App:

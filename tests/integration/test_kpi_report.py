@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,14 +37,12 @@ from bot.cli import main
 from bot.kpis import HEALTHY, NO_REQUESTS, TOO_RESTRICTIVE, as_json, compute_kpis
 from storage.db import Database
 from storage.models import (
-    Booking,
-    BookingRequest,
     BookingStatus,
-    Escalation,
     RequestStatus,
 )
 from storage.repositories.kpis import KpiQueries
 from tests.conftest import EXAMPLE_CONFIG
+from tests.integration.kpi_seed import Seeder
 
 NEW_YORK = ZoneInfo("America/New_York")
 SINCE = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)  # Mon 2 Nov 00:00 EST
@@ -53,84 +50,6 @@ WEEK2 = datetime(2026, 11, 9, 5, 0, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 16, 5, 0, tzinfo=UTC)  # Mon 16 Nov 00:00 EST
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 API_ERROR = "api_error:google:403:insufficientPermissions"
-
-
-@dataclass
-class Seeder:
-    db: Database
-    count: int = 0
-
-    def request(self, status: RequestStatus, at: datetime) -> str:
-        self.count += 1
-        with self.db.write() as session:
-            row = BookingRequest(
-                idempotency_key=f"key:{self.count}",
-                body_sha256="0" * 64,
-                status=status,
-                name=f"Client {self.count}",
-                email=f"c{self.count}@example.com",
-                timezone="America/New_York",
-                duration_minutes=30,
-                received_at=at,
-            )
-            session.add(row)
-        return row.id
-
-    def escalation(
-        self,
-        status: RequestStatus,
-        at: datetime,
-        reasons: list[str],
-        claim: timedelta | None = None,
-        resolve: timedelta | None = None,
-        outcome: str | None = None,
-        sla_pings: int = 0,
-    ) -> str:
-        request_id = self.request(status, at)
-        kind = {
-            RequestStatus.ESCALATED_VIP: "vip",
-            RequestStatus.ESCALATED_MANUAL_REVIEW: "manual_review",
-            RequestStatus.ESCALATED_ON_ERROR: "on_error",
-        }[status]
-        with self.db.write() as session:
-            session.add(
-                Escalation(
-                    request_id=request_id,
-                    kind=kind,
-                    reasons=reasons,
-                    created_at=at,
-                    claimed_at=at + claim if claim is not None else None,
-                    resolved_at=at + resolve if resolve is not None else None,
-                    outcome=outcome,
-                    sla_pings=sla_pings,
-                )
-            )
-        return request_id
-
-    def meeting(
-        self,
-        end: datetime,
-        outcome: str | None,
-        booked_by: str = "auto",
-        status: BookingStatus = BookingStatus.CONFIRMED,
-    ) -> None:
-        # Its request came in October: it counts for no-shows, not in the request cohort.
-        request_id = self.request(RequestStatus.BOOKED_AUTO, datetime(2026, 10, 5, tzinfo=UTC))
-        with self.db.write() as session:
-            session.add(
-                Booking(
-                    request_id=request_id,
-                    rep_email="alice@ourco.example",
-                    provider="google",
-                    calendar_id="alice@ourco.example",
-                    status=status,
-                    start=end - timedelta(minutes=30),
-                    end=end,
-                    client_timezone="America/New_York",
-                    booked_by=booked_by,
-                    outcome=outcome,
-                )
-            )
 
 
 def _minutes(n: float) -> timedelta:

@@ -42,6 +42,7 @@ def components(tick_seconds: float = 30.0) -> Components:
         dispatcher=Ticker({"sent": 3, "skipped": 0}),
         sla=Ticker({"pinged": 1}),
         outcomes=Ticker(),
+        digest=Ticker({"posted": 1}),
     )
     return cast(Components, namespace)
 
@@ -57,6 +58,7 @@ def test_every_job_is_registered_to_run_late_rather_than_be_dropped() -> None:
         "reminders",
         "sla_pings",
         "outcome_prompts",
+        "weekly_digest",
         "recover_unfinished",
         "upkeep",
     }
@@ -65,6 +67,7 @@ def test_every_job_is_registered_to_run_late_rather_than_be_dropped() -> None:
         "reminders": 12,
         "sla_pings": 12,
         "outcome_prompts": 12,
+        "weekly_digest": 12,
         "recover_unfinished": RECOVERY_INTERVAL_SECONDS,
         "upkeep": REDELIVERY_INTERVAL_SECONDS,
     }
@@ -87,7 +90,8 @@ def test_each_run_is_logged_with_its_counts(caplog: pytest.LogCaptureFixture) ->
     # Each tick is handed the stop flag, so a shutdown can interrupt a batch.
     jobs.run("sla_pings", plan["sla_pings"])
     jobs.run("outcome_prompts", plan["outcome_prompts"])
-    for ticker in (parts.dispatcher, parts.sla, parts.outcomes):
+    jobs.run("weekly_digest", plan["weekly_digest"])
+    for ticker in (parts.dispatcher, parts.sla, parts.outcomes, parts.digest):
         assert ticker.stops == [jobs._stopping]  # type: ignore[attr-defined]
 
 

@@ -1,0 +1,107 @@
+"""What the Slack Home tab shows besides the viewer's own work: the KPIs of the last 7 and
+30 days (bot/kpis.py) and the state of every configured rep's calendar connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from urllib.parse import quote
+
+from bot.config import Config
+from bot.kpis import Kpis, compute_kpis
+from storage.models import utcnow
+from storage.repositories import ConnectionRepository
+from storage.repositories.connections import Connection
+from storage.repositories.kpis import KpiQueries
+
+RECENT_PERIODS = (("Last 7 days", 7), ("Last 30 days", 30))
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    kpis: Kpis
+
+
+class ConnectionState(StrEnum):
+    CONNECTED = "connected"
+    BROKEN = "broken"
+    NOT_CONNECTED = "not_connected"  # a Google rep who has not consented yet
+
+
+@dataclass(frozen=True)
+class RepConnection:
+    rep_email: str
+    provider: str
+    state: ConnectionState
+    reason: str | None = None  # why it is broken
+    connect_url: str | None = None  # where a Google rep (re)connects
+
+
+def rep_connections(
+    config: Config, stored: list[Connection], public_url: str
+) -> list[RepConnection]:
+    """Every configured rep, in config order, with the state of their calendar connection.
+
+    Microsoft reps need no consent of their own (the app's client credentials reach every
+    mailbox), so they are connected unless a call found the grant broken.
+    """
+    by_key = {(c.rep_email, c.provider): c for c in stored}
+    base = public_url.rstrip("/")
+    found = []
+    for rep in config.reps:
+        connection = by_key.get((rep.email, rep.provider))
+        url = (
+            f"{base}/oauth/google/start?rep={quote(rep.email, safe='@')}"
+            if rep.provider == "google" and base
+            else None
+        )
+        if connection is not None and connection.broken:
+            state, reason = ConnectionState.BROKEN, connection.broken_reason
+        elif connection is not None or rep.provider != "google":
+            state, reason, url = ConnectionState.CONNECTED, None, None
+        else:
+            state, reason = ConnectionState.NOT_CONNECTED, None
+        found.append(RepConnection(rep.email, rep.provider, state, reason, url))
+    return found
+
+
+class Dashboard:
+    def __init__(
+        self,
+        config: Config,
+        queries: KpiQueries,
+        connections: ConnectionRepository,
+        *,
+        public_url: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.queries = queries
+        self.connections = connections
+        self.public_url = public_url
+        self.clock = clock
+
+    def recent(self) -> list[Period]:
+        """The KPIs of the requests received in the last 7 and 30 days, as of now."""
+        now = self.clock()
+        return [
+            Period(
+                label,
+                compute_kpis(
+                    self.queries,
+                    now - timedelta(days=days),
+                    now,
+                    now=now,
+                    sla_minutes=self.config.slack.sla_minutes,
+                    zone=self.config.zone,
+                ),
+            )
+            for label, days in RECENT_PERIODS
+        ]
+
+    def rep_connections(self) -> list[RepConnection]:
+        return rep_connections(self.config, self.connections.all(), self.public_url)
