@@ -151,7 +151,7 @@ class StoredRequest(SQLModel):
 
 class BookingRequest(StoredRequest, table=True):
     __tablename__ = "booking_request"
-    __table_args__ = (Index("ix_booking_request_received_status", "received_at", "status"),)
+    __table_args__ = (Index("ix_booking_request_status_received", "status", "received_at"),)
 
 
 class Decision(SQLModel, table=True):
@@ -234,7 +234,7 @@ class Booking(StoredBooking, table=True):
     __tablename__ = "booking"
     __table_args__ = (
         Index("ix_booking_rep_start", "rep_email", "start"),
-        Index("ix_booking_status_end", "status", "end"),
+        Index("ix_booking_status_end_outcome", "status", "end", "booked_by", "outcome"),
     )
 
 

@@ -16,6 +16,7 @@ from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Integer,
     Select,
@@ -119,6 +120,8 @@ class KpiQueries:
         statement = (
             select(REQUESTS.c.status, func.count())
             .where(
+                # Every status named, so each is one range of the (status, received_at) index.
+                REQUESTS.c.status.in_(list(RequestStatus)),
                 REQUESTS.c.received_at >= bindparam("since", type_=_AT),
                 REQUESTS.c.received_at < bindparam("until", type_=_AT),
             )
@@ -139,10 +142,18 @@ class KpiQueries:
         """Figures for the escalations of the requests received in [since, until), keyed
         "all", "route:<kind>" and "reason:<code>" (group sizes folded into "group_size").
         """
+        params = {"since": since, "until": until, "as_of": as_of}
         with self.db.connection() as conn:
-            statement = self._escalation_statement(conn.dialect.name, sla_seconds)
-            rows = conn.execute(statement, {"since": since, "until": until, "as_of": as_of})
-            return {row.grp: _figures(row) for row in rows}
+            grouped = _grouped(conn.dialect.name)
+            totals = conn.execute(_totals(grouped, sla_seconds), params).all()
+            durations: dict[str, tuple[list[float], list[float]]] = {}
+            for grp, to_claim, to_resolve in conn.execute(
+                select(grouped.c.grp, grouped.c.to_claim, grouped.c.to_resolve), params
+            ):
+                claims, resolutions = durations.setdefault(grp, ([], []))
+                claims.append(float(to_claim))
+                resolutions.append(float(to_resolve))
+        return {row.grp: _figures(row, *durations[row.grp]) for row in totals}
 
     def meetings(self, since: datetime, until: datetime) -> list[MeetingCount]:
         """Confirmed meetings that ended in [since, until), by who booked them and what
@@ -162,95 +173,96 @@ class KpiQueries:
             rows = conn.execute(statement, {"since": since, "until": until})
             return [MeetingCount(str(who), outcome, int(n)) for who, outcome, n in rows]
 
-    def _escalation_statement(self, dialect: str, sla_seconds: float) -> Select[Any]:
-        e = ESCALATIONS.c
-        as_of = bindparam("as_of", type_=_AT)
 
-        def until_as_of(at: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-            """(1 when not yet done at as_of, seconds from opening to done or to as_of)."""
-            done = and_(at.is_not(None), at <= as_of)
-            seconds = _seconds(dialect, e.created_at, case((done, at), else_=as_of))
-            # An escalation opened after as_of (its request came just before the end).
-            clamped = case((seconds < 0, 0.0), else_=seconds)
-            return case((done, 0), else_=1), clamped
+def _grouped(dialect: str) -> CTE:
+    """One row per escalation of the cohort and group it counts in ("all", its route, each
+    of its reason codes), with its times to claim and to resolution in seconds.
+    """
+    e = ESCALATIONS.c
+    as_of = bindparam("as_of", type_=_AT)
 
-        claim_open, to_claim = until_as_of(e.claimed_at)
-        resolve_open, to_resolve = until_as_of(e.resolved_at)
-        measured = (
-            select(
-                e.kind,
-                e.reasons,
-                e.outcome,
-                e.sla_pings,
-                claim_open.label("claim_open"),
-                to_claim.label("to_claim"),
-                resolve_open.label("resolve_open"),
-                to_resolve.label("to_resolve"),
-            )
-            .select_from(REQUESTS.join(ESCALATIONS, e.request_id == REQUESTS.c.id))
-            .where(
-                REQUESTS.c.received_at >= bindparam("since", type_=_AT),
-                REQUESTS.c.received_at < bindparam("until", type_=_AT),
-                REQUESTS.c.status.in_(ESCALATED),
-            )
-            .cte("measured")
+    def until_as_of(at: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+        """(1 when not yet done at as_of, seconds from opening to done or to as_of)."""
+        done = and_(at.is_not(None), at <= as_of)
+        seconds = _seconds(dialect, e.created_at, case((done, at), else_=as_of))
+        # An escalation opened after as_of (its request came just before the end).
+        clamped = case((seconds < 0, 0.0), else_=seconds)
+        return case((done, 0), else_=1), clamped
+
+    claim_open, to_claim = until_as_of(e.claimed_at)
+    resolve_open, to_resolve = until_as_of(e.resolved_at)
+    measured = (
+        select(
+            e.kind,
+            e.reasons,
+            e.outcome,
+            e.sla_pings,
+            claim_open.label("claim_open"),
+            to_claim.label("to_claim"),
+            resolve_open.label("resolve_open"),
+            to_resolve.label("to_resolve"),
         )
-        m = measured.c
-        fields = (m.outcome, m.sla_pings, m.claim_open, m.to_claim, m.resolve_open, m.to_resolve)
-        reason = _reason_values(dialect, m.reasons)
-        folded = case((reason.c.value.like("group_size:%"), "group_size"), else_=reason.c.value)
-        grouped = union_all(
-            select(literal(ALL, String).label("grp"), *fields),
-            select((literal(ROUTE_PREFIX, String) + m.kind).label("grp"), *fields),
-            select((literal(REASON_PREFIX, String) + folded).label("grp"), *fields).select_from(
-                measured.join(reason, true())
-            ),
-        ).cte("grouped")
-        g = grouped.c
-        ranked = select(
-            *g,
-            func.row_number().over(partition_by=g.grp, order_by=g.to_claim).label("claim_rank"),
-            func.row_number().over(partition_by=g.grp, order_by=g.to_resolve).label("res_rank"),
-            func.count().over(partition_by=g.grp).label("n"),
-        ).cte("ranked")
-        r = ranked.c
+        .select_from(REQUESTS.join(ESCALATIONS, e.request_id == REQUESTS.c.id))
+        .where(
+            REQUESTS.c.status.in_(ESCALATED),
+            REQUESTS.c.received_at >= bindparam("since", type_=_AT),
+            REQUESTS.c.received_at < bindparam("until", type_=_AT),
+        )
+        .cte("measured")
+        .prefix_with("MATERIALIZED")
+    )
+    m = measured.c
+    fields = (m.outcome, m.sla_pings, m.claim_open, m.to_claim, m.resolve_open, m.to_resolve)
+    reason = _reason_values(dialect, m.reasons)
+    folded = case((reason.c.value.like("group_size:%"), "group_size"), else_=reason.c.value)
+    return union_all(
+        select(literal(ALL, String).label("grp"), *fields),
+        select((literal(ROUTE_PREFIX, String) + m.kind).label("grp"), *fields),
+        select((literal(REASON_PREFIX, String) + folded).label("grp"), *fields).select_from(
+            measured.join(reason, true())
+        ),
+    ).cte("grouped")
 
-        def at_rank(rank: Any, value: Any, percent: int) -> Any:
-            # Nearest rank: the ceil(p * n)-th smallest, in integer arithmetic.
-            return func.max(case((rank == (percent * r.n + 99) // 100, value)))
 
-        def count_if(condition: Any) -> Any:
-            return func.sum(case((condition, 1), else_=0)).cast(Integer)
+def _totals(grouped: CTE, sla_seconds: float) -> Select[Any]:
+    """Per group: counts, open ones, the longest times, SLA breaches, bookings and the
+    duration histograms.
+    """
+    g = grouped.c
 
-        def buckets(value: Any, selected: Any, name: str) -> list[Any]:
-            lower = (0, *AGE_EDGES)
-            upper = (*AGE_EDGES, None)
-            return [
-                count_if(
-                    and_(selected, value >= low, value < high)
-                    if high is not None
-                    else and_(selected, value >= low)
-                ).label(f"{name}_{index}")
-                for index, (low, high) in enumerate(zip(lower, upper, strict=True))
-            ]
+    def count_if(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0)).cast(Integer)
 
-        return select(
-            r.grp,
-            func.count().label("escalations"),
-            count_if(r.claim_open == 1).label("claim_open"),
-            at_rank(r.claim_rank, r.to_claim, 50).label("claim_p50"),
-            at_rank(r.claim_rank, r.to_claim, 90).label("claim_p90"),
-            func.max(r.to_claim).label("claim_max"),
-            count_if(r.resolve_open == 1).label("resolve_open"),
-            at_rank(r.res_rank, r.to_resolve, 50).label("resolve_p50"),
-            at_rank(r.res_rank, r.to_resolve, 90).label("resolve_p90"),
-            func.max(r.to_resolve).label("resolve_max"),
-            count_if(r.to_claim > sla_seconds).label("sla_breaches"),
-            count_if(r.sla_pings > 0).label("sla_pinged"),
-            count_if(r.outcome == "booked").label("booked"),
-            *buckets(r.to_resolve, r.resolve_open == 0, "resolved"),
-            *buckets(r.to_resolve, r.resolve_open == 1, "open"),
-        ).group_by(r.grp)
+    def buckets(value: Any, selected: Any, name: str) -> list[Any]:
+        lower = (0, *AGE_EDGES)
+        upper = (*AGE_EDGES, None)
+        return [
+            count_if(
+                and_(selected, value >= low, value < high)
+                if high is not None
+                else and_(selected, value >= low)
+            ).label(f"{name}_{index}")
+            for index, (low, high) in enumerate(zip(lower, upper, strict=True))
+        ]
+
+    return select(
+        g.grp,
+        func.count().label("escalations"),
+        count_if(g.claim_open == 1).label("claim_open"),
+        func.max(g.to_claim).label("claim_max"),
+        count_if(g.resolve_open == 1).label("resolve_open"),
+        func.max(g.to_resolve).label("resolve_max"),
+        count_if(g.to_claim > sla_seconds).label("sla_breaches"),
+        count_if(g.sla_pings > 0).label("sla_pinged"),
+        count_if(g.outcome == "booked").label("booked"),
+        *buckets(g.to_resolve, g.resolve_open == 0, "resolved"),
+        *buckets(g.to_resolve, g.resolve_open == 1, "open"),
+    ).group_by(g.grp)
+
+
+def nearest_rank(ordered: list[float], percent: int) -> float:
+    """The ceil(p * n)-th smallest (integer arithmetic, so p90 of 10 is the 9th)."""
+    return ordered[(percent * len(ordered) + 99) // 100 - 1]
 
 
 def _number(value: Any) -> float | None:
@@ -258,25 +270,24 @@ def _number(value: Any) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-def _figures(row: Any) -> EscalationFigures:
+def _stats(count: int, open_count: int, values: list[float], longest: Any) -> DurationStats:
+    values.sort()
+    return DurationStats(
+        count,
+        open_count,
+        _number(nearest_rank(values, 50)),
+        _number(nearest_rank(values, 90)),
+        _number(longest),
+    )
+
+
+def _figures(row: Any, claims: list[float], resolutions: list[float]) -> EscalationFigures:
     count = int(row.escalations)
     mapping = row._mapping
     return EscalationFigures(
         escalations=count,
-        to_claim=DurationStats(
-            count,
-            int(row.claim_open),
-            _number(row.claim_p50),
-            _number(row.claim_p90),
-            _number(row.claim_max),
-        ),
-        to_resolution=DurationStats(
-            count,
-            int(row.resolve_open),
-            _number(row.resolve_p50),
-            _number(row.resolve_p90),
-            _number(row.resolve_max),
-        ),
+        to_claim=_stats(count, int(row.claim_open), claims, row.claim_max),
+        to_resolution=_stats(count, int(row.resolve_open), resolutions, row.resolve_max),
         sla_breaches=int(row.sla_breaches),
         sla_pinged=int(row.sla_pinged),
         booked=int(row.booked),
