@@ -97,7 +97,13 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
     type=click.IntRange(1, 65535),
     help="Serve GET /metrics on this port (the worker's reminder and error counters).",
 )
-def worker(config_path: str | None, metrics_port: int | None) -> None:
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address for --metrics-port (0.0.0.0 for a scraper on another host).",
+)
+def worker(config_path: str | None, metrics_port: int | None, metrics_host: str) -> None:
     """Run only the background jobs (for deployments with several `serve --no-scheduler`)."""
     from bot.scheduler import build_scheduler
 
@@ -111,8 +117,11 @@ def worker(config_path: str | None, metrics_port: int | None) -> None:
 
         from bot.metrics import build_registry
 
-        start_http_server(metrics_port, registry=build_registry(components.db))
-        log.info("metrics served", extra={"port": metrics_port, "path": "/metrics"})
+        start_http_server(metrics_port, addr=metrics_host, registry=build_registry(components.db))
+        log.info(
+            "metrics served",
+            extra={"host": metrics_host, "port": metrics_port, "path": "/metrics"},
+        )
     build_scheduler(components).run_until_signalled()
 
 

@@ -167,8 +167,8 @@ def compute_kpis(
     sla_minutes: int,
     zone: ZoneInfo,
 ) -> Kpis:
-    """The KPIs of the requests received in [since, until), as of min(until, now)."""
-    as_of = min(until, now)
+    """The KPIs of the requests received in [since, until), as they stand `now`."""
+    as_of = now
     boundaries = week_boundaries(since, until, zone)
     per_week = queries.requests_by_status(boundaries)
     totals: dict[str, int] = {}
@@ -253,7 +253,7 @@ def judge(kpis: Kpis) -> Verdict:
             for reason, figures in list(kpis.reasons.items())[:DRIVERS_SHOWN]
         )
         return Verdict(
-            TOO_RESTRICTIVE, f"{share}, above the {band} band: loosen the rules below", drivers
+            TOO_RESTRICTIVE, f"{share}, above the {band} band; what sends them to people", drivers
         )
     if rate < low:
         return Verdict(

@@ -21,6 +21,7 @@ def render_png(kpis: Kpis, path: Path, zone: ZoneInfo) -> None:
 
     matplotlib.use("Agg")  # before pyplot: a server has no display
     import matplotlib.pyplot as plt
+    from matplotlib.dates import DateFormatter
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     figure, (rates, resolution) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
@@ -30,12 +31,12 @@ def render_png(kpis: Kpis, path: Path, zone: ZoneInfo) -> None:
     low, high = HEALTHY_BAND
     rates.axhspan(low, high, color="tab:green", alpha=0.15, label=f"healthy {low:.0%}-{high:.0%}")
     if weeks:
-        labels = [week.start.astimezone(zone).strftime("%d %b") for week in weeks]
+        # Real dates, not labels: a year's first and last weeks may share a "23 Nov".
+        starts = [week.start.astimezone(zone).date() for week in weeks]
         values = [week.rate or 0.0 for week in weeks]
-        rates.plot(labels, values, marker="o", color="tab:blue", label="escalated ÷ requests")
+        rates.plot(starts, values, marker="o", color="tab:blue", label="escalated ÷ requests")
         rates.set_ylim(0, max(0.3, max(values) * 1.15))
-        if len(labels) > 12:  # a year: label every fourth week
-            rates.set_xticks(labels[::4])
+        rates.xaxis.set_major_formatter(DateFormatter("%d %b %y"))
     else:
         rates.text(0.5, 0.5, NO_DATA, ha="center", va="center", transform=rates.transAxes)
         rates.set_ylim(0, 0.3)

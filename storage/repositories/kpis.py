@@ -1,10 +1,14 @@
 """KPI aggregates in SQL that runs unchanged on SQLite and PostgreSQL: request counts per
-status, escalation durations with their percentiles (per route and per reason code), and
-meeting outcomes. bot/kpis.py turns these figures into the report.
+status, escalation durations and their counts, maxima and histograms (overall, per route
+and per reason code), and meeting outcomes. bot/kpis.py turns these into the report.
 
-A period is a cohort: the requests *received* in it, and what had happened to them by
-`as_of` (the period's end, or now when the period is still running). Re-running a past
-period therefore gives the same figures.
+The p50/p90 are picked by nearest rank from the durations the SQL computes: SQLite has no
+percentile function, and its window functions cost about 5 us a row (a year's 90,000
+group rows took 0.45 s of windows against 0.1 s to read the durations).
+
+A period is a cohort: the requests *received* in it, and what has happened to them by
+`as_of` (now): an escalation from the period's last evening claimed the next morning
+counts with its real time to claim, not as open, and its SLA breach is not lost.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    or_,
     select,
     true,
     union_all,
@@ -37,6 +42,7 @@ from storage.models import (
     BookingRequest,
     BookingStatus,
     Escalation,
+    EscalationKind,
     RequestStatus,
 )
 from storage.repositories._sql import table
@@ -209,7 +215,6 @@ def _grouped(dialect: str) -> CTE:
             REQUESTS.c.received_at < bindparam("until", type_=_AT),
         )
         .cte("measured")
-        .prefix_with("MATERIALIZED")
     )
     m = measured.c
     fields = (m.outcome, m.sla_pings, m.claim_open, m.to_claim, m.resolve_open, m.to_resolve)
@@ -218,9 +223,11 @@ def _grouped(dialect: str) -> CTE:
     return union_all(
         select(literal(ALL, String).label("grp"), *fields),
         select((literal(ROUTE_PREFIX, String) + m.kind).label("grp"), *fields),
-        select((literal(REASON_PREFIX, String) + folded).label("grp"), *fields).select_from(
-            measured.join(reason, true())
-        ),
+        # A VIP request goes to its owner because of its domain, whatever its notes say:
+        # only its vip_domain code counts, or "urgent" would look like a rule to loosen.
+        select((literal(REASON_PREFIX, String) + folded).label("grp"), *fields)
+        .select_from(measured.join(reason, true()))
+        .where(or_(m.kind != EscalationKind.VIP, reason.c.value.like("vip_domain:%"))),
     ).cte("grouped")
 
 

@@ -5,7 +5,8 @@ The main dataset: two weeks in America/New_York (Mon 2 .. Sun 15 November 2026, 
 throughout), SLA 15 minutes.
 
   escalation  route   reasons                         claim   resolved  outcome
-  vip1        vip     vip_domain:majorclient.com        5 m     60 m    booked
+  vip1        vip     vip_domain:majorclient.com (+     5 m     60 m    booked
+                      keyword:urgent, not counted)
   vip2        vip     vip_domain:majorclient.com       open     open          (36 h old)
   r1          review  keyword:urgent                   10 m     30 m    declined
   r2          review  keyword:urgent, group_size:12    20 m      4 h    booked
@@ -15,7 +16,7 @@ throughout), SLA 15 minutes.
   16 auto-booked, 1 still processing; outside the period (by local time): one review
   request at Sun 1 Nov 23:30 and one auto-booked at Mon 16 Nov 00:30.
 
-  requests 22, escalated 6, rate 6/22 = 0.2727 (too restrictive)
+  requests 22, escalated 6, rate 6/22 = 0.2727 (too restrictive); figures as at the end
   to claim (s): 180 300 600 1200 2400 129600(open)   p50 = 3rd = 600, p90 = 6th = 129600
   to resolve (s): 900 1800 3600 14400 43200(open) 129600(open)   p50 = 3600, p90 = 129600
   SLA breaches (claim > 900 s): 1200, 2400, 129600 -> 3
@@ -65,7 +66,7 @@ def seed_two_weeks(db: Database) -> None:
     seed.escalation(
         RequestStatus.ESCALATED_VIP,
         monday + _minutes(1),
-        ["vip_domain:majorclient.com"],
+        ["vip_domain:majorclient.com", "keyword:urgent"],  # the keyword does not count
         _minutes(5),
         _minutes(60),
         "booked",
@@ -129,8 +130,11 @@ def seed_two_weeks(db: Database) -> None:
     seed.meeting(UNTIL + timedelta(hours=1), "no_show")
 
 
-def report_json(db: Database, since: datetime = SINCE, until: datetime = UNTIL) -> dict[str, Any]:
-    kpis = compute_kpis(KpiQueries(db), since, until, now=NOW, sla_minutes=15, zone=NEW_YORK)
+def report_json(
+    db: Database, since: datetime = SINCE, until: datetime = UNTIL, now: datetime = UNTIL
+) -> dict[str, Any]:
+    """The report as it stands at `now` (by default: run at the period's very end)."""
+    kpis = compute_kpis(KpiQueries(db), since, until, now=now, sla_minutes=15, zone=NEW_YORK)
     return as_json(kpis)
 
 
@@ -250,7 +254,7 @@ def test_a_period_with_only_open_escalations(migrated_db: Database) -> None:
             ["keyword:custom"],
             claim=_minutes(age_minutes + 5) if claimed_later else None,
         )
-    report = report_json(migrated_db, since, until)  # still running: as of NOW
+    report = report_json(migrated_db, since, until, now=NOW)  # still running
     assert report["as_of"] == NOW.isoformat()
     assert report["requests"] == report["escalated"] == 3
     assert report["human_intervention_rate"] == 1.0
@@ -262,6 +266,37 @@ def test_a_period_with_only_open_escalations(migrated_db: Database) -> None:
     assert report["resolution_histogram"] == dict.fromkeys(report["resolution_histogram"], 0)
     assert report["sla_breaches"] == 3
     assert report["vip_conversion"] is None
+
+
+def test_figures_as_they_stand_now_not_cut_at_the_end(migrated_db: Database) -> None:
+    """Run two days after the period: a request from its last evening claimed the next
+    morning counts with its real time to claim (and its SLA breach); a VIP booked after the
+    end counts as booked and resolved, consistently.
+    """
+    seed = Seeder(migrated_db)
+    sunday_late = UNTIL - _minutes(10)  # Sun 15 Nov 23:50 EST
+    seed.request(RequestStatus.BOOKED_AUTO, sunday_late)
+    seed.escalation(
+        RequestStatus.ESCALATED_MANUAL_REVIEW, sunday_late, ["keyword:urgent"], _minutes(40)
+    )
+    seed.escalation(
+        RequestStatus.ESCALATED_VIP,
+        sunday_late,
+        ["vip_domain:majorclient.com"],
+        _minutes(20),
+        _minutes(11 * 60),
+        "booked",
+    )
+    report = report_json(migrated_db, now=UNTIL + timedelta(days=2))
+    assert report["time_to_claim"] == {"p50": 1200.0, "p90": 2400.0, "max": 2400.0, "open": 0}
+    assert report["sla_breaches"] == 2
+    assert report["vip_conversion"] == 1.0
+    assert report["by_route"]["vip"]["open"] == 0
+    assert report["open_escalations"] == 1  # the review: claimed, not resolved
+    # Run at the end instead, both were still open then.
+    at_end = report_json(migrated_db)
+    assert at_end["time_to_claim"]["open"] == 2
+    assert at_end["time_to_claim"]["max"] == 600.0
 
 
 @pytest.mark.parametrize(
