@@ -35,7 +35,6 @@ import argparse
 import contextlib
 import os
 import re
-import secrets
 import signal
 import statistics
 import sys
@@ -49,8 +48,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from _databases import postgres_problem, scratch_databases
 from _machine import machine_busy_seconds
-from sqlalchemy import create_engine, delete, event, text, update
+from sqlalchemy import delete, event, text, update
 
 from bot.config import Config, load_config
 from bot.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
@@ -72,9 +72,6 @@ sys.path.insert(0, str(ROOT))  # the seeding helper lives in tests/, not an inst
 from tests.integration.reminder_seed import seed_sms_reminders  # noqa: E402
 
 CONFIG = ROOT / "examples" / "frontdesk.toml"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "FRONTDESK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 INDEX = "ix_reminder_status_due"
 OUTBOX = table(OutboxMessage)
 
@@ -248,45 +245,6 @@ def print_plans(table: Table) -> bool:
 # -- one database kind ---------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def databases(kind: str, workdir: Path) -> Iterator[tuple[str, str]]:
-    """Two fresh databases (baseline, big): SQLite files, or PostgreSQL schemas."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'baseline.db'}", f"sqlite:///{workdir / 'big.db'}"
-        return
-    admin = create_engine(
-        POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT"
-    )
-    schemas = [f"fd_bench_{secrets.token_hex(6)}" for _ in range(2)]
-
-    def execute(statement: str) -> None:
-        with admin.connect() as connection:
-            connection.execute(text(statement))
-
-    try:
-        for schema in schemas:
-            execute(f"CREATE SCHEMA {schema}")
-        yield tuple(  # type: ignore[misc]
-            f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}" for schema in schemas
-        )
-    finally:
-        with contextlib.suppress(Exception):
-            for schema in schemas:
-                execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.dispose()
-
-
-def postgres_problem() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: {str(exc).splitlines()[0]}"
-    return None
-
-
 @dataclass(frozen=True)
 class Result:
     kind: str
@@ -295,7 +253,7 @@ class Result:
 
 
 def bench(kind: str, config: Config, args: argparse.Namespace, workdir: Path) -> Result:
-    with databases(kind, workdir) as (baseline_url, big_url):
+    with scratch_databases(kind, workdir, ["baseline", "big"]) as (baseline_url, big_url):
         began = time.perf_counter()
         baseline = Table.seed("baseline", baseline_url, config, due=args.due, not_due=0)
         big = Table.seed("big", big_url, config, due=args.due, not_due=args.pending - args.due)

@@ -42,7 +42,6 @@ import json
 import math
 import os
 import random
-import secrets
 import signal
 import statistics
 import subprocess
@@ -56,8 +55,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from _databases import postgres_problem, scratch_database
 from _machine import machine_busy_seconds
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import event, insert, text
 
 from bot.cli import report_period
 from bot.config import Config, load_config
@@ -79,9 +79,6 @@ from storage.repositories.kpis import EscalationFigures, KpiQueries, MeetingCoun
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_CONFIG = ROOT.parent / "shared" / "fixtures" / "frontdesk.toml"
 DEFAULT_CONFIG = SHARED_CONFIG if SHARED_CONFIG.exists() else ROOT / "examples" / "frontdesk.toml"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "FRONTDESK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 INDEX = "ix_booking_request_status_received"
 REQUESTS = table(BookingRequest)
 ESCALATIONS = table(Escalation)
@@ -627,41 +624,6 @@ def print_plans(bench: Bench, period: Period) -> bool:
 # -- one database kind ---------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'report.db'}"
-        return
-    schema = f"fd_bench_{secrets.token_hex(6)}"
-    admin = create_engine(
-        POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT"
-    )
-
-    def execute(statement: str) -> None:
-        with admin.connect() as connection:
-            connection.execute(text(statement))
-
-    try:
-        execute(f"CREATE SCHEMA {schema}")
-        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with contextlib.suppress(Exception):
-            execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.dispose()
-
-
-def postgres_problem() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: {str(exc).splitlines()[0]}"
-    return None
-
-
 @dataclass(frozen=True)
 class Result:
     kind: str
@@ -673,7 +635,7 @@ class Result:
 def bench(
     kind: str, config: Config, config_path: Path, args: argparse.Namespace, workdir: Path
 ) -> Result:
-    with database(kind, workdir) as url:
+    with scratch_database(kind, workdir, "report") as url:
         began = time.perf_counter()
         upgrade(url)
         migrated = time.perf_counter() - began

@@ -57,15 +57,15 @@ import threading
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+from _databases import POSTGRES_ADMIN_URL, scratch_database
 from _machine import free_port, machine_busy_seconds
-from sqlalchemy import create_engine, text
 
 from bot.config import Config, ConfigError, load_config
 from bot.relative_time import resolve_relative_start
@@ -85,9 +85,6 @@ from tests.slack_requests import FORM, interactive_body, message_action, slack_h
 
 HOST = "127.0.0.1"  # the only host this script talks to (besides PostgreSQL when asked)
 DEFAULT_CONFIG = ROOT / "examples" / "frontdesk.toml"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "FRONTDESK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 INTAKE_PATH = "/webhooks/booking"
@@ -824,36 +821,6 @@ def print_caveat(phases: list[Phase], database: str) -> None:
         )
 
 
-# -- databases -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.db'}"
-        return
-    schema = f"fd_bench_{secrets.token_hex(6)}"
-    admin = create_engine(
-        POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT"
-    )
-
-    def execute(statement: str) -> None:
-        with admin.connect() as connection:
-            connection.execute(text(statement))
-
-    try:
-        execute(f"CREATE SCHEMA {schema}")
-    except Exception as exc:
-        admin.dispose()
-        raise SystemExit(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not usable: {exc}") from None
-    try:
-        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
 # -- main ----------------------------------------------------------------------------------
 
 
@@ -943,7 +910,7 @@ def run(args: argparse.Namespace, config_path: Path, config: Config, workdir: Pa
     group = config.slack.ops_usergroup
     webhook_secret, signing_secret = secrets.token_hex(32), secrets.token_hex(16)
     fake = FakeSlack(users=users, usergroups={group: [u.id for u in users]} if group else None)
-    with fake, database(args.database, workdir) as database_url:
+    with fake, scratch_database(args.database, workdir, "bench") as database_url:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", str(workdir)),

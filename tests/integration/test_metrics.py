@@ -19,7 +19,8 @@ from storage.db import Database
 from tests.conftest import FixedClock, make_settings, post_signed
 from tests.fakes.postmark import FakePostmark
 from tests.fakes.slack import FakeSlack
-from tests.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
+from tests.fakes.twilio import FakeTwilio
+from tests.integration.twilio_app import twilio_app
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 TUESDAY_2PM_PHOENIX = "2026-12-01T14:00:00-07:00"
@@ -233,17 +234,8 @@ def twilio() -> Iterator[FakeTwilio]:
 def reminder_app(
     migrated_db: Database, example_config: Config, clock: FixedClock, twilio: FakeTwilio
 ) -> Iterator[tuple[TestClient, Components]]:
-    settings = make_settings(
-        migrated_db.url,
-        twilio_account_sid=FAKE_ACCOUNT_SID,
-        twilio_auth_token=FAKE_AUTH_TOKEN,
-        twilio_from=FAKE_FROM,
-        twilio_api_url=twilio.url,
-        frontdesk_public_url="https://frontdesk.example.test",
-    )
-    components = build_components(settings, example_config, db=migrated_db, clock=clock)
-    with TestClient(create_app(components, recover_on_start=False)) as client:
-        yield client, components
+    with twilio_app(migrated_db, example_config, clock, twilio) as client_components:
+        yield client_components
 
 
 def test_reminder_sends_are_counted_by_channel_and_result(

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from twilio.request_validator import RequestValidator
 
-from bot.app import Components, build_components, create_app
+from bot.app import Components
 from bot.config import Config
 from bot.reminder_dispatch import ReminderDispatcher
 from bot.reminders import plan_reminders, render_sms
@@ -27,10 +27,10 @@ from integrations.base import TextMessage
 from storage.db import Database
 from storage.models import ReminderChannel, ReminderStatus, StoredReminder, utcnow
 from storage.repositories.reminders import REMINDERS, meeting_stamp
-from tests.conftest import FixedClock, make_settings, post_signed
-from tests.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
+from tests.conftest import FixedClock, post_signed
+from tests.fakes.twilio import FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
+from tests.integration.twilio_app import PUBLIC_URL, twilio_app
 
-PUBLIC_URL = "https://frontdesk.example.test"
 PHONE = "+16025550143"
 # Mon 23 Nov 2026, 15:00 UTC; the meeting is Wed 25 Nov 10:00 MST (17:00 UTC) with Chen.
 MEETING = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -47,19 +47,8 @@ def twilio() -> Iterator[FakeTwilio]:
 def app(
     migrated_db: Database, example_config: Config, clock: FixedClock, twilio: FakeTwilio
 ) -> Iterator[tuple[TestClient, Components]]:
-    settings = make_settings(
-        migrated_db.url,
-        twilio_account_sid=FAKE_ACCOUNT_SID,
-        twilio_auth_token=FAKE_AUTH_TOKEN,
-        twilio_from=FAKE_FROM,
-        twilio_api_url=twilio.url,
-        frontdesk_public_url=PUBLIC_URL,
-    )
-    components = build_components(settings, example_config, db=migrated_db, clock=clock)
-    # A send never waits for real in these tests (the 429 Retry-After path).
-    components.integrations.sms._sleep = lambda _seconds: None  # type: ignore[attr-defined]
-    with TestClient(create_app(components, recover_on_start=False)) as client:
-        yield client, components
+    with twilio_app(migrated_db, example_config, clock, twilio, wait=False) as client_components:
+        yield client_components
 
 
 def book(client: TestClient, **overrides: Any) -> str:
