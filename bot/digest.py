@@ -5,6 +5,11 @@ The outbox key `slack:digest:<Monday>` is the claim, as for SLA re-pings (bot/sl
 several schedulers one posts, and a later tick finds the key sent and does nothing. A
 digest missed while no process ran is posted late, within CATCH_UP of its time; later
 than that it would read as news about the wrong week, so it is skipped.
+
+A post Slack refuses is tried again, but not on every tick: try n (0-based) may start only
+RETRY_STEP * (2**n - 1) after the digest fell due (0, 5, 15, 35, 75, 155 min), so a Slack
+outage of a few minutes at 09:00 costs a few minutes, not the week's digest; after
+DIGEST_TRIES failed tries it is given up.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from bot.metrics import count_integration_error
 from bot.sla import out_of_tries, posting_elsewhere
 from handlers.kpi_blocks import digest_blocks, digest_text
 from integrations.base import Chat, IntegrationError
-from storage.models import OutboxStatus, utcnow
+from storage.models import OutboxMessage, OutboxStatus, utcnow
 from storage.repositories import OutboxRepository
 from storage.repositories.kpis import KpiQueries
 
@@ -29,6 +34,12 @@ log = logging.getLogger("frontdesk.digest")
 DIGEST_TIME = time(9, 0)  # Monday, in the business zone
 CATCH_UP = timedelta(hours=24)
 DONE = (OutboxStatus.SENT, OutboxStatus.SANDBOXED)
+# Failed tries back off exponentially from the due time; the sixth and last starts at
+# +155 min, well inside CATCH_UP.
+DIGEST_TRIES = 6
+RETRY_STEP = timedelta(minutes=5)
+NOT_POSTED = "weekly digest NOT posted; a later tick tries again"
+GAVE_UP = "gave up the weekly digest: Slack kept refusing it"
 
 
 def due_at(monday: date, config: Config) -> datetime:
@@ -44,6 +55,20 @@ def digest_due(now: datetime, config: Config) -> date | None:
     monday = local - timedelta(days=local.weekday())
     due = due_at(monday, config)
     return monday if due <= now < due + CATCH_UP else None
+
+
+def try_from(due: datetime, failures: int) -> datetime:
+    """When the try after `failures` failed ones may start."""
+    return due + RETRY_STEP * (2**failures - 1)
+
+
+def failures(earlier: OutboxMessage | None) -> int:
+    """Failed tries so far: the outbox counts each twice (its claim and its failure), as
+    bot/sla.py out_of_tries reads it; a row not FAILED has none pending a back-off.
+    """
+    if earlier is None or earlier.status != OutboxStatus.FAILED:
+        return 0
+    return earlier.attempts // 2
 
 
 def dedupe_key(monday: date) -> str:
@@ -80,8 +105,10 @@ class WeeklyDigest:
         earlier = self.outbox.get(key)
         if earlier is not None and earlier.status in DONE:
             return counts
-        if out_of_tries(self.outbox, key):
+        if out_of_tries(self.outbox, key, tries=DIGEST_TRIES):
             return counts  # given up, and logged when it was
+        if now < try_from(due_at(monday, self.config), failures(earlier)):
+            return counts  # backing off after a failed try
         week, before = self.weeks(monday, now)
         zone = self.config.zone
         blocks = [block.to_dict() for block in digest_blocks(week, before, zone)]
@@ -100,7 +127,7 @@ class WeeklyDigest:
             self._failed(key, extra, exc.message)
             counts["failed"] = 1
             return counts
-        except Exception as exc:  # any failure: log it, and let the next tick try again
+        except Exception as exc:  # any failure: log it, and let a later tick try again
             self._failed(key, extra, repr(exc))
             counts["failed"] = 1
             return counts
@@ -126,9 +153,5 @@ class WeeklyDigest:
         return kpis(ends[1], ends[0]), kpis(ends[2], ends[1])
 
     def _failed(self, key: str, extra: dict[str, str], error: str) -> None:
-        message = (
-            "gave up the weekly digest: Slack kept refusing it"
-            if out_of_tries(self.outbox, key)
-            else "weekly digest NOT posted; the next tick tries again"
-        )
-        log.error(message, extra={**extra, "error": error})
+        given_up = out_of_tries(self.outbox, key, tries=DIGEST_TRIES)
+        log.error(GAVE_UP if given_up else NOT_POSTED, extra={**extra, "error": error})

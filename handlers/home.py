@@ -4,9 +4,11 @@ open escalations, the queue's size and every rep's calendar connection.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -24,7 +26,10 @@ from bot.reasons import PROVIDER_NAMES
 from handlers.blocks import HEADERS, SECTION_LIMIT, escape, slack_date
 from handlers.kpi_blocks import clip, period_blocks
 from handlers.slack_app import SlackServices, once
+from integrations.base import Chat, IntegrationError
 from storage.models import EscalationKind, StoredEscalation
+
+log = logging.getLogger("frontdesk.home")
 
 TITLE = "Frontdesk"
 QUEUE = "*{open}* open escalations, *{unclaimed}* not claimed yet."
@@ -32,8 +37,14 @@ KPI_NOTE = (
     "Requests received in each period, as of {as_of}. A healthy intervention rate is "
     "{low:.0%}-{high:.0%}: above it the rules send too much to people, below it too little."
 )
+KPIS_UNAVAILABLE = ":warning: KPIs unavailable right now (see the logs)."
 YOURS = "*Yours*"
+YOURS_LINE = "• {label}: {client} — {where}"
 NOTHING_FOR_YOU = "Nothing assigned to or claimed by you. :tada:"
+MORE_YOURS = "… and {count} more: the escalation channel has them all."
+# A line is at most ~1.2k characters (a 200-character client name, escaped, and a link),
+# so packed_sections never clips one; ten sections hold well over a hundred.
+MAX_YOURS_SECTIONS = 10
 CONNECTIONS = "*Calendar connections*"
 NO_REPS = "No reps configured."
 CONNECTION_LINES = {
@@ -81,21 +92,34 @@ def packed_sections(heading: str, lines: list[str], max_sections: int, more: str
     return [SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))) for chunk in chunks]
 
 
+def yours_line(escalation: StoredEscalation, client: str, link: str | None) -> str:
+    return YOURS_LINE.format(
+        label=HEADERS.get(EscalationKind(escalation.kind), escalation.kind),
+        client=escape(client),
+        where=f"<{link}|open>" if link else f"`{escalation.request_id}`",
+    )
+
+
 def home_view(
     mine: list[tuple[StoredEscalation, str, str | None]],
     open_count: int,
     unclaimed: int,
-    periods: list[Period],
+    periods: list[Period] | None,
     connections: list[RepConnection],
 ) -> View:
-    """`mine`: (escalation, client name, permalink or None)."""
+    """`mine`: (escalation, client name, permalink or None); `periods` None: the KPIs
+    could not be computed, and the tab says so instead.
+    """
     blocks: list[Block] = [
         HeaderBlock(text=TITLE),
         SectionBlock(
             text=MarkdownTextObject(text=QUEUE.format(open=open_count, unclaimed=unclaimed))
         ),
     ]
-    for period in periods:
+    if periods is None:
+        blocks.append(DividerBlock())
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=KPIS_UNAVAILABLE)))
+    for period in periods or []:
         blocks.append(DividerBlock())
         blocks += period_blocks(period.label, period.kpis)
     if periods:
@@ -104,13 +128,12 @@ def home_view(
         note = KPI_NOTE.format(as_of=as_of, low=low, high=high)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
     blocks.append(DividerBlock())
-    lines = []
-    for escalation, client, link in mine:
-        label = HEADERS.get(EscalationKind(escalation.kind), escalation.kind)
-        where = f"<{link}|open>" if link else f"`{escalation.request_id}`"
-        lines.append(f"• {label}: {escape(client)} — {where}")
-    text = "\n".join([YOURS, *(lines or [NOTHING_FOR_YOU])])
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(text))))
+    blocks += packed_sections(
+        YOURS,
+        [yours_line(*mine_one) for mine_one in mine] or [NOTHING_FOR_YOU],
+        MAX_YOURS_SECTIONS,
+        MORE_YOURS,
+    )
     blocks.append(DividerBlock())
     blocks += packed_sections(
         CONNECTIONS,
@@ -119,6 +142,33 @@ def home_view(
         MORE_REPS,
     )
     return View(type="home", blocks=blocks)
+
+
+def permalink(chat: Chat, escalation: StoredEscalation) -> str | None:
+    """The escalation message's link, or None: a deleted message or a channel the bot has
+    left costs that one line its link (the request id shows instead), not the whole tab.
+    """
+    if not (escalation.channel and escalation.message_ts):
+        return None
+    try:
+        return chat.permalink(escalation.channel, escalation.message_ts)
+    except (IntegrationError, SlackApiError) as exc:
+        log.warning(
+            "no permalink for the Home tab",
+            extra={"request_id": escalation.request_id, "error": str(exc)},
+        )
+        return None
+
+
+def recent_kpis(services: SlackServices) -> list[Period] | None:
+    """The Home tab's KPI periods, or None when computing them failed (logged): the rest
+    of the tab is still worth publishing.
+    """
+    try:
+        return services.dashboard.recent()
+    except Exception:
+        log.exception("KPIs for the Home tab failed")
+        return None
 
 
 def register(app: App, services: SlackServices) -> None:
@@ -132,16 +182,14 @@ def register(app: App, services: SlackServices) -> None:
         mine = []
         for escalation in triage.escalations.open_for(user):
             request = triage.requests.get(escalation.request_id)
-            link = (
-                chat.permalink(escalation.channel, escalation.message_ts)
-                if escalation.channel and escalation.message_ts
-                else None
-            )
-            mine.append((escalation, request.name if request else "?", link))
+            mine.append((escalation, request.name if request else "?", permalink(chat, escalation)))
         open_count, unclaimed = triage.escalations.count_open()
-        dashboard = services.dashboard
         view = home_view(
-            mine, open_count, unclaimed, dashboard.recent(), dashboard.rep_connections()
+            mine,
+            open_count,
+            unclaimed,
+            recent_kpis(services),
+            services.dashboard.rep_connections(),
         )
         client.views_publish(user_id=user, view=view.to_dict())
 

@@ -112,6 +112,7 @@ class FakeSlack(FakeService):
         self.home_views: dict[str, dict[str, Any]] = {}  # by user id
         self._calls: list[Call] = []
         self._scripts: Scripts[_Scripted] = Scripts()
+        self._down: dict[str, str] = {}  # method -> error, from outage() until recover()
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._ts_base = int(time.time())
@@ -179,6 +180,17 @@ class FakeSlack(FakeService):
             method, _Scripted(200, json.dumps({"ok": False, "error": error}), {}, times)
         )
 
+    def outage(self, method: str, error: str = "fatal_error") -> None:
+        """Refuse every call of `method` with `error` until `recover(method)`: an outage of
+        some length, however many calls the app makes during it (fail_next counts calls).
+        """
+        with self._lock:
+            self._down[method] = error
+
+    def recover(self, method: str) -> None:
+        with self._lock:
+            self._down.pop(method, None)
+
     def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next call(s) get HTTP 429 with `Retry-After`, as Slack's rate limiter answers."""
         body = json.dumps({"ok": False, "error": "ratelimited"})
@@ -206,7 +218,10 @@ class FakeSlack(FakeService):
         """Record the call and decide the answer: (status, body, extra headers)."""
         with self._lock:
             self._calls.append(Call(method, params, headers, time.monotonic()))
-            scripted = self._scripts.pop(method)
+            down = self._down.get(method)
+            scripted = None if down else self._scripts.pop(method)
+        if down:
+            return 200, json.dumps({"ok": False, "error": down}), {}
         if scripted is not None:
             return scripted.status, scripted.body, scripted.headers
         try:

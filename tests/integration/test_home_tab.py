@@ -15,15 +15,19 @@ last 7 days hold the week of 16 Nov and the last 30 days both weeks:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from slack_sdk.models.views import View
 
 from handlers.home import QUEUE
+from storage.models import RequestStatus
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
+from tests.integration.kpi_seed import Seeder
 from tests.integration.kpi_weeks import seed_fortnight
 from tests.slack_requests import (
     BOT_TOKEN,
@@ -146,3 +150,38 @@ def test_a_new_installation_shows_dashes_and_nothing_for_you(slack: SlackHarness
     ]
     assert "Nothing assigned to or claimed by you." in section_after(view, "*Yours*")
     assert "not connected yet" in section_after(view, "*Calendar connections*")
+
+
+def test_an_escalation_without_a_permalink_shows_its_request_id_and_the_rest_still_publishes(
+    slack: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two open escalations of Omar's, both posted to the channel; Slack then refuses the
+    # first one's permalink (its message deleted since, say).
+    seed = Seeder(slack.components.db)
+    opened = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    escalations = slack.components.escalations
+    chat = slack.components.integrations.chat
+    gone, kept = (
+        seed.escalation(RequestStatus.ESCALATED_VIP, opened + timedelta(minutes=n), ["vip"])
+        for n in (0, 1)
+    )
+    for request_id in (gone, kept):
+        assert escalations.claim(request_id, OMAR.id, opened + timedelta(minutes=5))
+        posted = chat.post_message("C0ESCALATE", "escalated", [], dedupe_key=request_id)
+        escalation = slack.escalation(request_id)
+        assert escalation.id is not None
+        escalations.mark_notified(escalation.id, posted.channel, posted.ts)
+    slack.fake.fail_next("chat.getPermalink", "message_not_found")
+
+    with caplog.at_level(logging.WARNING, logger="frontdesk.home"):
+        view = open_home(slack, OMAR)
+
+    assert len(slack.fake.calls("chat.getPermalink")) == 2
+    yours = section_after(view, "*Yours*").splitlines()
+    assert yours[1].endswith(f"— `{gone}`")
+    kept_ts = slack.escalation(kept).message_ts or ""
+    assert yours[2].endswith(f"/p{kept_ts.replace('.', '')}|open>")
+    assert period_fields(view, "Last 7 days")  # the KPIs are there too
+    [warning] = [r for r in caplog.records if r.name == "frontdesk.home"]
+    assert warning.getMessage() == "no permalink for the Home tab"
+    assert getattr(warning, "request_id", None) == gone

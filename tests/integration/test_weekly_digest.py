@@ -1,6 +1,7 @@
 """The weekly digest (SPEC §7, issue #6): last week's KPIs against the week before, posted
 to the escalation channel from Monday 09:00 in the business zone, once per week however
-many schedulers tick, late after an outage but not a day late.
+many schedulers tick, late after an outage but not a day late; a post Slack refuses is
+tried again at 09:05, 09:15, 09:35, 10:15 and 11:35, then given up.
 
 Each harness is a Frontdesk instance with its own engine on the shared database, posting
 with the real WebClient to the fake Slack; the digests tick on the test's clock. Figures
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.digest import WeeklyDigest, dedupe_key
+from bot.digest import DIGEST_TRIES, GAVE_UP, NOT_POSTED, RETRY_STEP, WeeklyDigest, dedupe_key
 from handlers.kpi_blocks import DIGEST_HEADER
 from storage.models import OutboxStatus, RequestStatus
 from tests.conftest import FixedClock
@@ -215,7 +216,7 @@ def test_the_digest_follows_the_business_zone_across_the_fall_back(
 # ------------------------------------------------------------------ Slack refusing
 
 
-def test_a_refused_digest_is_tried_again_on_the_next_tick(
+def test_a_refused_digest_is_tried_again_five_minutes_later(
     two: list[WeeklyDigest], fake: FakeSlack, clock: FixedClock
 ) -> None:
     fake.fail_next("chat.postMessage", "ratelimited_forever")
@@ -223,32 +224,64 @@ def test_a_refused_digest_is_tried_again_on_the_next_tick(
     assert two[0].tick() == FAILED
     assert two[0].outbox.get(dedupe_key(DIGEST_DUE.date())) is not None
 
-    assert tick_all(two, clock, DIGEST_DUE + timedelta(minutes=1)) == [POSTED, NO_POST]
+    # Backing off: no scheduler calls Slack before 09:05.
+    assert tick_all(two, clock, DIGEST_DUE + timedelta(minutes=1)) == [NO_POST, NO_POST]
+    assert tick_all(two, clock, DIGEST_DUE + RETRY_STEP - timedelta(seconds=1)) == [
+        NO_POST,
+        NO_POST,
+    ]
+    assert len(fake.calls("chat.postMessage")) == 1
+
+    assert tick_all(two, clock, DIGEST_DUE + RETRY_STEP) == [POSTED, NO_POST]
     assert len(fake.calls("chat.postMessage")) == 2  # the refused call and the retry
-    assert tick_all(two, clock, DIGEST_DUE + timedelta(minutes=2)) == [NO_POST, NO_POST]
+    assert tick_all(two, clock, DIGEST_DUE + timedelta(minutes=20)) == [NO_POST, NO_POST]
     assert len(fake.calls("chat.postMessage")) == 2
 
 
-def test_a_digest_slack_keeps_refusing_is_given_up_after_three_tries(
+def test_a_two_minute_slack_outage_at_0900_delays_the_digest_to_0905(
+    two: list[WeeklyDigest], fake: FakeSlack, clock: FixedClock
+) -> None:
+    """Both schedulers tick every 30 s (the default); Slack refuses everything 09:00-09:02."""
+    fake.outage("chat.postMessage")
+    posted_at = []
+    for step in range(21):  # 09:00 to 09:10
+        at = DIGEST_DUE + timedelta(seconds=30 * step)
+        if at >= DIGEST_DUE + timedelta(minutes=2):
+            fake.recover("chat.postMessage")
+        results = tick_all(two, clock, at)
+        assert sum(r["failed"] for r in results) == (1 if step == 0 else 0), at
+        if any(r["posted"] for r in results):
+            posted_at.append(at)
+
+    assert posted_at == [DIGEST_DUE + timedelta(minutes=5)]
+    assert len(fake.messages) == 1  # what the channel shows: one digest
+    assert len(fake.calls("chat.postMessage")) == 2  # 09:00 refused, 09:05 posted
+    sent = two[0].outbox.get(dedupe_key(DIGEST_DUE.date()))
+    assert sent is not None and sent.status == OutboxStatus.SENT
+
+
+def test_a_digest_slack_keeps_refusing_is_tried_six_times_spaced_out_then_given_up(
     two: list[WeeklyDigest], fake: FakeSlack, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     digest = two[0]
-    fake.fail_next("chat.postMessage", "is_archived", times=10)
+    fake.fail_next("chat.postMessage", "is_archived", times=20)
+    tries = [DIGEST_DUE + timedelta(minutes=m) for m in (0, 5, 15, 35, 75, 155)]
+    assert len(tries) == DIGEST_TRIES
     with caplog.at_level(logging.ERROR, logger="frontdesk.digest"):
-        for minute in range(3):
-            clock.now = DIGEST_DUE + timedelta(minutes=minute)
+        for n, at in enumerate(tries):
+            if n:  # the tick just before a try waits, on either scheduler
+                assert tick_all(two, clock, at - timedelta(seconds=1)) == [NO_POST, NO_POST]
+                assert len(fake.calls("chat.postMessage")) == n
+            clock.now = at
             assert digest.tick() == FAILED
-        assert len(fake.calls("chat.postMessage")) == 3
+            assert len(fake.calls("chat.postMessage")) == n + 1
 
         # Given up: later ticks, on either scheduler, neither call Slack nor count a failure.
-        for minute in (3, 4, 60):
-            assert tick_all(two, clock, DIGEST_DUE + timedelta(minutes=minute)) == [
-                NO_POST,
-                NO_POST,
-            ]
-    assert len(fake.calls("chat.postMessage")) == 3
+        for later in (timedelta(minutes=156), timedelta(hours=6), timedelta(hours=23, minutes=59)):
+            assert tick_all(two, clock, DIGEST_DUE + later) == [NO_POST, NO_POST]
+    assert len(fake.calls("chat.postMessage")) == DIGEST_TRIES
     messages = [r.getMessage() for r in caplog.records]
-    assert messages.count("weekly digest NOT posted; the next tick tries again") == 2
-    assert messages.count("gave up the weekly digest: Slack kept refusing it") == 1
+    assert messages.count(NOT_POSTED) == DIGEST_TRIES - 1
+    assert messages.count(GAVE_UP) == 1
     failed = digest.outbox.get(dedupe_key(DIGEST_DUE.date()))
     assert failed is not None and failed.status == OutboxStatus.FAILED

@@ -4,9 +4,12 @@ the KPI periods, and gives every configured rep's calendar connection its state.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
+import pytest
 from slack_sdk.models.views import View
 
 from bot.config import Config
@@ -15,11 +18,18 @@ from bot.dashboard import ConnectionState, Period, RepConnection, rep_connection
 from bot.kpis import Kpis, Meetings
 from handlers.home import (
     CONNECTIONS,
+    KPIS_UNAVAILABLE,
     MAX_CONNECTION_SECTIONS,
+    MAX_YOURS_SECTIONS,
+    MORE_YOURS,
     NOTHING_FOR_YOU,
+    YOURS,
     connection_line,
     home_view,
+    recent_kpis,
+    yours_line,
 )
+from handlers.slack_app import SlackServices
 from storage.models import StoredEscalation
 from storage.repositories.connections import Connection
 
@@ -29,6 +39,35 @@ PUBLIC_URL = "https://frontdesk.ourco.example/"
 
 def _escalation(request_id: str, kind: str) -> StoredEscalation:
     return StoredEscalation(id=1, request_id=request_id, kind=kind, assignee="U0OLIVIA")
+
+
+def _long_mine(count: int) -> list[tuple[StoredEscalation, str, str | None]]:
+    """Escalations with 200-character client names (the column's limit, full of characters
+    escaping lengthens) and long permalinks: a few lines fill a section.
+    """
+    return [
+        (
+            _escalation(f"req_{n:03d}", "manual_review"),
+            (f"Client {n:03d} <Holdings & Partners> " * 10)[:200],
+            f"https://ourco-frontdesk.slack.com/archives/C0ESCALATE{n:03d}/"
+            f"p17{n:014d}?thread_ts=17{n:08d}.{n:06d}&cid=C0ESCALATE{n:03d}",
+        )
+        for n in range(count)
+    ]
+
+
+def _yours_sections(payload: dict[str, Any]) -> list[str]:
+    """The sections from *Yours* up to the divider before the connections."""
+    blocks = payload["blocks"]
+    first = next(
+        i for i, b in enumerate(blocks) if b.get("text", {}).get("text", "").startswith(YOURS)
+    )
+    sections = []
+    for block in blocks[first:]:
+        if block["type"] != "section":
+            break
+        sections.append(block["text"]["text"])
+    return sections
 
 
 def _connection(rep: str, provider: str, status: str, reason: str | None = None) -> Connection:
@@ -176,3 +215,53 @@ def test_a_very_long_rep_list_stays_inside_slacks_limits() -> None:
     assert all(len(text) <= 3000 for text in sections)
     shown = sum(text.count("• :warning:") for text in sections)
     assert sections[-1].endswith(f"… and {2000 - shown} more: `frontdesk check` lists them all.")
+
+
+def test_a_long_list_of_yours_is_split_across_sections_with_every_line_intact() -> None:
+    mine = _long_mine(20)
+    periods = [_empty_period("Last 7 days", 7), _empty_period("Last 30 days", 30)]
+
+    payload = validated(home_view(mine, 20, 0, periods, []))
+
+    sections = _yours_sections(payload)
+    assert 1 < len(sections) <= MAX_YOURS_SECTIONS
+    assert sections[0].splitlines()[0] == YOURS
+    assert all(len(text) <= 3000 for text in sections)
+    shown = [line for text in sections for line in text.splitlines()][1:]
+    assert shown == [yours_line(*one) for one in mine]  # each whole, in order, none lost
+    assert all(line.endswith("|open>") and "&amp;" in line for line in shown)
+
+
+def test_more_of_yours_than_fit_are_counted_in_a_last_line() -> None:
+    mine = _long_mine(300)
+    periods = [_empty_period("Last 7 days", 7), _empty_period("Last 30 days", 30)]
+
+    payload = validated(home_view(mine, 300, 0, periods, []))
+
+    sections = _yours_sections(payload)
+    assert len(sections) == MAX_YOURS_SECTIONS
+    lines = [line for text in sections for line in text.splitlines()][1:]
+    *shown, more = lines
+    assert shown == [yours_line(*one) for one in mine[: len(shown)]]
+    assert more == MORE_YOURS.format(count=300 - len(shown))
+
+
+def test_kpis_that_fail_leave_a_note_and_the_rest_of_the_tab(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken() -> list[Period]:
+        raise RuntimeError("statement timeout")
+
+    services = cast(SlackServices, SimpleNamespace(dashboard=SimpleNamespace(recent=broken)))
+    with caplog.at_level(logging.ERROR, logger="frontdesk.home"):
+        periods = recent_kpis(services)
+    assert periods is None
+    [record] = caplog.records
+    assert record.exc_info is not None and "statement timeout" in str(record.exc_info[1])
+
+    mine = [(_escalation("req_1", "vip"), "Dana", None)]
+    payload = validated(home_view(mine, 1, 1, periods, []))
+    texts = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section"]
+    assert KPIS_UNAVAILABLE in texts
+    assert any("Dana — `req_1`" in text for text in texts)
+    assert "Last 7 days" not in str(payload)
