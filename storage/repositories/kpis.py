@@ -108,6 +108,15 @@ def _seconds(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
     return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
 
 
+def _least(dialect: str, a: Any, b: Any) -> ColumnElement[Any]:
+    # SQLite's two-argument min() is its LEAST; its values here are ISO strings or numbers.
+    return func.least(a, b) if dialect == "postgresql" else func.min(a, b)
+
+
+def _greatest(dialect: str, a: Any, b: Any) -> ColumnElement[Any]:
+    return func.greatest(a, b) if dialect == "postgresql" else func.max(a, b)
+
+
 def _reason_values(dialect: str, reasons: Any) -> Any:
     """The JSON array of reason codes as rows (a table-valued function per dialect)."""
     if dialect == "postgresql":
@@ -190,10 +199,9 @@ def _grouped(dialect: str) -> CTE:
     def until_as_of(at: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
         """(1 when not yet done at as_of, seconds from opening to done or to as_of)."""
         done = and_(at.is_not(None), at <= as_of)
-        seconds = _seconds(dialect, e.created_at, case((done, at), else_=as_of))
-        # An escalation opened after as_of (its request came just before the end).
-        clamped = case((seconds < 0, 0.0), else_=seconds)
-        return case((done, 0), else_=1), clamped
+        end = _least(dialect, func.coalesce(at, as_of), as_of)
+        # Never below zero: a replica whose clock lags may open one "after" as_of.
+        return case((done, 0), else_=1), _greatest(dialect, _seconds(dialect, e.created_at, end), 0)
 
     claim_open, to_claim = until_as_of(e.claimed_at)
     resolve_open, to_resolve = until_as_of(e.resolved_at)

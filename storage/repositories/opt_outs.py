@@ -4,14 +4,11 @@ that the number unsubscribed (error 21610).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database
 from storage.models import SmsOptOut, utcnow
-from storage.repositories._sql import table
+from storage.repositories._sql import insert_ignore, table
 
 OPT_OUTS = table(SmsOptOut)
 
@@ -24,14 +21,9 @@ class OptOutRepository:
         """Record the opt-out; False when the number had already opted out (also when two
         reports of it race: the database settles which one is first).
         """
+        values = {"phone": phone, "source": source[:32], "opted_out_at": utcnow()}
         with self.db.transaction() as conn:
-            module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-            inserted = conn.execute(
-                module.insert(OPT_OUTS)
-                .values(phone=phone, source=source[:32], opted_out_at=utcnow())
-                .on_conflict_do_nothing()
-            )
-            return bool(inserted.rowcount == 1)
+            return insert_ignore(conn, SmsOptOut, values) is not None
 
     def opt_in(self, phone: str) -> bool:
         """The client sent START: SMS may go to them again. False when they had not opted out."""
