@@ -97,7 +97,6 @@ class Dashboard:
                     now,
                     now=now,
                     sla_minutes=self.config.slack.sla_minutes,
-                    zone=self.config.zone,
                 ),
             )
             for label, days in RECENT_PERIODS

@@ -22,18 +22,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from bot.config import Config
 from bot.kpis import Kpis, compute_kpis, local_day_start
 from bot.metrics import count_integration_error
-from bot.sla import out_of_tries, posting_elsewhere
+from bot.sla import failed_tries
 from handlers.kpi_blocks import digest_blocks, digest_text
 from integrations.base import Chat, IntegrationError
-from storage.models import OutboxMessage, OutboxStatus, utcnow
+from storage.models import utcnow
 from storage.repositories import OutboxRepository
 from storage.repositories.kpis import KpiQueries
+from storage.repositories.outbox import DELIVERED
 
 log = logging.getLogger("frontdesk.digest")
 
 DIGEST_TIME = time(9, 0)  # Monday, in the business zone
 CATCH_UP = timedelta(hours=24)
-DONE = (OutboxStatus.SENT, OutboxStatus.SANDBOXED)
 # Failed tries back off exponentially from the due time; the sixth and last starts at
 # +155 min, well inside CATCH_UP.
 DIGEST_TRIES = 6
@@ -60,15 +60,6 @@ def digest_due(now: datetime, config: Config) -> date | None:
 def try_from(due: datetime, failures: int) -> datetime:
     """When the try after `failures` failed ones may start."""
     return due + RETRY_STEP * (2**failures - 1)
-
-
-def failures(earlier: OutboxMessage | None) -> int:
-    """Failed tries so far: the outbox counts each twice (its claim and its failure), as
-    bot/sla.py out_of_tries reads it; a row not FAILED has none pending a back-off.
-    """
-    if earlier is None or earlier.status != OutboxStatus.FAILED:
-        return 0
-    return earlier.attempts // 2
 
 
 def dedupe_key(monday: date) -> str:
@@ -103,11 +94,12 @@ class WeeklyDigest:
             return counts
         key = dedupe_key(monday)
         earlier = self.outbox.get(key)
-        if earlier is not None and earlier.status in DONE:
+        if earlier is not None and earlier.status in DELIVERED:
             return counts
-        if out_of_tries(self.outbox, key, tries=DIGEST_TRIES):
+        failures = failed_tries(earlier)
+        if failures >= DIGEST_TRIES:
             return counts  # given up, and logged when it was
-        if now < try_from(due_at(monday, self.config), failures(earlier)):
+        if now < try_from(due_at(monday, self.config), failures):
             return counts  # backing off after a failed try
         week, before = self.weeks(monday, now)
         zone = self.config.zone
@@ -121,7 +113,7 @@ class WeeklyDigest:
                 dedupe_key=key,
             )
         except IntegrationError as exc:
-            if posting_elsewhere(exc):
+            if exc.posting_elsewhere:
                 return counts
             count_integration_error(exc)
             self._failed(key, extra, exc.message)
@@ -147,11 +139,11 @@ class WeeklyDigest:
                 until.astimezone(UTC),
                 now=now,
                 sla_minutes=self.config.slack.sla_minutes,
-                zone=zone,
             )
 
         return kpis(ends[1], ends[0]), kpis(ends[2], ends[1])
 
     def _failed(self, key: str, extra: dict[str, str], error: str) -> None:
-        given_up = out_of_tries(self.outbox, key, tries=DIGEST_TRIES)
+        # Read again: the failure just made is counted on the row now.
+        given_up = failed_tries(self.outbox.get(key)) >= DIGEST_TRIES
         log.error(GAVE_UP if given_up else NOT_POSTED, extra={**extra, "error": error})

@@ -9,12 +9,13 @@ Every consumer (`frontdesk report`, the Home tab, the weekly digest) uses `compu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage.models import MeetingOutcome, RequestStatus
+from bot.availability import local_instant
+from storage.models import EscalationKind, MeetingOutcome, RequestStatus
 from storage.repositories.kpis import (
     AGE_LABELS,
     ALL,
@@ -27,13 +28,18 @@ from storage.repositories.kpis import (
 )
 
 HEALTHY_BAND = (0.10, 0.15)
+HEALTHY_BAND_LABEL = f"{HEALTHY_BAND[0]:.0%}-{HEALTHY_BAND[1]:.0%}"
 ROUTES = {
     RequestStatus.BOOKED_AUTO: "auto",
     RequestStatus.ESCALATED_VIP: "vip",
     RequestStatus.ESCALATED_MANUAL_REVIEW: "review",
     RequestStatus.ESCALATED_ON_ERROR: "error",
 }
-KIND_ROUTES = {"vip": "vip", "manual_review": "review", "on_error": "error"}
+KIND_ROUTES: dict[str, str] = {
+    EscalationKind.VIP: "vip",
+    EscalationKind.MANUAL_REVIEW: "review",
+    EscalationKind.ON_ERROR: "error",
+}
 IN_PROGRESS = (RequestStatus.RECEIVED, RequestStatus.PROCESSING)
 DRIVERS_SHOWN = 3
 
@@ -138,7 +144,11 @@ class Kpis:
         return vip.booked / vip.escalations if vip.escalations else None
 
     def share(self, count: int) -> float | None:
-        return round(count / self.requests, 4) if self.requests else None
+        return _rounded(count / self.requests) if self.requests else None
+
+    def meeting(self, handled_by: str) -> Meetings:
+        """The meetings "auto" (auto-booked) or "human" (booked from Slack) ended with."""
+        return self.meetings.get(handled_by, Meetings())
 
 
 def week_boundaries(since: datetime, until: datetime, zone: ZoneInfo) -> list[datetime]:
@@ -149,7 +159,7 @@ def week_boundaries(since: datetime, until: datetime, zone: ZoneInfo) -> list[da
     local = since.astimezone(zone).date()
     monday = local + timedelta(days=(7 - local.weekday()) % 7 or 7)
     while True:
-        start = datetime.combine(monday, time(0), zone).astimezone(UTC)
+        start = local_day_start(monday, zone).astimezone(UTC)
         if start >= until:
             break
         boundaries.append(start)
@@ -165,11 +175,13 @@ def compute_kpis(
     *,
     now: datetime,
     sla_minutes: int,
-    zone: ZoneInfo,
+    zone: ZoneInfo | None = None,
 ) -> Kpis:
-    """The KPIs of the requests received in [since, until), as they stand `now`."""
+    """The KPIs of the requests received in [since, until), as they stand `now`; with a
+    business `zone`, also week by week (Monday 00:00 there), which only the report shows.
+    """
     as_of = now
-    boundaries = week_boundaries(since, until, zone)
+    boundaries = week_boundaries(since, until, zone) if zone else [since, until]
     per_week = queries.requests_by_status(boundaries)
     totals: dict[str, int] = {}
     weeks = []
@@ -197,7 +209,7 @@ def compute_kpis(
 
 
 def _route_named(key: str) -> str:
-    """ "route:manual_review" -> "route:review": escalation kinds named like the routes."""
+    """Escalation kinds named like the routes: "route:manual_review" -> "route:review"."""
     if not key.startswith(ROUTE_PREFIX):
         return key
     kind = key.removeprefix(ROUTE_PREFIX)
@@ -241,7 +253,7 @@ def judge(kpis: Kpis) -> Verdict:
     """
     rate = kpis.rate
     low, high = HEALTHY_BAND
-    band = f"{low:.0%}-{high:.0%}"
+    band = HEALTHY_BAND_LABEL
     if rate is None:
         return Verdict(NO_REQUESTS, "no finished requests in this period", ())
     share = f"{rate:.1%} of requests reached people"
@@ -314,18 +326,9 @@ def as_json(kpis: Kpis) -> dict[str, Any]:
         "sla_breaches": overall.sla_breaches,
         "sla_pinged": overall.sla_pinged,
         "no_show_rate": {
-            who: _rounded(kpis.meetings.get(who, Meetings()).no_show_rate)
-            for who in ("auto", "human")
+            who: _rounded(kpis.meeting(who).no_show_rate) for who in ("auto", "human")
         },
-        "meetings": {
-            who: {
-                "held": m.held,
-                "no_show": m.no_show,
-                "rescheduled": m.rescheduled,
-                "unanswered": m.unanswered,
-            }
-            for who, m in kpis.meetings.items()
-        },
+        "meetings": {who: asdict(m) for who, m in kpis.meetings.items()},
         "vip_conversion": _rounded(kpis.vip_conversion),
         "vip": {"escalated": vip.escalations, "booked": vip.booked},
         "by_route": by_route,
@@ -349,5 +352,5 @@ def _rounded(value: float | None) -> float | None:
 
 
 def local_day_start(day: date, zone: ZoneInfo) -> datetime:
-    """00:00 of `day` in `zone` as an aware instant (what --since/--until dates mean)."""
-    return datetime.combine(day, time(0), zone)
+    """The start of `day` in `zone` as an aware instant (what --since/--until dates mean)."""
+    return local_instant(day, time(0), zone)

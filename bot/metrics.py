@@ -48,9 +48,7 @@ for _channel in ReminderChannel:
 
 
 def count_integration_error(error: IntegrationError) -> None:
-    # "in_progress" is the outbox saying another worker is posting that key right now
-    # (bot.sla.posting_elsewhere): that worker records the outcome, nothing failed.
-    if error.status == "in_progress":
+    if error.posting_elsewhere:  # not a failure: the other worker records the outcome
         return
     INTEGRATION_ERRORS.labels(error.provider, str(error.status), str(error.reason)).inc()
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.config import Config
 from bot.escalation import OWNER_UNREACHABLE_ERRORS
-from bot.sla import out_of_tries, posting_elsewhere
+from bot.sla import out_of_tries
 from bot.triage import TriageError, UsergroupCache
 from handlers.blocks import MeetingView, OutcomeAnswer, outcome_blocks, outcome_text
 from integrations.base import Chat, IntegrationError
@@ -147,7 +147,7 @@ class OutcomePrompter:
                 )
                 self.bookings.give_up_prompt(booking_id, host)
                 return "no_host"
-            if posting_elsewhere(exc):
+            if exc.posting_elsewhere:
                 log.warning("a stale prompt claim is still being posted", extra=extra)
                 return None
             self.bookings.release_prompt(booking_id, claimed_at)
@@ -192,7 +192,7 @@ class OutcomePrompter:
                 thread_ts=booking.outcome_prompt_ts,
             )
         except Exception as exc:
-            if isinstance(exc, IntegrationError) and posting_elsewhere(exc):
+            if isinstance(exc, IntegrationError) and exc.posting_elsewhere:
                 return None
             error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
             log.error("could not nudge about a meeting's outcome", extra={**extra, "error": error})

@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.metrics import count_integration_error
 from handlers.blocks import sla_ping_text
 from integrations.base import Chat, IntegrationError
-from storage.models import OutboxStatus, StoredEscalation, utcnow
+from storage.models import OutboxMessage, OutboxStatus, StoredEscalation, utcnow
 from storage.repositories import EscalationRepository, OutboxRepository
 
 log = logging.getLogger("frontdesk.sla")
@@ -28,21 +28,18 @@ BATCH = 50  # pings per tick at most; the rest wait for the next one
 MAX_POST_TRIES = 3
 
 
+def failed_tries(message: OutboxMessage | None) -> int:
+    """How many times the post of an outbox row has failed so far (0 unless it is FAILED
+    now: a later success or a claim in progress ends the count).
+    """
+    if message is None or message.status != OutboxStatus.FAILED:
+        return 0
+    return message.attempts // 2
+
+
 def out_of_tries(outbox: OutboxRepository, dedupe_key: str, tries: int = MAX_POST_TRIES) -> bool:
     """True when the post under `dedupe_key` has failed `tries` times already."""
-    earlier = outbox.get(dedupe_key)
-    return (
-        earlier is not None
-        and earlier.status == OutboxStatus.FAILED
-        and earlier.attempts >= 2 * tries
-    )
-
-
-def posting_elsewhere(error: IntegrationError) -> bool:
-    """True when the outbox says another worker is posting that key right now (SlackChat's
-    "in_progress"): not a failure, that worker records it.
-    """
-    return error.status == "in_progress"
+    return failed_tries(outbox.get(dedupe_key)) >= tries
 
 
 def level_reached(waited: timedelta, sla: timedelta) -> int:
@@ -123,7 +120,7 @@ class SlaPinger:
                 thread_ts=thread_ts,
             )
         except IntegrationError as exc:
-            if posting_elsewhere(exc):
+            if exc.posting_elsewhere:
                 return None
             count_integration_error(exc)
             log.error("SLA re-ping NOT posted to Slack", extra={**extra, "error": exc.message})

@@ -10,6 +10,10 @@ from typing import Any, Protocol
 
 from bot.config import Rep
 
+# The status of an IntegrationError that is no failure: the outbox says another worker is
+# posting that message right now, and that worker records how it went.
+IN_PROGRESS = "in_progress"
+
 
 class IntegrationError(Exception):
     """An external API refused or failed; carries what an escalation needs to say why."""
@@ -20,6 +24,10 @@ class IntegrationError(Exception):
         self.reason = reason
         self.message = message or f"{provider} answered {status} {reason}"
         super().__init__(self.message)
+
+    @property
+    def posting_elsewhere(self) -> bool:
+        return self.status == IN_PROGRESS
 
     @property
     def code(self) -> str:

@@ -25,7 +25,7 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.settings import Settings
-from integrations.base import IntegrationError, PostedMessage, Probe, SlackProfile
+from integrations.base import IN_PROGRESS, IntegrationError, PostedMessage, Probe, SlackProfile
 from storage.models import OutboxStatus, utcnow
 from storage.repositories import OutboxRepository
 
@@ -188,7 +188,7 @@ class SlackChat:
             if existing is None or fresh or not self.outbox.take_over(existing):
                 raise IntegrationError(
                     "slack",
-                    "in_progress",
+                    IN_PROGRESS,
                     "claimed",
                     f"another worker is posting {dedupe_key} right now",
                 )

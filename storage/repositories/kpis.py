@@ -14,7 +14,7 @@ counts with its real time to claim, not as open, and its SLA breach is not lost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -160,7 +160,9 @@ class KpiQueries:
         params = {"since": since, "until": until, "as_of": as_of}
         with self.db.connection() as conn:
             grouped = _grouped(conn.dialect.name)
-            totals = conn.execute(_totals(grouped, sla_seconds), params).all()
+            totals: dict[str, _Totals] = {}
+            for row in conn.execute(_totals(grouped, sla_seconds), params):
+                totals.setdefault(row.grp, _Totals()).add(row)
             durations: dict[str, tuple[list[float], list[float]]] = {}
             for grp, to_claim, to_resolve in conn.execute(
                 select(grouped.c.grp, grouped.c.to_claim, grouped.c.to_resolve), params
@@ -168,7 +170,7 @@ class KpiQueries:
                 claims, resolutions = durations.setdefault(grp, ([], []))
                 claims.append(float(to_claim))
                 resolutions.append(float(to_resolve))
-        return {row.grp: _figures(row, *durations[row.grp]) for row in totals}
+        return {grp: _figures(sums, *durations[grp]) for grp, sums in totals.items()}
 
     def meetings(self, since: datetime, until: datetime) -> list[MeetingCount]:
         """Confirmed meetings that ended in [since, until), by who booked them and what
@@ -240,39 +242,62 @@ def _grouped(dialect: str) -> CTE:
 
 
 def _totals(grouped: CTE, sla_seconds: float) -> Select[Any]:
-    """Per group: counts, open ones, the longest times, SLA breaches, bookings and the
-    duration histograms.
+    """Per group, open or not, and duration bucket: counts, the longest times, SLA
+    breaches and bookings. One CASE a row finds the bucket; the groups' totals and
+    histograms are then sums of these rows (`_Totals`).
     """
     g = grouped.c
+    bucket = case(
+        *((g.to_resolve < edge, index) for index, edge in enumerate(AGE_EDGES)),
+        else_=len(AGE_EDGES),
+    ).label("bucket")
 
     def count_if(condition: Any) -> Any:
         return func.sum(case((condition, 1), else_=0)).cast(Integer)
 
-    def buckets(value: Any, selected: Any, name: str) -> list[Any]:
-        lower = (0, *AGE_EDGES)
-        upper = (*AGE_EDGES, None)
-        return [
-            count_if(
-                and_(selected, value >= low, value < high)
-                if high is not None
-                else and_(selected, value >= low)
-            ).label(f"{name}_{index}")
-            for index, (low, high) in enumerate(zip(lower, upper, strict=True))
-        ]
-
     return select(
         g.grp,
+        g.resolve_open,
+        bucket,
         func.count().label("escalations"),
         count_if(g.claim_open == 1).label("claim_open"),
         func.max(g.to_claim).label("claim_max"),
-        count_if(g.resolve_open == 1).label("resolve_open"),
         func.max(g.to_resolve).label("resolve_max"),
         count_if(g.to_claim > sla_seconds).label("sla_breaches"),
         count_if(g.sla_pings > 0).label("sla_pinged"),
         count_if(g.outcome == "booked").label("booked"),
-        *buckets(g.to_resolve, g.resolve_open == 0, "resolved"),
-        *buckets(g.to_resolve, g.resolve_open == 1, "open"),
-    ).group_by(g.grp)
+    ).group_by(g.grp, g.resolve_open, bucket)
+
+
+@dataclass
+class _Totals:
+    """One group's totals, summed over its (open, bucket) rows."""
+
+    escalations: int = 0
+    claim_open: int = 0
+    resolve_open: int = 0
+    claim_max: float = 0.0
+    resolve_max: float = 0.0
+    sla_breaches: int = 0
+    sla_pinged: int = 0
+    booked: int = 0
+    resolved_by_bucket: list[int] = field(default_factory=lambda: [0] * len(AGE_LABELS))
+    open_by_bucket: list[int] = field(default_factory=lambda: [0] * len(AGE_LABELS))
+
+    def add(self, row: Any) -> None:
+        count = int(row.escalations)
+        self.escalations += count
+        self.claim_open += int(row.claim_open)
+        self.claim_max = max(self.claim_max, float(row.claim_max))
+        self.resolve_max = max(self.resolve_max, float(row.resolve_max))
+        self.sla_breaches += int(row.sla_breaches)
+        self.sla_pinged += int(row.sla_pinged)
+        self.booked += int(row.booked)
+        if row.resolve_open:
+            self.resolve_open += count
+            self.open_by_bucket[row.bucket] += count
+        else:
+            self.resolved_by_bucket[row.bucket] += count
 
 
 def nearest_rank(ordered: list[float], percent: int) -> float:
@@ -296,16 +321,15 @@ def _stats(count: int, open_count: int, values: list[float], longest: Any) -> Du
     )
 
 
-def _figures(row: Any, claims: list[float], resolutions: list[float]) -> EscalationFigures:
-    count = int(row.escalations)
-    mapping = row._mapping
+def _figures(totals: _Totals, claims: list[float], resolutions: list[float]) -> EscalationFigures:
+    count = totals.escalations
     return EscalationFigures(
         escalations=count,
-        to_claim=_stats(count, int(row.claim_open), claims, row.claim_max),
-        to_resolution=_stats(count, int(row.resolve_open), resolutions, row.resolve_max),
-        sla_breaches=int(row.sla_breaches),
-        sla_pinged=int(row.sla_pinged),
-        booked=int(row.booked),
-        resolution_histogram=tuple(int(mapping[f"resolved_{i}"]) for i in range(len(AGE_LABELS))),
-        open_by_age=tuple(int(mapping[f"open_{i}"]) for i in range(len(AGE_LABELS))),
+        to_claim=_stats(count, totals.claim_open, claims, totals.claim_max),
+        to_resolution=_stats(count, totals.resolve_open, resolutions, totals.resolve_max),
+        sla_breaches=totals.sla_breaches,
+        sla_pinged=totals.sla_pinged,
+        booked=totals.booked,
+        resolution_histogram=tuple(totals.resolved_by_bucket),
+        open_by_age=tuple(totals.open_by_bucket),
     )

@@ -12,6 +12,9 @@ from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus, utcnow
 from storage.repositories._sql import insert_ignore, table
 
+# A message recorded as sent, or as sandboxed in place of sending: nothing more to do.
+DELIVERED = (OutboxStatus.SENT, OutboxStatus.SANDBOXED)
+
 OUTBOX = table(OutboxMessage)
 
 
@@ -42,7 +45,7 @@ class OutboxRepository:
     ) -> Recorded:
         """Record a message once; a seen key returns the earlier record (created=False)."""
         now = utcnow()
-        delivered = status in (OutboxStatus.SANDBOXED, OutboxStatus.SENT)
+        delivered = status in DELIVERED
         values: dict[str, Any] = {
             "dedupe_key": dedupe_key,
             "service": service,
