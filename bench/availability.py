@@ -37,9 +37,7 @@ import argparse
 import contextlib
 import math
 import multiprocessing
-import os
 import random
-import signal
 import sys
 import tempfile
 import threading
@@ -52,10 +50,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
-from _machine import machine_busy_seconds
+from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
 from cryptography.fernet import Fernet
 
 from bot.availability import free_slots, slot_problem, working_windows
@@ -112,7 +109,6 @@ TEAM_HOURS = ("09:00-17:00", "08:30-12:00, 13:00-17:30", "10:00-18:45", "07:15-1
 
 DEFAULT_LATENCIES_MS = (0, 20)
 FAKE_TIMEOUT_S = 60.0
-OTHER_CPU_WARNING = 0.3  # cores kept busy by other processes above which timings are suspect
 
 T = TypeVar("T")
 
@@ -720,28 +716,14 @@ def check_readings(
 # -- main ----------------------------------------------------------------------------------
 
 
-def cpu_seconds() -> float:
-    """CPU used by this process and by its children that have ended (the fake Google)."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
-def print_machine_caveat(wall: float, machine_before: float | None, cpu_before: float) -> None:
-    cores = os.cpu_count() or 1
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+def print_machine_caveat(load: OtherLoad) -> None:
     print(
-        f"\nCaveat: {cores} logical cores ({usable} usable), Python {sys.version.split()[0]}. "
+        f"\nCaveat: {machine_summary()}. "
         "The readers and the fake Google\n(in its own process) share these cores, and "
         "other work on a small shared machine shows in the\ntimes: quote the ratios, not "
         "the milliseconds."
     )
-    machine_after = machine_busy_seconds()
-    if machine_before is None or machine_after is None or wall <= 0:
-        return
-    other = max(0.0, (machine_after - machine_before - (cpu_seconds() - cpu_before)) / wall)
-    print(f"Other processes kept {other:.0%} of a core busy meanwhile.")
-    if other > OTHER_CPU_WARNING:
-        print("WARNING: the machine was not quiet; the times are disturbed, rerun on a quiet one.")
+    print_other_load(load)
 
 
 def _latencies(text: str) -> list[int]:
@@ -774,16 +756,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # So that the fake Google's process and the temporary database go away on SIGTERM too.
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    machine_before, cpu_before = machine_busy_seconds(), cpu_seconds()
-    began = time.perf_counter()
+    interrupt_on_sigterm()
+    load = OtherLoad.start()
     fast_runs, naive_runs = (2, 1) if args.quick else (5, 2)
     try:
         bench_one_rep(args.seed, 1 if args.quick else 3)
@@ -800,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    print_machine_caveat(time.perf_counter() - began, machine_before, cpu_before)
+    print_machine_caveat(load)
     return 0
 
 

@@ -38,7 +38,6 @@ import json
 import os
 import random
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -49,13 +48,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
-from _machine import free_port, machine_busy_seconds
+from _machine import (
+    OTHER_CPU_WARNING,
+    free_port,
+    interrupt_on_sigterm,
+    machine_busy_seconds,
+    usable_cores,
+)
 
 from bot.config import WEEKDAYS, Config, ConfigError, Rep, load_config, parse_hours
 from bot.signing import signed_headers
@@ -69,10 +73,6 @@ HEALTH_PATH = "/healthz"
 TARGET_RATIO = 0.40  # intake throughput / baseline throughput, at VERDICT_CONCURRENCY
 TARGET_P99_MS = 50.0
 VERDICT_CONCURRENCY = 10
-
-# Cores used meanwhile by anything but the server and the load generator above which a
-# phase counts as disturbed (the kernel's own work for the traffic is about 0.1-0.2).
-OTHER_CPU_WARNING = 0.3
 
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -445,6 +445,8 @@ class PhaseResult:
 
     @property
     def disturbed(self) -> bool:
+        """Anything but the server and the load generator kept more than OTHER_CPU_WARNING
+        cores busy (the kernel's own work for the traffic is about 0.1-0.2)."""
         return self.other_cpu is not None and self.other_cpu > OTHER_CPU_WARNING
 
     @property
@@ -647,10 +649,9 @@ def print_verdict(baseline: PhaseResult, intake: PhaseResult) -> None:
     )
 
 
-def print_machine_caveat(cores: int, phases: list[PhaseResult]) -> None:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+def print_machine_caveat(phases: list[PhaseResult]) -> None:
     print(
-        f"Caveat: {cores} logical cores ({affinity} usable here), Python "
+        f"Caveat: {os.cpu_count() or 1} logical cores ({usable_cores()} usable here), Python "
         f"{sys.version.split()[0]}. The server (one uvicorn process) and this load generator "
         "share the machine and compete for it, so read the figures as relative, not as what "
         "a dedicated server would do. CPU columns are shares of one core (100% = one busy "
@@ -721,19 +722,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that `finally` stops the server
+    interrupt_on_sigterm()  # so that `finally` stops the server
     config_path = args.config.resolve()
     try:
         config = load_config(config_path)
     except (ConfigError, OSError) as exc:
         raise SystemExit(f"cannot use {config_path}: {exc}") from None
-    cores = os.cpu_count() or 1
     rng = random.Random(args.seed)
     pool = SlotPool(plan_slots(config, datetime.now(UTC), rng))
     run_id = secrets.token_hex(4)
@@ -799,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"No verdict: the targets are defined at {VERDICT_CONCURRENCY} clients, "
                     "which this run did not measure."
                 )
-            print_machine_caveat(cores, phases)
+            print_machine_caveat(phases)
         except KeyboardInterrupt:
             print("\ninterrupted; stopping the server", file=sys.stderr)
             return 130

@@ -32,25 +32,27 @@ Only 127.0.0.1 is contacted (PostgreSQL), and nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import re
-import signal
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from _databases import postgres_problem, scratch_databases
-from _machine import machine_busy_seconds
-from sqlalchemy import delete, event, text, update
+from _databases import (
+    add_database_option,
+    captured_statements,
+    database_kinds,
+    plan_lines,
+    reachable,
+    scratch_databases,
+)
+from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
+from sqlalchemy import delete, text, update
 
 from bot.config import Config, load_config
 from bot.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
@@ -79,7 +81,6 @@ DEFAULT_PENDING = 100_000
 DEFAULT_DUE = 1_000
 DEFAULT_RUNS = 5
 TARGET_RATIO = 1.5  # tick with the big table / tick with the due ones only
-OTHER_CPU_WARNING = 0.3  # cores busy with other processes above which the run is disturbed
 
 # Whatever the run's clock says, the due reminders are a minute late, the others due in a
 # day, and every meeting two days away (so none is skipped as started).
@@ -190,20 +191,9 @@ class Table:
 # -- what the database plans for the claim -------------------------------------------------
 
 
-@contextlib.contextmanager
-def captured_claims(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    """The claim UPDATEs the engine sends meanwhile, as the driver gets them."""
-    seen: list[tuple[str, Any]] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE REMINDER") and " IN (SELECT" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
+def is_claim(statement: str) -> bool:
+    """A claim UPDATE: the reminders it takes are picked by a sub-select."""
+    return statement.lstrip().upper().startswith("UPDATE REMINDER") and " IN (SELECT" in statement
 
 
 def claim_kind(statement: str) -> str:
@@ -213,19 +203,16 @@ def claim_kind(statement: str) -> str:
 
 
 def explain(db: Database, statement: str, parameters: Any) -> list[str]:
-    prefix = "EXPLAIN " if db.is_postgres else "EXPLAIN QUERY PLAN "
     with db.engine.connect() as conn:
-        rows = conn.exec_driver_sql(prefix + statement, parameters).all()
+        lines = plan_lines(conn, statement, parameters)
         conn.rollback()
-    if db.is_postgres:
-        return [str(row[0]) for row in rows]
-    return [str(row[-1]) for row in rows]  # (id, parent, notused, detail)
+    return lines
 
 
 def print_plans(table: Table) -> bool:
     """Print the plan of each claim statement; True when the due claim uses INDEX."""
     table.reset()
-    with captured_claims(table.db) as seen:
+    with captured_statements(table.db.engine, is_claim) as seen:
         table.dispatcher.tick()
     plans = {claim_kind(statement): (statement, parameters) for statement, parameters in seen}
     uses_index = False
@@ -315,32 +302,14 @@ def print_verdict(results: list[Result]) -> None:
         )
 
 
-def cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def print_caveat(
-    wall: float, machine_before: float | None, cpu_before: float, kinds: list[str]
-) -> None:
-    cores = os.cpu_count() or 1
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+def print_caveat(load: OtherLoad, kinds: list[str]) -> None:
+    postgres = "postgres" in kinds
     print(
-        f"\nCaveat: {cores} logical cores ({usable} usable), Python {sys.version.split()[0]}. "
-        "The tick runs in this process"
-        + (", PostgreSQL on the same machine" if "postgres" in kinds else "")
+        f"\nCaveat: {machine_summary()}. The tick runs in this process"
+        + (", PostgreSQL on the same machine" if postgres else "")
         + "; read the ratio, not the milliseconds."
     )
-    machine_after = machine_busy_seconds()
-    if machine_before is None or machine_after is None or wall <= 0:
-        return
-    other = max(0.0, (machine_after - machine_before - (cpu_seconds() - cpu_before)) / wall)
-    print(
-        f"Other processes kept {other:.0%} of a core busy meanwhile"
-        + (" (PostgreSQL's own work included)." if "postgres" in kinds else ".")
-    )
-    if other > OTHER_CPU_WARNING and "postgres" not in kinds:
-        print("WARNING: the machine was not quiet; the times are disturbed, rerun on a quiet one.")
+    print_other_load(load, postgres=postgres)
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -369,12 +338,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_RUNS,
         help=f"measured ticks each; default {DEFAULT_RUNS}",
     )
-    parser.add_argument(
-        "--database",
-        choices=("both", "sqlite", "postgres"),
-        default="both",
-        help="default both (PostgreSQL skipped with the reason when unreachable)",
-    )
+    add_database_option(parser)
     args = parser.parse_args(argv)
     if not 1 <= args.due <= args.pending:
         parser.error("--due must be between 1 and --pending")
@@ -383,30 +347,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that the schemas are dropped
+    interrupt_on_sigterm()  # so that the schemas are dropped
     config = load_config(CONFIG)
-    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    kinds = database_kinds(args.database)
     print(
         f"Reminder dispatch tick: {args.pending:,} reminders pending of which {args.due:,} due, "
         f"against {args.due:,} pending (all due); sandbox SMS"
     )
-    machine_before, cpu_before = machine_busy_seconds(), cpu_seconds()
-    began = time.perf_counter()
+    load = OtherLoad.start()
     results: list[Result] = []
     try:
         with tempfile.TemporaryDirectory(prefix="frontdesk-bench-reminders-") as workdir:
-            for kind in kinds:
-                if kind == "postgres":
-                    problem = postgres_problem()
-                    if problem:
-                        print(f"\npostgres: SKIPPED - {problem}")
-                        continue
+            for kind in reachable(kinds):
                 results.append(bench(kind, config, args, Path(workdir)))
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -416,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print()
     print_verdict(results)
-    print_caveat(time.perf_counter() - began, machine_before, cpu_before, kinds)
+    print_caveat(load, kinds)
     return 0
 
 

@@ -42,7 +42,6 @@ import json
 import math
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -52,12 +51,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from _databases import postgres_problem, scratch_database
-from _machine import machine_busy_seconds
-from sqlalchemy import event, insert, text
+from _databases import (
+    add_database_option,
+    captured_statements,
+    database_kinds,
+    plan_lines,
+    reachable,
+    scratch_database,
+)
+from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
+from sqlalchemy import insert, text
 
 from bot.cli import report_period
 from bot.config import Config, load_config
@@ -92,7 +97,6 @@ SEED = 20_260_601
 CHUNK = 10_000  # requests per insert transaction (with their escalations and bookings)
 EMPTY_PERIOD = ("2000-01-03", "2000-01-09")  # before any seeded request: the fixed cost
 CLI_TIMEOUT_S = 120.0
-OTHER_CPU_WARNING = 0.3  # cores busy with other processes above which the run is disturbed
 
 # -- the synthetic year --------------------------------------------------------------------
 
@@ -560,21 +564,6 @@ def periods(config: Config) -> list[Period]:
 # -- the plans the database makes ----------------------------------------------------------
 
 
-@contextlib.contextmanager
-def captured(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    """The statements the engine sends meanwhile, as the driver gets them."""
-    seen: list[tuple[str, Any]] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-
-
 def _query_name(statement: str) -> str:
     head = " ".join(statement.split()).upper()
     if head.startswith("WITH"):
@@ -599,7 +588,7 @@ def _access_lines(lines: list[str], postgres: bool) -> list[str]:
 def print_plans(bench: Bench, period: Period) -> bool:
     """How the database reads the tables for each KPI query of `period` (EXPLAIN, no
     execution); True when the per-week request count uses INDEX."""
-    with captured(bench.db) as seen:
+    with captured_statements(bench.db.engine) as seen:
         bench.in_process(period, None)
     plans: dict[str, tuple[str, Any]] = {}
     for statement, parameters in seen:
@@ -610,10 +599,7 @@ def print_plans(bench: Bench, period: Period) -> bool:
         for name in QUERY_NAMES:
             if name not in plans:
                 continue
-            statement, parameters = plans[name]
-            prefix = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
-            rows = conn.exec_driver_sql(prefix + statement, parameters).all()
-            lines = [str(row[0] if postgres else row[-1]) for row in rows]
+            lines = plan_lines(conn, *plans[name])
             if name == "requests_by_status":
                 uses_index = any(INDEX in line for line in lines)
             print(f"    {name}: " + "; ".join(_access_lines(lines, postgres)))
@@ -745,33 +731,14 @@ def print_verdict(results: list[Result]) -> None:
         )
 
 
-def cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
-def print_caveat(
-    wall: float, machine_before: float | None, cpu_before: float, kinds: list[str]
-) -> None:
-    cores = os.cpu_count() or 1
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+def print_caveat(load: OtherLoad, kinds: list[str]) -> None:
+    postgres = "postgres" in kinds
     print(
-        f"\nCaveat: {cores} logical cores ({usable} usable), Python {sys.version.split()[0]}, "
-        "SQLite "
-        + sqlite_version()
-        + (", PostgreSQL on the same machine" if "postgres" in kinds else "")
+        f"\nCaveat: {machine_summary()}, SQLite {sqlite_version()}"
+        + (", PostgreSQL on the same machine" if postgres else "")
         + "; the figures are this machine's, the ratios travel better."
     )
-    machine_after = machine_busy_seconds()
-    if machine_before is None or machine_after is None or wall <= 0:
-        return
-    other = max(0.0, (machine_after - machine_before - (cpu_seconds() - cpu_before)) / wall)
-    print(
-        f"Other processes kept {other:.0%} of a core busy meanwhile"
-        + (" (PostgreSQL's own work included)." if "postgres" in kinds else ".")
-    )
-    if other > OTHER_CPU_WARNING and "postgres" not in kinds:
-        print("WARNING: the machine was not quiet; the times are disturbed, rerun on a quiet one.")
+    print_other_load(load, postgres=postgres)
 
 
 def sqlite_version() -> str:
@@ -800,12 +767,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--runs", type=int, default=DEFAULT_RUNS, help=f"measured rounds; default {DEFAULT_RUNS}"
     )
-    parser.add_argument(
-        "--database",
-        choices=("both", "sqlite", "postgres"),
-        default="both",
-        help="default both (PostgreSQL skipped with the reason when unreachable)",
-    )
+    add_database_option(parser)
     parser.add_argument(
         "--config",
         type=Path,
@@ -822,36 +784,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that the schema is dropped
+    interrupt_on_sigterm()  # so that the schema is dropped
     config_path = args.config.resolve()
     config = load_config(config_path)
     if not frontdesk_executable().exists():
         print(f"{frontdesk_executable()} not found: run `make bench`", file=sys.stderr)
         return 1
-    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    kinds = database_kinds(args.database)
     print(
         f"`frontdesk report --json`, last {PERIODS[0]} and {PERIODS[-1]} days, over a year of "
         f"{args.requests:,} requests; config {config_path} (zone {config.zone.key}, SLA "
         f"{config.slack.sla_minutes} min); today is {datetime.now(config.zone).date()}"
     )
-    machine_before, cpu_before = machine_busy_seconds(), cpu_seconds()
-    began = time.perf_counter()
+    load = OtherLoad.start()
     results: list[Result] = []
     try:
         print_help_cost(args.runs)
         with tempfile.TemporaryDirectory(prefix="frontdesk-bench-report-") as workdir:
-            for kind in kinds:
-                if kind == "postgres":
-                    problem = postgres_problem()
-                    if problem:
-                        print(f"\npostgres: SKIPPED - {problem}")
-                        continue
+            for kind in reachable(kinds):
                 results.append(bench(kind, config, config_path, args, Path(workdir)))
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -861,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print()
     print_verdict(results)
-    print_caveat(time.perf_counter() - began, machine_before, cpu_before, kinds)
+    print_caveat(load, kinds)
     return 0
 
 

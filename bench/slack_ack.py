@@ -49,7 +49,6 @@ import math
 import os
 import random
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -61,11 +60,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
 from _databases import POSTGRES_ADMIN_URL, scratch_database
-from _machine import free_port, machine_busy_seconds
+from _machine import (
+    OTHER_CPU_WARNING,
+    free_port,
+    interrupt_on_sigterm,
+    machine_busy_seconds,
+    machine_summary,
+)
 
 from bot.config import Config, ConfigError, load_config
 from bot.relative_time import resolve_relative_start
@@ -114,7 +118,6 @@ STOP_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 30.0
 LAZY_QUIET_S = 0.5  # no new Slack call for this long: the lazy work is done
 LAZY_TIMEOUT_S = 30.0
-OTHER_CPU_WARNING = 0.3  # cores busy with other processes above which a phase is disturbed
 
 SEED_NOTES = "{keyword}: our contract renews on Friday, can someone call us?"
 SEED_HOURS = ("10:00", "11:30", "13:00", "14:30")
@@ -804,12 +807,10 @@ def print_verdict(claims: Phase) -> None:
 
 
 def print_caveat(phases: list[Phase], database: str) -> None:
-    cores = os.cpu_count() or 1
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     print(
-        f"Caveat: {cores} logical cores ({usable} usable), Python {sys.version.split()[0]}, "
-        f"{database}. The app (one uvicorn process) shares the machine with this process, "
-        "which runs the load generator and the fake Slack; read the figures as relative. "
+        f"Caveat: {machine_summary()}, {database}. The app (one uvicorn process) shares the "
+        "machine with this process, which runs the load generator and the fake Slack; read "
+        "the figures as relative. "
         "CPU columns are shares of one core"
         + ("; PostgreSQL's own CPU is in 'other'." if database == "postgres" else ".")
     )
@@ -884,10 +885,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 0 < args.healthz_seconds <= 600:
         parser.error("--healthz-seconds must be in (0, 600]")
     return args
-
-
-def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def warm_up(
@@ -1000,7 +997,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_port is not None:
         serve(config, args.serve_port)
         return 0
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that `finally` stops the app
+    interrupt_on_sigterm()  # so that `finally` stops the app
     with tempfile.TemporaryDirectory(prefix="frontdesk-bench-slack-") as workdir:
         return run(args, config_path, config, Path(workdir))
 
