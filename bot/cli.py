@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, SlackConfig, load_config
 from bot.logs import configure_logging
 from bot.settings import Settings
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("frontdesk")
 
 CONFIG_HELP = "TOML config file (default: $FRONTDESK_CONFIG)."
-DEFAULT_SLA_MINUTES = 15
+DEFAULT_SLA_MINUTES: int = SlackConfig.model_fields["sla_minutes"].default
 NO_CONFIG_NOTE = (
     "no config given (--config or FRONTDESK_CONFIG): days and weeks are UTC, "
     f"and the SLA is {DEFAULT_SLA_MINUTES} minutes"

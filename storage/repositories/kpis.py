@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     ColumnElement,
-    Integer,
     Select,
     String,
     and_,
@@ -252,20 +251,17 @@ def _totals(grouped: CTE, sla_seconds: float) -> Select[Any]:
         else_=len(AGE_EDGES),
     ).label("bucket")
 
-    def count_if(condition: Any) -> Any:
-        return func.sum(case((condition, 1), else_=0)).cast(Integer)
-
     return select(
         g.grp,
         g.resolve_open,
         bucket,
         func.count().label("escalations"),
-        count_if(g.claim_open == 1).label("claim_open"),
+        func.count().filter(g.claim_open == 1).label("claim_open"),
         func.max(g.to_claim).label("claim_max"),
         func.max(g.to_resolve).label("resolve_max"),
-        count_if(g.to_claim > sla_seconds).label("sla_breaches"),
-        count_if(g.sla_pings > 0).label("sla_pinged"),
-        count_if(g.outcome == "booked").label("booked"),
+        func.count().filter(g.to_claim > sla_seconds).label("sla_breaches"),
+        func.count().filter(g.sla_pings > 0).label("sla_pinged"),
+        func.count().filter(g.outcome == "booked").label("booked"),
     ).group_by(g.grp, g.resolve_open, bucket)
 
 

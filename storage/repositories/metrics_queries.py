@@ -5,10 +5,8 @@ columns, so every replica reports the same numbers and a restart loses none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import BookingRequest, Escalation, Reminder
@@ -19,10 +17,6 @@ ESCALATIONS = table(Escalation)
 REMINDERS = table(Reminder)
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 # Built once: they take no parameters. booking_request.status and escalation.resolved_at
 # are indexed; reminders (one or two per booking) are counted over the whole table.
 _REQUESTS_BY_STATUS = select(REQUESTS.c.status, func.count()).group_by(REQUESTS.c.status)
@@ -30,8 +24,8 @@ _OPEN_ESCALATIONS = (
     select(
         ESCALATIONS.c.kind,
         func.count(),
-        _count_if(ESCALATIONS.c.claimed_at.is_(None)),
-        _count_if(ESCALATIONS.c.notified_at.is_(None)),
+        func.count().filter(ESCALATIONS.c.claimed_at.is_(None)),
+        func.count().filter(ESCALATIONS.c.notified_at.is_(None)),
     )
     .where(ESCALATIONS.c.resolved_at.is_(None))
     .group_by(ESCALATIONS.c.kind)
