@@ -21,6 +21,7 @@ from bot.connection_health import ConnectionHealth
 from bot.dashboard import Dashboard
 from bot.digest import WeeklyDigest
 from bot.escalation import Escalator
+from bot.metrics import build_registry
 from bot.outcomes import OutcomePrompter
 from bot.processing import RequestProcessor
 from bot.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
@@ -159,7 +160,7 @@ def build_slack_app(components: Components, client: WebClient | None = None) -> 
             components.config,
             KpiQueries(components.db),
             components.connections,
-            public_url=components.settings.frontdesk_public_url,
+            settings=components.settings,
             clock=components.clock,
         ),
     )
@@ -225,6 +226,9 @@ def create_app(
     if slack_app is None and components.settings.slack_configured:
         slack_app = build_slack_app(components)
     app.state.slack_app = slack_app
+    # One registry for the app's life, as the worker's metrics server has; each scrape
+    # still reads the database afresh through its collector.
+    app.state.metrics_registry = build_registry(components.db)
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
     for module in (health, metrics, webhooks, sandbox, oauth, slack_events, sms_webhooks):

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from urllib.parse import quote
 
 from bot.config import Config
 from bot.kpis import Kpis, compute_kpis
+from bot.settings import Settings
+from integrations.google_oauth import start_url
 from storage.models import utcnow
 from storage.repositories import ConnectionRepository
 from storage.repositories.connections import Connection
@@ -42,7 +43,7 @@ class RepConnection:
 
 
 def rep_connections(
-    config: Config, stored: list[Connection], public_url: str
+    config: Config, stored: list[Connection], settings: Settings
 ) -> list[RepConnection]:
     """Every configured rep, in config order, with the state of their calendar connection.
 
@@ -50,15 +51,12 @@ def rep_connections(
     mailbox), so they are connected unless a call found the grant broken.
     """
     by_key = {(c.rep_email, c.provider): c for c in stored}
-    base = public_url.rstrip("/")
+    # Without a public URL there is no link a rep could follow.
+    linkable = bool(settings.frontdesk_public_url.rstrip("/"))
     found = []
     for rep in config.reps:
         connection = by_key.get((rep.email, rep.provider))
-        url = (
-            f"{base}/oauth/google/start?rep={quote(rep.email, safe='@')}"
-            if rep.provider == "google" and base
-            else None
-        )
+        url = start_url(settings, rep.email) if rep.provider == "google" and linkable else None
         if connection is not None and connection.broken:
             state, reason = ConnectionState.BROKEN, connection.broken_reason
         elif connection is not None or rep.provider != "google":
@@ -76,13 +74,13 @@ class Dashboard:
         queries: KpiQueries,
         connections: ConnectionRepository,
         *,
-        public_url: str,
+        settings: Settings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
         self.queries = queries
         self.connections = connections
-        self.public_url = public_url
+        self.settings = settings
         self.clock = clock
 
     def recent(self) -> list[Period]:
@@ -103,4 +101,4 @@ class Dashboard:
         ]
 
     def rep_connections(self) -> list[RepConnection]:
-        return rep_connections(self.config, self.connections.all(), self.public_url)
+        return rep_connections(self.config, self.connections.all(), self.settings)

@@ -109,10 +109,7 @@ class Escalator:
         try:
             self._notify(escalation, view, owner)
         except Exception as exc:  # any Slack failure: keep the escalation, shout in the log
-            if isinstance(exc, IntegrationError):
-                count_integration_error(exc)
-            error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
-            self.escalations.mark_notify_failed(escalation.id or 0, error)
+            error = self._notify_failed(escalation, exc)
             log.error(
                 "escalation NOT delivered to Slack; it is stored and needs a person",
                 extra={"request_id": view.request_id, "kind": str(view.kind), "error": error},
@@ -128,10 +125,7 @@ class Escalator:
         try:
             self._notify(escalation, view, escalation.assignee)
         except Exception as exc:
-            if isinstance(exc, IntegrationError):
-                count_integration_error(exc)
-            error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
-            self.escalations.mark_notify_failed(escalation.id or 0, error)
+            error = self._notify_failed(escalation, exc)
             log.error(
                 "escalation still NOT delivered to Slack",
                 extra={"request_id": request.id, "error": error},
@@ -139,6 +133,14 @@ class Escalator:
             return False
         log.warning("escalation delivered to Slack late", extra={"request_id": request.id})
         return True
+
+    def _notify_failed(self, escalation: StoredEscalation, exc: Exception) -> str:
+        """Count the failure and mark the escalation with it; the error as it was stored."""
+        if isinstance(exc, IntegrationError):
+            count_integration_error(exc)
+        error = exc.message if isinstance(exc, IntegrationError) else repr(exc)
+        self.escalations.mark_notify_failed(escalation.id or 0, error)
+        return error
 
     def _notify_owner(
         self,

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.availability import local_instant
+from bot.reasons import advice
 from storage.models import EscalationKind, MeetingOutcome, RequestStatus
 from storage.repositories.kpis import (
     AGE_LABELS,
@@ -223,27 +224,6 @@ def _meetings(counts: list[MeetingCount]) -> dict[str, Meetings]:
         tally = tallies.setdefault(row.handled_by, {})
         tally[str(name)] = tally.get(str(name), 0) + row.count
     return {who: Meetings(**tally) for who, tally in tallies.items()}
-
-
-def advice(reason: str) -> str:
-    """What ops can change about a reason code that sends requests to people."""
-    family, _, detail = reason.partition(":")
-    if family == "keyword":
-        return (
-            f'keyword "{detail}": narrow it to a phrase, or drop it from gate.escalation_keywords'
-        )
-    if family == "group_size":
-        return "group sizes: raise gate.group_size_threshold"
-    if family == "vip_domain":
-        return f"VIP domain {detail}: by policy; check the VIP list is current"
-    if family == "no_time_selected":
-        return "no time chosen: make the time a required field of the form"
-    if family == "slot_unavailable":
-        return "requested slots were busy: offer only free slots on the form"
-    if family == "api_error":
-        provider = detail.split(":", 1)[0]
-        return f"{provider} failures: fix the integration (`frontdesk check`); not a rule"
-    return reason
 
 
 def judge(kpis: Kpis) -> Verdict:

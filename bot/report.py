@@ -92,8 +92,8 @@ def render_text(kpis: Kpis, zone: ZoneInfo) -> str:
     lines += [
         "",
         "no-show rate (of meetings answered held or no-show)",
-        _meetings_row("auto-booked", kpis.meetings.get("auto", Meetings())),
-        _meetings_row("human-handled", kpis.meetings.get("human", Meetings())),
+        _meetings_row("auto-booked", kpis.meeting("auto")),
+        _meetings_row("human-handled", kpis.meeting("human")),
         "",
         f"VIP conversion: {percent(kpis.vip_conversion, 0)} "
         f"({kpis.route('vip').booked} booked of {kpis.route('vip').escalations} escalated)",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.kpis import HEALTHY_BAND, Kpis
+from bot.kpis import HEALTHY_BAND, HEALTHY_BAND_LABEL, Kpis
 from bot.report import period_label
 from storage.repositories.kpis import AGE_LABELS
 
@@ -29,7 +29,7 @@ def render_png(kpis: Kpis, path: Path, zone: ZoneInfo) -> None:
 
     weeks = [week for week in kpis.weeks if week.requests]
     low, high = HEALTHY_BAND
-    rates.axhspan(low, high, color="tab:green", alpha=0.15, label=f"healthy {low:.0%}-{high:.0%}")
+    rates.axhspan(low, high, color="tab:green", alpha=0.15, label=f"healthy {HEALTHY_BAND_LABEL}")
     if weeks:
         # Real dates, not labels: a year's first and last weeks may share a "23 Nov".
         starts = [week.start.astimezone(zone).date() for week in weeks]

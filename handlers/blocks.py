@@ -28,7 +28,9 @@ HEADERS = {
     EscalationKind.ON_ERROR: ":rotating_light: Automation failed",
 }
 NO_TIME = "_no time selected_"
-SECTION_LIMIT = 3000
+SECTION_LIMIT = 3000  # Slack's limit for the text of a section
+FIELD_LIMIT = 2000  # Slack's limit for one field of a section
+CONTEXT_LIMIT = FIELD_LIMIT  # what a context line may hold: no more than a field
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int = SECTION_LIMIT) -> str:
+    """`text`, cut to `limit` characters with an ellipsis when it is longer."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -113,16 +116,16 @@ def ticket_status_lines(state: TicketState) -> list[str]:
             label = OUTCOME_LABELS.get(state.outcome or "", state.outcome or "")
             lines.append(f":white_check_mark: Resolved by <@{state.resolved_by}>: {label} ({when})")
         if state.note:
-            lines.append(f"Note: {_truncate(escape(state.note), 1500)}")
+            lines.append(f"Note: {truncate(escape(state.note), 1500)}")
     return lines
 
 
 def escalation_blocks(view: EscalationView, state: TicketState | None = None) -> list[Block]:
     when = slack_date(view.requested_start, view.timezone) if view.requested_start else NO_TIME
     fields = [
-        MarkdownTextObject(text=f"*Client*\n{_truncate(escape(view.name), 1000)}"),
-        MarkdownTextObject(text=f"*Email*\n{_truncate(escape(view.email), 1000)}"),
-        MarkdownTextObject(text=f"*Company*\n{_truncate(escape(view.company or '—'), 1000)}"),
+        MarkdownTextObject(text=f"*Client*\n{truncate(escape(view.name), 1000)}"),
+        MarkdownTextObject(text=f"*Email*\n{truncate(escape(view.email), 1000)}"),
+        MarkdownTextObject(text=f"*Company*\n{truncate(escape(view.company or '—'), 1000)}"),
         MarkdownTextObject(text=f"*Phone*\n{escape(view.phone or '—')}"),
         MarkdownTextObject(text=f"*Requested time*\n{when}"),
         MarkdownTextObject(text=f"*Duration*\n{view.duration_minutes} min"),
@@ -134,20 +137,24 @@ def escalation_blocks(view: EscalationView, state: TicketState | None = None) ->
     ]
     if view.notes.strip():
         quoted = "\n".join(f">{line}" for line in escape(view.notes.strip()).splitlines())
-        notes = _truncate(quoted, SECTION_LIMIT - 10)
+        notes = truncate(quoted, SECTION_LIMIT - 10)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Notes*\n{notes}")))
     blocks.append(
-        SectionBlock(text=MarkdownTextObject(text=_truncate(f"*Why*\n{why}", SECTION_LIMIT)))
+        SectionBlock(text=MarkdownTextObject(text=truncate(f"*Why*\n{why}", SECTION_LIMIT)))
     )
     if view.detail:
         blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=_truncate(escape(view.detail), 2000))])
+            ContextBlock(
+                elements=[MarkdownTextObject(text=truncate(escape(view.detail), CONTEXT_LIMIT))]
+            )
         )
     state = state or TicketState()
     status = ticket_status_lines(state)
     if status:
         blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=_truncate("\n".join(status), 2000))])
+            ContextBlock(
+                elements=[MarkdownTextObject(text=truncate("\n".join(status), CONTEXT_LIMIT))]
+            )
         )
     if not state.closed:
         blocks.append(_actions(view.request_id, claimed=state.claimed_by is not None))
@@ -269,10 +276,10 @@ def outcome_blocks(
     if there is one, and the buttons, which stay so that an answer can be changed.
     """
     question = OUTCOME_NUDGE if nudge else OUTCOME_QUESTION
-    company = f" ({_truncate(escape(view.company), 200)})" if view.company else ""
+    company = f" ({truncate(escape(view.company), 200)})" if view.company else ""
     minutes = int((view.end - view.start).total_seconds() // 60)
     meeting = (
-        f"*{question}*\nYour meeting with *{_truncate(escape(view.client_name), 500)}*{company} "
+        f"*{question}*\nYour meeting with *{truncate(escape(view.client_name), 500)}*{company} "
         f"on {slack_date(view.start, view.zone)} ({minutes} min) has ended."
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=meeting))]

@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -21,10 +20,10 @@ from slack_sdk.models.views import View
 
 from bot.connection_health import RECONNECT_MICROSOFT
 from bot.dashboard import ConnectionState, Period, RepConnection
-from bot.kpis import HEALTHY_BAND
+from bot.kpis import HEALTHY_BAND_LABEL
 from bot.reasons import PROVIDER_NAMES
-from handlers.blocks import HEADERS, SECTION_LIMIT, escape, slack_date
-from handlers.kpi_blocks import clip, period_blocks
+from handlers.blocks import HEADERS, SECTION_LIMIT, escape, slack_date, truncate
+from handlers.kpi_blocks import period_blocks
 from handlers.slack_app import SlackServices, once
 from integrations.base import Chat, IntegrationError
 from storage.models import EscalationKind, StoredEscalation
@@ -35,7 +34,7 @@ TITLE = "Frontdesk"
 QUEUE = "*{open}* open escalations, *{unclaimed}* not claimed yet."
 KPI_NOTE = (
     "Requests received in each period, as of {as_of}. A healthy intervention rate is "
-    "{low:.0%}-{high:.0%}: above it the rules send too much to people, below it too little."
+    "{band}: above it the rules send too much to people, below it too little."
 )
 KPIS_UNAVAILABLE = ":warning: KPIs unavailable right now (see the logs)."
 YOURS = "*Yours*"
@@ -82,7 +81,7 @@ def packed_sections(heading: str, lines: list[str], max_sections: int, more: str
     budget = SECTION_LIMIT - 100  # room for the `more` line
     chunks: list[list[str]] = [[heading]]
     for index, line in enumerate(lines):
-        line = clip(line, budget // 2)
+        line = truncate(line, budget // 2)
         if sum(len(text) + 1 for text in chunks[-1]) + len(line) > budget:
             if len(chunks) == max_sections:
                 chunks[-1].append(more.format(count=len(lines) - index))
@@ -123,9 +122,8 @@ def home_view(
         blocks.append(DividerBlock())
         blocks += period_blocks(period.label, period.kpis)
     if periods:
-        low, high = HEALTHY_BAND
         as_of = slack_date(periods[0].kpis.as_of, "UTC")
-        note = KPI_NOTE.format(as_of=as_of, low=low, high=high)
+        note = KPI_NOTE.format(as_of=as_of, band=HEALTHY_BAND_LABEL)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
     blocks.append(DividerBlock())
     blocks += packed_sections(
@@ -152,7 +150,7 @@ def permalink(chat: Chat, escalation: StoredEscalation) -> str | None:
         return None
     try:
         return chat.permalink(escalation.channel, escalation.message_ts)
-    except (IntegrationError, SlackApiError) as exc:
+    except IntegrationError as exc:
         log.warning(
             "no permalink for the Home tab",
             extra={"request_id": escalation.request_id, "error": str(exc)},

@@ -17,17 +17,15 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.kpis import (
-    HEALTHY_BAND,
+    HEALTHY_BAND_LABEL,
     NO_REQUESTS,
     TOO_PERMISSIVE,
     TOO_RESTRICTIVE,
     Kpis,
-    Meetings,
 )
 from bot.report import duration, percent
-from handlers.blocks import SECTION_LIMIT, escape
+from handlers.blocks import FIELD_LIMIT, escape, truncate
 
-FIELD_LIMIT = 2000  # Slack's limit for one field of a section
 VERDICT_EMOJI = {
     TOO_RESTRICTIVE: ":large_orange_circle:",
     TOO_PERMISSIVE: ":large_yellow_circle:",
@@ -49,8 +47,7 @@ DRIVER_LINE = "• `{reason}`: {escalations} ({share} of requests) — {advice}"
 
 DIGEST_HEADER = "Frontdesk weekly digest"
 DIGEST_PERIOD = (
-    "Requests received {first} to {last} ({zone}), against the week before. "
-    "Healthy band {low:.0%}-{high:.0%}."
+    "Requests received {first} to {last} ({zone}), against the week before. Healthy band {band}."
 )
 DIGEST_RATE = "{emoji} Human intervention rate *{rate}*{change} — *{verdict}*\n{summary}"
 DIGEST_ESCALATIONS = "*Escalations*\n{escalated} of {requests} requests{change}"
@@ -70,16 +67,22 @@ def verdict_emoji(words: str) -> str:
     return VERDICT_EMOJI.get(words, HEALTHY_EMOJI)
 
 
-def clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _field(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, FIELD_LIMIT))
+    return MarkdownTextObject(text=truncate(text, FIELD_LIMIT))
 
 
-def _meetings(kpis: Kpis, who: str) -> Meetings:
-    return kpis.meetings.get(who, Meetings())
+def _outcome_fields(kpis: Kpis) -> list[str]:
+    """Whether meetings happen and VIPs convert: the same two fields in both summaries."""
+    vip = kpis.route("vip")
+    return [
+        NO_SHOW_FIELD.format(
+            auto=percent(kpis.meeting("auto").no_show_rate),
+            human=percent(kpis.meeting("human").no_show_rate),
+        ),
+        VIP_FIELD.format(
+            rate=percent(kpis.vip_conversion, 0), booked=vip.booked, escalated=vip.escalations
+        ),
+    ]
 
 
 def _drivers(kpis: Kpis) -> SectionBlock | None:
@@ -96,7 +99,9 @@ def _drivers(kpis: Kpis) -> SectionBlock | None:
         )
         for driver in verdict.drivers
     ]
-    return SectionBlock(text=MarkdownTextObject(text=clip("\n".join([DRIVERS_HEADING, *lines]))))
+    return SectionBlock(
+        text=MarkdownTextObject(text=truncate("\n".join([DRIVERS_HEADING, *lines])))
+    )
 
 
 def period_blocks(label: str, kpis: Kpis) -> list[Block]:
@@ -104,7 +109,6 @@ def period_blocks(label: str, kpis: Kpis) -> list[Block]:
     reason codes when the intervention rate is outside the healthy band.
     """
     overall = kpis.overall
-    vip = kpis.route("vip")
     requests = REQUESTS_FIELD.format(requests=kpis.requests, escalated=kpis.escalated)
     if kpis.in_progress:
         requests += IN_PROGRESS.format(count=kpis.in_progress)
@@ -121,13 +125,7 @@ def period_blocks(label: str, kpis: Kpis) -> list[Block]:
             p90=duration(overall.to_resolution.p90),
             open=overall.to_resolution.open,
         ),
-        NO_SHOW_FIELD.format(
-            auto=percent(_meetings(kpis, "auto").no_show_rate),
-            human=percent(_meetings(kpis, "human").no_show_rate),
-        ),
-        VIP_FIELD.format(
-            rate=percent(kpis.vip_conversion, 0), booked=vip.booked, escalated=vip.escalations
-        ),
+        *_outcome_fields(kpis),
         SLA_FIELD.format(
             breaches=overall.sla_breaches,
             escalations=overall.escalations,
@@ -209,7 +207,6 @@ def digest_blocks(week: Kpis, before: Kpis, zone: ZoneInfo) -> list[Block]:
     """
     first, last = _days(week, zone)
     now, then = week.overall, before.overall
-    low, high = HEALTHY_BAND
     fields = [
         DIGEST_ESCALATIONS.format(
             escalated=week.escalated,
@@ -232,15 +229,7 @@ def digest_blocks(week: Kpis, before: Kpis, zone: ZoneInfo) -> list[Block]:
             escalations=now.escalations,
             change=count_change(now.sla_breaches, then.sla_breaches),
         ),
-        NO_SHOW_FIELD.format(
-            auto=percent(_meetings(week, "auto").no_show_rate),
-            human=percent(_meetings(week, "human").no_show_rate),
-        ),
-        VIP_FIELD.format(
-            rate=percent(week.vip_conversion, 0),
-            booked=week.route("vip").booked,
-            escalated=week.route("vip").escalations,
-        ),
+        *_outcome_fields(week),
     ]
     rate = DIGEST_RATE.format(
         emoji=verdict_emoji(week.verdict.words),
@@ -255,12 +244,12 @@ def digest_blocks(week: Kpis, before: Kpis, zone: ZoneInfo) -> list[Block]:
             elements=[
                 MarkdownTextObject(
                     text=DIGEST_PERIOD.format(
-                        first=first, last=last, zone=zone.key, low=low, high=high
+                        first=first, last=last, zone=zone.key, band=HEALTHY_BAND_LABEL
                     )
                 )
             ]
         ),
-        SectionBlock(text=MarkdownTextObject(text=clip(rate))),
+        SectionBlock(text=MarkdownTextObject(text=truncate(rate))),
     ]
     drivers = _drivers(week)
     if drivers is not None:

@@ -225,12 +225,6 @@ def test_refusals_from_postmark_and_slack_are_counted_by_provider_status_and_rea
 
 
 @pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
 def reminder_app(
     migrated_db: Database, example_config: Config, clock: FixedClock, twilio: FakeTwilio
 ) -> Iterator[tuple[TestClient, Components]]:

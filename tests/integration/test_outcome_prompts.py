@@ -13,7 +13,6 @@ import calendar
 import logging
 import threading
 import tomllib
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,11 +30,10 @@ from storage.repositories.bookings import NOT_ASKED
 from storage.repositories.outbox import OUTBOX
 from tests.conftest import EXAMPLE_CONFIG, FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
+from tests.integration.conftest import StartApp
 from tests.integration.doubles import Crash, KilledAtPost
 from tests.slack_requests import (
-    BOT_TOKEN,
     SlackHarness,
-    harnesses,
     message_action,
     wait_for,
 )
@@ -52,19 +50,18 @@ BUTTONS = [ActionId.OUTCOME_HELD, ActionId.OUTCOME_NO_SHOW, ActionId.OUTCOME_RES
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    users = [ALICE, BRUNO, OMAR, ZED]
-    with FakeSlack(token=BOT_TOKEN, users=users, usergroups={OPS: [OMAR.id]}) as fake:
-        yield fake
-
-
-StartApp = Callable[..., SlackHarness]
+def slack_users() -> list[FakeUser]:
+    return [ALICE, BRUNO, OMAR, ZED]
 
 
 @pytest.fixture
-def start(database_url: str, fake: FakeSlack, clock: FixedClock) -> Iterator[StartApp]:
-    with harnesses(database_url, fake, clock, paced=False, ops_usergroup=OPS) as start_app:
-        yield start_app
+def slack_usergroups() -> dict[str, list[str]]:
+    return {OPS: [OMAR.id]}
+
+
+@pytest.fixture
+def harness_options() -> dict[str, Any]:
+    return {"paced": False, "ops_usergroup": OPS}
 
 
 @pytest.fixture

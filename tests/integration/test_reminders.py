@@ -38,12 +38,6 @@ DUE = MEETING - timedelta(days=1)  # Phoenix has no DST: 24 h
 
 
 @pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
 def app(
     migrated_db: Database, example_config: Config, clock: FixedClock, twilio: FakeTwilio
 ) -> Iterator[tuple[TestClient, Components]]:

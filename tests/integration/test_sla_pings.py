@@ -10,7 +10,6 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -22,8 +21,9 @@ from handlers.ids import ActionId
 from integrations.sandbox import SandboxChat
 from tests.conftest import FixedClock, post_signed
 from tests.fakes.slack import Call, FakeSlack, FakeUser
+from tests.integration.conftest import StartApp
 from tests.integration.doubles import Crash, KilledAtPost
-from tests.slack_requests import BOT_TOKEN, SlackHarness, harnesses, slack_config, wait_for
+from tests.slack_requests import SlackHarness, slack_config, wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -50,18 +50,13 @@ def urgent(submission_id: str, email: str = "dana@northwind.example") -> dict[st
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack(token=BOT_TOKEN, users=USERS, usergroups={OPS: [OMAR.id]}) as fake:
-        yield fake
-
-
-StartApp = Callable[..., SlackHarness]
+def slack_users() -> list[FakeUser]:
+    return USERS
 
 
 @pytest.fixture
-def start(database_url: str, fake: FakeSlack, clock: FixedClock) -> Iterator[StartApp]:
-    with harnesses(database_url, fake, clock, paced=False) as start_app:
-        yield start_app
+def slack_usergroups() -> dict[str, list[str]]:
+    return {OPS: [OMAR.id]}
 
 
 @pytest.fixture

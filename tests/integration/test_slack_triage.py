@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 import logging
 import time as clock_time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,11 +27,10 @@ from handlers.views import PICK_A_SLOT, SLOT_TAKEN
 from storage.models import BookingStatus
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
+from tests.integration.conftest import StartApp
 from tests.slack_requests import (
-    BOT_TOKEN,
     FORM,
     SlackHarness,
-    harnesses,
     interactive_body,
     wait_for,
 )
@@ -92,18 +90,18 @@ def options(view: dict[str, Any], block_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack(token=BOT_TOKEN, users=USERS, usergroups={OPS: [OMAR.id, PRIYA.id]}) as fake:
-        yield fake
-
-
-StartApp = Callable[..., SlackHarness]
+def slack_users() -> list[FakeUser]:
+    return USERS
 
 
 @pytest.fixture
-def start(database_url: str, fake: FakeSlack, clock: FixedClock) -> Iterator[StartApp]:
-    with harnesses(database_url, fake, clock) as start_app:
-        yield start_app
+def slack_usergroups() -> dict[str, list[str]]:
+    return {OPS: [OMAR.id, PRIYA.id]}
+
+
+@pytest.fixture
+def harness_options() -> dict[str, Any]:
+    return {}  # paced like Slack
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,9 +24,9 @@ from handlers.kpi_blocks import DIGEST_HEADER
 from storage.models import OutboxStatus, RequestStatus
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
+from tests.integration.conftest import StartApp
 from tests.integration.kpi_seed import Seeder
 from tests.integration.kpi_weeks import DIGEST_DUE, seed_fortnight
-from tests.slack_requests import BOT_TOKEN, SlackHarness, harnesses
 
 CHANNEL = "C0ESCALATE"
 OMAR = FakeUser("U0OMAR", "omar@ourco.example")
@@ -37,18 +36,8 @@ FAILED = {"posted": 0, "failed": 1}
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack(token=BOT_TOKEN, users=[OMAR]) as fake:
-        yield fake
-
-
-StartApp = Callable[..., SlackHarness]
-
-
-@pytest.fixture
-def start(database_url: str, fake: FakeSlack, clock: FixedClock) -> Iterator[StartApp]:
-    with harnesses(database_url, fake, clock, paced=False) as start_app:
-        yield start_app
+def slack_users() -> list[FakeUser]:
+    return [OMAR]
 
 
 @pytest.fixture

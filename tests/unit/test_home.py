@@ -15,7 +15,7 @@ from slack_sdk.models.views import View
 from bot.config import Config
 from bot.connection_health import RECONNECT_MICROSOFT
 from bot.dashboard import ConnectionState, Period, RepConnection, rep_connections
-from bot.kpis import Kpis, Meetings
+from bot.settings import Settings
 from handlers.home import (
     CONNECTIONS,
     KPIS_UNAVAILABLE,
@@ -32,9 +32,11 @@ from handlers.home import (
 from handlers.slack_app import SlackServices
 from storage.models import StoredEscalation
 from storage.repositories.connections import Connection
+from tests.unit.kpi_builders import kpis
 
 AT = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 PUBLIC_URL = "https://frontdesk.ourco.example/"
+PUBLIC = Settings(frontdesk_public_url=PUBLIC_URL)
 
 
 def _escalation(request_id: str, kind: str) -> StoredEscalation:
@@ -75,19 +77,7 @@ def _connection(rep: str, provider: str, status: str, reason: str | None = None)
 
 
 def _empty_period(label: str, days: int) -> Period:
-    kpis = Kpis(
-        since=AT - timedelta(days=days),
-        until=AT,
-        as_of=AT,
-        sla_minutes=15,
-        requests=0,
-        in_progress=0,
-        by_route={"auto": 0, "vip": 0, "review": 0, "error": 0},
-        escalations={},
-        meetings={"auto": Meetings(), "human": Meetings()},
-        weeks=(),
-    )
-    return Period(label, kpis)
+    return Period(label, kpis(since=AT - timedelta(days=days), days=days))
 
 
 def validated(view: View) -> dict[str, Any]:
@@ -106,7 +96,7 @@ def test_every_rep_gets_a_connection_state(example_config: Config) -> None:
         _connection("someone-gone@ourco.example", "google", "connected"),  # not a rep now
     ]
 
-    found = {c.rep_email: c for c in rep_connections(example_config, stored, PUBLIC_URL)}
+    found = {c.rep_email: c for c in rep_connections(example_config, stored, PUBLIC)}
 
     assert list(found) == [rep.email for rep in example_config.reps]
     assert found["alice@ourco.example"] == RepConnection(
@@ -133,7 +123,11 @@ def test_every_rep_gets_a_connection_state(example_config: Config) -> None:
 def test_a_broken_microsoft_connection_needs_an_admin(example_config: Config) -> None:
     stored = [_connection("bruno@ourco.example", "microsoft", "broken", "ErrorAccessDenied")]
 
-    [bruno] = [c for c in rep_connections(example_config, stored, "") if c.provider == "microsoft"]
+    [bruno] = [
+        c
+        for c in rep_connections(example_config, stored, Settings(frontdesk_public_url=""))
+        if c.provider == "microsoft"
+    ]
 
     assert bruno.state == ConnectionState.BROKEN and bruno.connect_url is None
     assert connection_line(bruno) == (
@@ -151,7 +145,7 @@ def test_home_lists_kpis_the_viewers_escalations_and_every_connection(
             _connection("alice@ourco.example", "google", "connected"),
             _connection("dmitri@ourco.example", "google", "broken", "invalid_grant"),
         ],
-        PUBLIC_URL,
+        PUBLIC,
     )
     view = home_view(
         [

@@ -5,16 +5,16 @@ the driving reason codes only outside the healthy band, and stay inside Slack's 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
 
-from bot.kpis import HEALTHY, NO_REQUESTS, TOO_PERMISSIVE, TOO_RESTRICTIVE, Kpis, Meetings
+from bot.kpis import HEALTHY, NO_REQUESTS, TOO_PERMISSIVE, TOO_RESTRICTIVE, Meetings
+from handlers.blocks import FIELD_LIMIT
 from handlers.kpi_blocks import (
     DRIVERS_HEADING,
-    FIELD_LIMIT,
     NO_EARLIER_RATE,
     count_change,
     digest_blocks,
@@ -24,9 +24,9 @@ from handlers.kpi_blocks import (
     points_change,
 )
 from storage.repositories.kpis import AGE_LABELS, DurationStats, EscalationFigures
+from tests.unit.kpi_builders import SINCE, kpis
 
 NEW_YORK = ZoneInfo("America/New_York")
-SINCE = datetime(2026, 11, 16, 5, 0, tzinfo=UTC)  # Mon 16 Nov 00:00 EST
 UNTIL = SINCE + timedelta(days=7)
 NONE = (0,) * len(AGE_LABELS)
 
@@ -49,30 +49,6 @@ def figures(
         booked,
         NONE,
         NONE,
-    )
-
-
-def kpis(
-    auto: int = 0,
-    *,
-    review: int = 0,
-    vip: int = 0,
-    escalations: dict[str, EscalationFigures] | None = None,
-    meetings: dict[str, Meetings] | None = None,
-    in_progress: int = 0,
-    since: datetime = SINCE,
-) -> Kpis:
-    return Kpis(
-        since=since,
-        until=since + timedelta(days=7),
-        as_of=since + timedelta(days=7),
-        sla_minutes=15,
-        requests=auto + review + vip,
-        in_progress=in_progress,
-        by_route={"auto": auto, "vip": vip, "review": review, "error": 0},
-        escalations=escalations or {},
-        meetings=meetings or {"auto": Meetings(), "human": Meetings()},
-        weeks=(),
     )
 
 

@@ -12,7 +12,8 @@ import click
 import pytest
 
 from bot.cli import report_period
-from bot.kpis import advice, week_boundaries
+from bot.kpis import week_boundaries
+from bot.reasons import advice
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
