@@ -163,6 +163,9 @@ class KpiQueries:
             statement = _totals(conn.dialect.name, _grouped(conn.dialect.name), sla_seconds)
             for row in conn.execute(statement, params):
                 totals.setdefault(row.grp, _Totals()).add(row)
+                # Every escalation has one route: "all" is their sum, not a third copy.
+                if row.grp.startswith(ROUTE_PREFIX):
+                    totals.setdefault(ALL, _Totals()).add(row)
         return {grp: sums.figures() for grp, sums in totals.items()}
 
     def meetings(self, since: datetime, until: datetime) -> list[MeetingCount]:
@@ -195,8 +198,8 @@ class KpiQueries:
 
 
 def _grouped(dialect: str) -> CTE:
-    """One row per escalation of the cohort and group it counts in ("all", its route, each
-    of its reason codes), with its times to claim and to resolution in seconds.
+    """One row per escalation of the cohort and group it counts in (its route, each of its
+    reason codes), with its times to claim and to resolution in seconds.
     """
     e = ESCALATIONS.c
     as_of = bindparam("as_of", type_=_AT)
@@ -234,7 +237,6 @@ def _grouped(dialect: str) -> CTE:
     reason = _reason_values(dialect, m.reasons)
     folded = case((reason.c.value.like("group_size:%"), "group_size"), else_=reason.c.value)
     return union_all(
-        select(literal(ALL, String).label("grp"), *fields),
         select((literal(ROUTE_PREFIX, String) + m.kind).label("grp"), *fields),
         # A VIP request goes to its owner because of its domain, whatever its notes say:
         # only its vip_domain code counts, or "urgent" would look like a rule to loosen.
