@@ -14,12 +14,14 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session, create_engine
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 _immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
 
@@ -88,6 +90,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        from sqlmodel import Session  # the ORM only where it is used (not by `report`)
+
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
@@ -107,6 +111,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """An ORM write transaction, committed on success."""
+        from sqlmodel import Session
+
         with (
             self._writer(),
             Session(self.engine, expire_on_commit=False) as session,

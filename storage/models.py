@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# Re-exported: the statuses and the UTC column type live apart so that a read-only command
+# (`frontdesk report`) can use them without importing SQLModel.
+from storage.statuses import BookingStatus as BookingStatus
+from storage.statuses import EscalationKind as EscalationKind
+from storage.statuses import MeetingOutcome as MeetingOutcome
+from storage.statuses import OutboxStatus as OutboxStatus
+from storage.statuses import ReminderChannel as ReminderChannel
+from storage.statuses import ReminderStatus as ReminderStatus
+from storage.statuses import RequestStatus as RequestStatus
+from storage.types import UTCDateTime as UTCDateTime
+from storage.types import utcnow as utcnow
+
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id(prefix: str) -> str:
@@ -32,92 +38,12 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{''.join(reversed(chars))}"
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _utc(*, required: bool = False, now: bool = False, index: bool = False) -> Any:
     """A UTC datetime column; `now` defaults it to the current instant."""
     column: Column[datetime] = Column(UTCDateTime(), nullable=not (required or now), index=index)
     if now:
         return Field(default_factory=utcnow, sa_column=column)
     return Field(sa_column=column) if required else Field(default=None, sa_column=column)
-
-
-class RequestStatus(StrEnum):
-    RECEIVED = "received"
-    PROCESSING = "processing"
-    ESCALATED_VIP = "escalated_vip"
-    ESCALATED_MANUAL_REVIEW = "escalated_manual_review"
-    BOOKED_AUTO = "booked_auto"
-    ESCALATED_ON_ERROR = "escalated_on_error"
-
-    @property
-    def is_final(self) -> bool:
-        return self not in (RequestStatus.RECEIVED, RequestStatus.PROCESSING)
-
-
-class EscalationKind(StrEnum):
-    VIP = "vip"
-    MANUAL_REVIEW = "manual_review"
-    ON_ERROR = "on_error"
-
-
-class BookingStatus(StrEnum):
-    RESERVED = "reserved"  # slot held while the calendar insert runs
-    CONFIRMED = "confirmed"
-    RELEASED = "released"  # the insert failed; the slot is free again
-    CANCELLED = "cancelled"
-
-
-class MeetingOutcome(StrEnum):
-    """The host's answer to "Did it happen?" after the meeting (the no-show KPI's source)."""
-
-    HELD = "held"
-    NO_SHOW = "no_show"
-    RESCHEDULED = "rescheduled"
-
-
-class ReminderChannel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
-
-
-class ReminderStatus(StrEnum):
-    PENDING = "pending"  # waiting for due_at (also between retries)
-    SENDING = "sending"  # claimed by one dispatcher until lease_until
-    SENT = "sent"  # the provider accepted it
-    DELIVERED = "delivered"  # the provider's status callback confirmed delivery
-    FAILED = "failed"  # refused for good (unsubscribed, invalid number) or out of retries
-    SKIPPED = "skipped"  # no longer useful (the meeting started, the client opted out)
-    CANCELLED = "cancelled"  # the booking was cancelled
-
-    @property
-    def is_open(self) -> bool:
-        return self in (ReminderStatus.PENDING, ReminderStatus.SENDING)
-
-
-class OutboxStatus(StrEnum):
-    SANDBOXED = "sandboxed"  # recorded instead of sent (sandbox mode)
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class StoredRequest(SQLModel):

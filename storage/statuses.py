@@ -1,0 +1,65 @@
+"""The statuses and kinds stored in the tables (plain enums, no database imports)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    ESCALATED_VIP = "escalated_vip"
+    ESCALATED_MANUAL_REVIEW = "escalated_manual_review"
+    BOOKED_AUTO = "booked_auto"
+    ESCALATED_ON_ERROR = "escalated_on_error"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (RequestStatus.RECEIVED, RequestStatus.PROCESSING)
+
+
+class EscalationKind(StrEnum):
+    VIP = "vip"
+    MANUAL_REVIEW = "manual_review"
+    ON_ERROR = "on_error"
+
+
+class BookingStatus(StrEnum):
+    RESERVED = "reserved"  # slot held while the calendar insert runs
+    CONFIRMED = "confirmed"
+    RELEASED = "released"  # the insert failed; the slot is free again
+    CANCELLED = "cancelled"
+
+
+class MeetingOutcome(StrEnum):
+    """The host's answer to "Did it happen?" after the meeting (the no-show KPI's source)."""
+
+    HELD = "held"
+    NO_SHOW = "no_show"
+    RESCHEDULED = "rescheduled"
+
+
+class ReminderChannel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"  # waiting for due_at (also between retries)
+    SENDING = "sending"  # claimed by one dispatcher until lease_until
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider's status callback confirmed delivery
+    FAILED = "failed"  # refused for good (unsubscribed, invalid number) or out of retries
+    SKIPPED = "skipped"  # no longer useful (the meeting started, the client opted out)
+    CANCELLED = "cancelled"  # the booking was cancelled
+
+    @property
+    def is_open(self) -> bool:
+        return self in (ReminderStatus.PENDING, ReminderStatus.SENDING)
+
+
+class OutboxStatus(StrEnum):
+    SANDBOXED = "sandboxed"  # recorded instead of sent (sandbox mode)
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
