@@ -68,6 +68,7 @@ from bot.cli import report_period
 from bot.config import Config, load_config
 from bot.kpis import compute_kpis
 from storage.db import Database
+from storage.kpi_queries import EscalationFigures, KpiQueries, MeetingCount
 from storage.migrate import upgrade
 from storage.models import (
     Booking,
@@ -79,7 +80,6 @@ from storage.models import (
     RequestStatus,
 )
 from storage.repositories._sql import table
-from storage.repositories.kpis import EscalationFigures, KpiQueries, MeetingCount
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_CONFIG = ROOT.parent / "shared" / "fixtures" / "frontdesk.toml"

@@ -32,6 +32,7 @@ from bot.sms_feedback import SmsFeedback
 from bot.triage import Triage
 from storage.crypto import TokenCipher
 from storage.db import Database
+from storage.kpi_queries import KpiQueries
 from storage.models import utcnow
 from storage.repositories import (
     BookingRepository,
@@ -43,7 +44,6 @@ from storage.repositories import (
     ReminderRepository,
     RequestRepository,
 )
-from storage.repositories.kpis import KpiQueries
 
 if TYPE_CHECKING:
     from bot.scheduler import Scheduler

@@ -246,7 +246,7 @@ def report(
     from bot.kpis import compute_kpis
     from bot.report import render_text
     from storage.db import Database
-    from storage.repositories.kpis import KpiQueries
+    from storage.kpi_queries import KpiQueries
 
     settings = _settings()
     if config_path or settings.frontdesk_config:

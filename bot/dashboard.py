@@ -13,10 +13,10 @@ from bot.config import Config
 from bot.kpis import Kpis, compute_kpis
 from bot.settings import Settings
 from integrations.google_oauth import start_url
+from storage.kpi_queries import KpiQueries
 from storage.models import utcnow
 from storage.repositories import ConnectionRepository
 from storage.repositories.connections import Connection
-from storage.repositories.kpis import KpiQueries
 
 RECENT_PERIODS = (("Last 7 days", 7), ("Last 30 days", 30))
 

@@ -25,9 +25,9 @@ from bot.metrics import count_integration_error
 from bot.sla import failed_tries
 from handlers.kpi_blocks import digest_blocks, digest_text
 from integrations.base import Chat, IntegrationError
+from storage.kpi_queries import KpiQueries
 from storage.models import utcnow
 from storage.repositories import OutboxRepository
-from storage.repositories.kpis import KpiQueries
 from storage.repositories.outbox import DELIVERED
 
 log = logging.getLogger("frontdesk.digest")

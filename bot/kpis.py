@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.availability import local_instant
 from bot.reasons import advice
-from storage.models import EscalationKind, MeetingOutcome, RequestStatus
-from storage.repositories.kpis import (
+from storage.kpi_queries import (
     AGE_LABELS,
     ALL,
     REASON_PREFIX,
@@ -27,6 +26,7 @@ from storage.repositories.kpis import (
     KpiQueries,
     MeetingCount,
 )
+from storage.statuses import EscalationKind, MeetingOutcome, RequestStatus
 
 HEALTHY_BAND = (0.10, 0.15)
 HEALTHY_BAND_LABEL = f"{HEALTHY_BAND[0]:.0%}-{HEALTHY_BAND[1]:.0%}"

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.kpis import Kpis, Meetings
-from storage.repositories.kpis import AGE_LABELS, DurationStats
+from storage.kpi_queries import AGE_LABELS, DurationStats
 
 
 def duration(seconds: float | None) -> str:

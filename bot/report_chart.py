@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.kpis import HEALTHY_BAND, HEALTHY_BAND_LABEL, Kpis
 from bot.report import period_label
-from storage.repositories.kpis import AGE_LABELS
+from storage.kpi_queries import AGE_LABELS
 
 RATE_TITLE = "Human intervention rate per week"
 RESOLUTION_TITLE = "Time to resolution of escalations"

@@ -37,11 +37,11 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.kpis import HEALTHY, NO_REQUESTS, TOO_RESTRICTIVE, as_json, compute_kpis
 from storage.db import Database
+from storage.kpi_queries import KpiQueries
 from storage.models import (
     BookingStatus,
     RequestStatus,
 )
-from storage.repositories.kpis import KpiQueries
 from tests.conftest import EXAMPLE_CONFIG
 from tests.integration.kpi_seed import Seeder
 

@@ -23,7 +23,7 @@ from handlers.kpi_blocks import (
     period_blocks,
     points_change,
 )
-from storage.repositories.kpis import AGE_LABELS, DurationStats, EscalationFigures
+from storage.kpi_queries import AGE_LABELS, DurationStats, EscalationFigures
 from tests.unit.kpi_builders import SINCE, kpis
 
 NEW_YORK = ZoneInfo("America/New_York")

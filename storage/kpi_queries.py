@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
+    JSON,
     ColumnElement,
     Select,
     String,
@@ -27,30 +28,39 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    column,
     func,
     literal,
     or_,
     select,
+    table,
     true,
     union_all,
 )
 
 from storage.db import Database
-from storage.models import (
-    Booking,
-    BookingRequest,
-    BookingStatus,
-    Escalation,
-    EscalationKind,
-    MeetingOutcome,
-    RequestStatus,
-)
-from storage.repositories._sql import table
+from storage.statuses import BookingStatus, EscalationKind, MeetingOutcome, RequestStatus
+from storage.types import UTCDateTime
 
-REQUESTS = table(BookingRequest)
-ESCALATIONS = table(Escalation)
-BOOKINGS = table(Booking)
-_AT = REQUESTS.c.received_at.type
+# The columns the report reads, declared here rather than taken from storage.models: the
+# report then starts without SQLModel (a third of `frontdesk report`'s start-up).
+# tests/unit/test_kpi_tables.py checks them against the models.
+_AT = UTCDateTime()
+REQUESTS = table("booking_request", column("id"), column("status"), column("received_at", _AT))
+ESCALATIONS = table(
+    "escalation",
+    column("request_id"),
+    column("kind"),
+    column("reasons", JSON),
+    column("outcome"),
+    column("sla_pings"),
+    column("created_at", _AT),
+    column("claimed_at", _AT),
+    column("resolved_at", _AT),
+)
+BOOKINGS = table(
+    "booking", column("status"), column("end", _AT), column("booked_by"), column("outcome")
+)
 
 ESCALATED = (
     RequestStatus.ESCALATED_VIP,
