@@ -3,7 +3,7 @@ overall, per route and per reason code), how fast people act (time to claim and 
 resolution), whether meetings happen (no-show rate, auto-booked vs human-handled), VIP
 conversion and SLA breaches, with the healthy-band verdict and what drives it.
 
-The SQL lives in storage/repositories/kpis.py; this module names and judges the figures.
+The SQL lives in storage/kpi_queries.py; this module names and judges the figures.
 Every consumer (`frontdesk report`, the Home tab, the weekly digest) uses `compute_kpis`.
 """
 
