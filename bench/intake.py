@@ -62,7 +62,7 @@ from _machine import (
 )
 
 from bot.config import WEEKDAYS, Config, ConfigError, Rep, load_config, parse_hours
-from bot.signing import signed_headers
+from bot.domain.signing import signed_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # the only host this script talks to

@@ -55,7 +55,7 @@ from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_oth
 from sqlalchemy import delete, text, update
 
 from bot.config import Config, load_config
-from bot.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
+from bot.services.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
 from integrations.sandbox import SandboxChat, SandboxEmail, SandboxSms
 from storage.db import Database
 from storage.migrate import upgrade

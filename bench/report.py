@@ -66,7 +66,7 @@ from sqlalchemy import insert, text
 
 from bot.cli import report_period
 from bot.config import Config, load_config
-from bot.kpis import compute_kpis
+from bot.reports.kpis import compute_kpis
 from storage.db import Database
 from storage.kpi_queries import EscalationFigures, KpiQueries, MeetingCount
 from storage.migrate import upgrade

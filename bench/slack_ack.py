@@ -72,10 +72,10 @@ from _machine import (
 )
 
 from bot.config import Config, ConfigError, load_config
-from bot.relative_time import resolve_relative_start
-from bot.signing import signed_headers
-from bot.triage import ALREADY_CLAIMED
-from handlers.ids import ActionId, BlockId
+from bot.domain.relative_time import resolve_relative_start
+from bot.domain.signing import signed_headers
+from bot.messages.ids import ActionId, BlockId
+from bot.services.triage import ALREADY_CLAIMED
 from handlers.slack_app import SOMETHING_WENT_WRONG
 from storage.db import Database
 from storage.repositories import EscalationRepository

@@ -14,22 +14,22 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from bot.availability_lookup import AvailabilityLookup
-from bot.booking import Booker
 from bot.config import Config
-from bot.connection_health import ConnectionHealth
-from bot.dashboard import Dashboard
-from bot.digest import WeeklyDigest
-from bot.escalation import Escalator
 from bot.metrics import build_registry
-from bot.outcomes import OutcomePrompter
-from bot.processing import RequestProcessor
-from bot.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
-from bot.services import Integrations, build_integrations, mixed_mode_problems
+from bot.providers import Integrations, build_integrations, mixed_mode_problems
+from bot.reports.dashboard import Dashboard
+from bot.services.availability_lookup import AvailabilityLookup
+from bot.services.booking import Booker
+from bot.services.connection_health import ConnectionHealth
+from bot.services.digest import WeeklyDigest
+from bot.services.escalation import Escalator
+from bot.services.outcomes import OutcomePrompter
+from bot.services.processing import RequestProcessor
+from bot.services.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
+from bot.services.sla import SlaPinger
+from bot.services.sms_feedback import SmsFeedback
+from bot.services.triage import Triage
 from bot.settings import Settings
-from bot.sla import SlaPinger
-from bot.sms_feedback import SmsFeedback
-from bot.triage import Triage
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.kpi_queries import KpiQueries

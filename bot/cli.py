@@ -47,7 +47,7 @@ def _config(settings: Settings, path: str | None) -> Config:
 def _components(settings: Settings, config: Config) -> Components:
     """What `serve` and `worker` run on; SQLite is migrated here (one node, no deploy step)."""
     from bot.app import build_components
-    from bot.services import UnavailableIntegrationError
+    from bot.providers import UnavailableIntegrationError
     from storage.migrate import upgrade
 
     if settings.database_url.startswith("sqlite"):
@@ -144,7 +144,7 @@ def db_upgrade() -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def check(config_path: str | None) -> None:
     """Validate the config and probe every integration; exit non-zero on any problem."""
-    from bot.checks import run_checks
+    from bot.reports.checks import run_checks
 
     settings = _settings()
     config = _config(settings, config_path)
@@ -169,8 +169,8 @@ def submit(file: str, url: str) -> None:
     """Sign a JSON request with FRONTDESK_WEBHOOK_SECRET and post it to the intake webhook."""
     import httpx
 
-    from bot.relative_time import resolve_relative_start
-    from bot.signing import signed_headers
+    from bot.domain.relative_time import resolve_relative_start
+    from bot.domain.signing import signed_headers
 
     settings = _settings()
     if settings.frontdesk_webhook_secret is None:
@@ -212,7 +212,7 @@ def report_period(
     """[start, end) for `frontdesk report`: whole days in the business zone, --until
     included; by default the last 30 days up to now.
     """
-    from bot.kpis import local_day_start
+    from bot.reports.kpis import local_day_start
 
     end = local_day_start(_day("--until", until) + timedelta(days=1), zone) if until else now
     start = local_day_start(_day("--since", since), zone) if since else end - timedelta(days=30)
@@ -242,9 +242,9 @@ def report(
     """KPIs: intervention rate and its verdict, time to claim and to resolution, no-shows,
     VIP conversion, SLA breaches. Periods are cohorts of requests by when they arrived.
     """
-    from bot.kpis import as_json as kpis_json
-    from bot.kpis import compute_kpis
-    from bot.report import render_text
+    from bot.reports.kpis import as_json as kpis_json
+    from bot.reports.kpis import compute_kpis
+    from bot.reports.report import render_text
     from storage.db import Database
     from storage.kpi_queries import KpiQueries
 
@@ -264,7 +264,7 @@ def report(
         db.dispose()
     click.echo(json.dumps(kpis_json(kpis), indent=2) if as_json else render_text(kpis, zone))
     if png_path is not None:
-        from bot.report_chart import render_png
+        from bot.reports.chart import render_png
 
         render_png(kpis, png_path, zone)
         click.echo(f"chart written to {png_path}", err=as_json)
@@ -283,8 +283,8 @@ def backtest(
     requests_file: Path, config_path: str | None, against: str | None, as_json: bool
 ) -> None:
     """Replay the gate over historical requests (JSONL) without booking anything."""
-    from bot.backtest import backtest as run_backtest
-    from bot.backtest import render, render_changes
+    from bot.reports.backtest import backtest as run_backtest
+    from bot.reports.backtest import render, render_changes
 
     settings = _settings()
     rules = _config(settings, config_path).gate_rules

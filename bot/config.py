@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.gate import GateRules
+from bot.domain.gate import GateRules
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")

@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 from slack_bolt import App
 from slack_sdk.models.views import View
 
-from bot.availability_query import clock_label, day_label
-from bot.triage import Triage, TriageError, viewer_zone
-from handlers.ids import ActionId, BlockId
-from handlers.modals import (
+from bot.domain.availability_query import clock_label, day_label
+from bot.messages.ids import ActionId, BlockId
+from bot.messages.modals import (
     LOADING_SLOTS,
     ModalContext,
     SlotChoice,
@@ -24,6 +23,7 @@ from handlers.modals import (
     notice_modal,
     resolve_modal,
 )
+from bot.services.triage import Triage, TriageError, viewer_zone
 from handlers.slack_app import SOMETHING_WENT_WRONG, SlackServices, once, request_id_of
 from integrations.base import Chat, IntegrationError
 from storage.models import StoredRequest

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from handlers.ids import Command
+from bot.messages.ids import Command
 from handlers.slack_app import SlackServices, once
 
 

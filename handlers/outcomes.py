@@ -10,8 +10,8 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.triage import TriageError
-from handlers.blocks import OUTCOME_BY_ACTION
+from bot.messages.blocks import OUTCOME_BY_ACTION
+from bot.services.triage import TriageError
 from handlers.slack_app import SlackServices, once
 
 NOT_A_MEETING = "This button does not name a meeting."

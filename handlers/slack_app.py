@@ -16,12 +16,12 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.availability_lookup import AvailabilityLookup
 from bot.config import Config
-from bot.dashboard import Dashboard
-from bot.outcomes import OutcomePrompter
+from bot.reports.dashboard import Dashboard
+from bot.services.availability_lookup import AvailabilityLookup
+from bot.services.outcomes import OutcomePrompter
+from bot.services.triage import Triage, TriageError
 from bot.settings import Settings
-from bot.triage import Triage, TriageError
 from integrations.base import Chat, IntegrationError
 from integrations.slack import build_slack_client
 from storage.repositories import ConnectionRepository, InteractionRepository

@@ -12,11 +12,11 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.booking import Unavailable
-from bot.reasons import describe
-from bot.triage import TriageError
-from handlers.ids import ActionId, BlockId, CallbackId, Outcome
-from handlers.modals import WORKING, ModalContext, notice_modal
+from bot.domain.reasons import describe
+from bot.messages.ids import ActionId, BlockId, CallbackId, Outcome
+from bot.messages.modals import WORKING, ModalContext, notice_modal
+from bot.services.booking import Unavailable
+from bot.services.triage import TriageError
 from handlers.slack_app import SlackServices
 from integrations.base import IntegrationError
 from storage.models import StoredBooking, StoredRequest

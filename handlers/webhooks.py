@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.app import Components
-from bot.intake import FieldError, IntakeForm, IntakeValidationError, validate_request
-from bot.processing import StillProcessing, Submitted
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from bot.domain.intake import FieldError, IntakeForm, IntakeValidationError, validate_request
+from bot.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from bot.services.processing import StillProcessing, Submitted
 from handlers.deps import Parts
 from handlers.errors import error_response
 

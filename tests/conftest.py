@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 
 from bot.app import Components, build_components, create_app
 from bot.config import Config, load_config
+from bot.domain.signing import signed_headers
 from bot.settings import Settings
-from bot.signing import signed_headers
 from integrations.base import CalendarProvider, Chat, EmailSender
 from storage.db import Database
 from storage.migrate import upgrade

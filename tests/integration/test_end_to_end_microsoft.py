@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 
 from bot.app import Components, build_components, create_app
 from bot.config import load_config
-from bot.confirmation import INVITE_FROM_REP
-from bot.connection_health import RECONNECT_MICROSOFT
-from bot.reasons import SLOT_UNAVAILABLE
-from bot.services import build_integrations
+from bot.domain.reasons import SLOT_UNAVAILABLE
+from bot.messages.confirmation import INVITE_FROM_REP
+from bot.providers import build_integrations
+from bot.services.connection_health import RECONNECT_MICROSOFT
 from integrations.microsoft import MicrosoftCalendar
 from integrations.slack import SlackChat
 from storage.db import Database

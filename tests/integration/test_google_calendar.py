@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.availability import slot_problem
 from bot.config import Config, Rep
+from bot.domain.slots import slot_problem
 from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError, Interval
 from integrations.google import (
     FREEBUSY_MAX_RANGE,

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.app import build_components, create_app
 from bot.config import Config
-from bot.services import Integrations
+from bot.providers import Integrations
 from integrations import google_oauth
 from integrations.base import Interval
 from integrations.google import GoogleCalendar

@@ -35,7 +35,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.kpis import HEALTHY, NO_REQUESTS, TOO_RESTRICTIVE, as_json, compute_kpis
+from bot.reports.kpis import HEALTHY, NO_REQUESTS, TOO_RESTRICTIVE, as_json, compute_kpis
 from storage.db import Database
 from storage.kpi_queries import KpiQueries
 from storage.models import (

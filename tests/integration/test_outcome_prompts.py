@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from bot.outcomes import NUDGE_AFTER, ONLY_THE_HOST_OR_OPS, PROMPT_LEASE, OutcomePrompter
-from bot.sla import MAX_POST_TRIES
-from handlers.blocks import OUTCOME_NUDGE, OUTCOME_QUESTION
-from handlers.ids import ActionId
+from bot.messages.blocks import OUTCOME_NUDGE, OUTCOME_QUESTION
+from bot.messages.ids import ActionId
+from bot.services.outcomes import NUDGE_AFTER, ONLY_THE_HOST_OR_OPS, PROMPT_LEASE, OutcomePrompter
+from bot.services.sla import MAX_POST_TRIES
 from integrations.slack import STALE_CLAIM
 from storage.models import MeetingOutcome, OutboxStatus, StoredBooking, StoredRequest
 from storage.repositories.bookings import NOT_ASKED

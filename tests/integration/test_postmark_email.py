@@ -20,7 +20,7 @@ import pytest
 from icalendar import Calendar
 from postmarker.core import PostmarkClient
 
-from bot.confirmation import render_confirmation
+from bot.messages.confirmation import render_confirmation
 from integrations.base import Confirmation, IntegrationError
 from integrations.postmark import CONFIRMATION_TAG, PostmarkEmail
 from storage.db import Database

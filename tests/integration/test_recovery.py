@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.intake import validate_request
+from bot.domain.intake import validate_request
 from storage.models import BookingRequest, BookingStatus
 from tests.conftest import post_signed
 from tests.integration.doubles import FINAL_STATUSES, Crash, body_sha, outbox

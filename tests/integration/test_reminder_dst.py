@@ -12,8 +12,8 @@ import pytest
 from freezegun import freeze_time
 
 from bot.app import build_components
-from bot.booking import Booked
 from bot.config import Config
+from bot.services.booking import Booked
 from storage.db import Database
 from storage.models import ReminderChannel, StoredRequest
 from tests.conftest import make_settings

@@ -21,8 +21,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import Components
 from bot.config import Config
-from bot.reminder_dispatch import ReminderDispatcher
-from bot.reminders import plan_reminders, render_sms
+from bot.domain.reminders import plan_reminders, render_sms
+from bot.services.reminder_dispatch import ReminderDispatcher
 from integrations.base import TextMessage
 from storage.db import Database
 from storage.models import ReminderChannel, ReminderStatus, StoredReminder, utcnow

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.processing import CALENDAR_FAILED_DETAIL, EMAIL_FAILED_DETAIL
+from bot.services.processing import CALENDAR_FAILED_DETAIL, EMAIL_FAILED_DETAIL
 from integrations.base import IntegrationError
 from storage.models import BookingStatus
 from tests.conftest import post_signed

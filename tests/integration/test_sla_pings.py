@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.sla import SLA_MULTIPLES, SlaPinger
-from handlers.ids import ActionId
+from bot.messages.ids import ActionId
+from bot.services.sla import SLA_MULTIPLES, SlaPinger
 from integrations.sandbox import SandboxChat
 from tests.conftest import FixedClock, post_signed
 from tests.fakes.slack import Call, FakeSlack, FakeUser

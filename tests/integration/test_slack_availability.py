@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.availability_lookup import NOT_A_REP, SKIPPED_REPS
-from bot.availability_query import AVAILABILITY_USAGE, BARE_NUMBER
+from bot.domain.availability_query import AVAILABILITY_USAGE, BARE_NUMBER
+from bot.services.availability_lookup import NOT_A_REP, SKIPPED_REPS
 from storage.migrate import upgrade
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser

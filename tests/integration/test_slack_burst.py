@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import pytest
 
-from bot.escalation import INLINE_POST_WAIT
+from bot.services.escalation import INLINE_POST_WAIT
 from integrations.slack import SlackChat
 from storage.migrate import upgrade
 from tests.conftest import FixedClock

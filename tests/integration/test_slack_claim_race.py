@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from bot.triage import ALREADY_CLAIMED
-from handlers.ids import ActionId
+from bot.messages.ids import ActionId
+from bot.services.triage import ALREADY_CLAIMED
 from storage.migrate import upgrade
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reasons import describe
+from bot.domain.reasons import describe
+from bot.messages.ids import ActionId, BlockId, CallbackId, Outcome
 from bot.scheduler import upkeep
-from bot.triage import ALREADY_CLAIMED, ALREADY_RESOLVED, NOT_ALLOWED
+from bot.services.triage import ALREADY_CLAIMED, ALREADY_RESOLVED, NOT_ALLOWED
 from handlers.actions import REP_CALENDAR_UNREADABLE
-from handlers.ids import ActionId, BlockId, CallbackId, Outcome
 from handlers.slack_events import SLACK_NOT_CONFIGURED
 from handlers.views import PICK_A_SLOT, SLOT_TAKEN
 from storage.models import BookingStatus

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from bot.booking import Unavailable
 from bot.scheduler import ABANDONED_HOLD, upkeep
+from bot.services.booking import Unavailable
 from integrations.base import Probe
 from storage.models import BookingStatus, StoredBooking, utcnow
 from storage.repositories.bookings import BOOKINGS
@@ -83,9 +83,9 @@ def test_upkeep_releases_a_persons_hold_abandoned_by_a_dead_process(make_app) ->
 
 
 def test_resolving_waits_for_a_booking_in_progress_but_not_for_an_abandoned_one(make_app) -> None:
-    from bot.booking import STALE_HOLD
-    from bot.triage import BOOKING_IN_PROGRESS, TriageError
-    from handlers.ids import Outcome
+    from bot.messages.ids import Outcome
+    from bot.services.booking import STALE_HOLD
+    from bot.services.triage import BOOKING_IN_PROGRESS, TriageError
     from tests.slack_requests import slack_config
 
     client, components = make_app(slack_config())  # no ops group: anyone may act

@@ -19,8 +19,15 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.digest import DIGEST_TRIES, GAVE_UP, NOT_POSTED, RETRY_STEP, WeeklyDigest, dedupe_key
-from handlers.kpi_blocks import DIGEST_HEADER
+from bot.messages.kpi_blocks import DIGEST_HEADER
+from bot.services.digest import (
+    DIGEST_TRIES,
+    GAVE_UP,
+    NOT_POSTED,
+    RETRY_STEP,
+    WeeklyDigest,
+    dedupe_key,
+)
 from storage.models import OutboxStatus, RequestStatus
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.kpis import Kpis, Meetings
+from bot.reports.kpis import Kpis, Meetings
 from storage.kpi_queries import EscalationFigures
 
 SINCE = datetime(2026, 11, 16, 5, 0, tzinfo=UTC)  # Mon 16 Nov 00:00 EST

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.availability import slot_problem, working_windows
 from bot.config import Rep
+from bot.domain.slots import slot_problem, working_windows
 from integrations.base import Interval
 from tests.unit._support import make_booking, make_rep
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.availability import free_slots
-from bot.availability_query import (
+from bot.config import Rep
+from bot.domain.availability_query import (
     AVAILABILITY_USAGE,
     BARE_NUMBER,
     DAY_WITHOUT_SLOTS,
@@ -30,7 +30,7 @@ from bot.availability_query import (
     render_availability,
     team_slots,
 )
-from bot.config import Rep
+from bot.domain.slots import free_slots
 from integrations.base import Interval
 from tests.unit._support import make_booking, make_rep
 

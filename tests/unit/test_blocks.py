@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import ActionsBlock, Block, HeaderBlock, SectionBlock
 
-from bot.reasons import NO_TIME_SELECTED, SLOT_UNAVAILABLE, describe
-from handlers.blocks import (
+from bot.domain.reasons import NO_TIME_SELECTED, SLOT_UNAVAILABLE, describe
+from bot.messages.blocks import (
     HEADERS,
     NO_TIME,
     SECTION_LIMIT,
@@ -20,7 +20,7 @@ from handlers.blocks import (
     escalation_text,
     slack_date,
 )
-from handlers.ids import ActionId
+from bot.messages.ids import ActionId
 from storage.models import EscalationKind
 
 REQUEST_ID = "req_01jd3k9x2m4q8r7s6t5v4w3y2z"

@@ -17,8 +17,8 @@ from freezegun import freeze_time
 from sqlalchemy import create_engine, inspect
 
 from bot import cli
-from bot.relative_time import resolve_relative_start
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from bot.domain.relative_time import resolve_relative_start
+from bot.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.conftest import EXAMPLE_CONFIG
 
 SECRET = "cli-test-secret"

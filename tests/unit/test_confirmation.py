@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from icalendar import Calendar, Component
 
-from bot.confirmation import (
+from bot.messages.confirmation import (
     ICS_CONTENT_TYPE,
     ICS_FILENAME,
     RESCHEDULE_HINT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.gate import (
+from bot.domain.gate import (
     GateDecision,
     GateInput,
     GateRules,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.gate import GateInput, GateRules, Route, decide
+from bot.domain.gate import GateInput, GateRules, Route, decide
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 REQUESTS_FILE = FIXTURES / "requests.jsonl"

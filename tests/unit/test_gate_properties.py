@@ -7,7 +7,7 @@ import string
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.gate import group_size, matched_keywords, vip_domain_for
+from bot.domain.gate import group_size, matched_keywords, vip_domain_for
 
 # No example database: these runs must not leave files in the repository.
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, database=None)

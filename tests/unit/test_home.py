@@ -13,8 +13,8 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot.config import Config
-from bot.connection_health import RECONNECT_MICROSOFT
-from bot.dashboard import ConnectionState, Period, RepConnection, rep_connections
+from bot.reports.dashboard import ConnectionState, Period, RepConnection, rep_connections
+from bot.services.connection_health import RECONNECT_MICROSOFT
 from bot.settings import Settings
 from handlers.home import (
     CONNECTIONS,

@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
 
-from bot.kpis import HEALTHY, NO_REQUESTS, TOO_PERMISSIVE, TOO_RESTRICTIVE, Meetings
-from handlers.blocks import FIELD_LIMIT
-from handlers.kpi_blocks import (
+from bot.messages.blocks import FIELD_LIMIT
+from bot.messages.kpi_blocks import (
     DRIVERS_HEADING,
     NO_EARLIER_RATE,
     count_change,
@@ -23,6 +22,7 @@ from handlers.kpi_blocks import (
     period_blocks,
     points_change,
 )
+from bot.reports.kpis import HEALTHY, NO_REQUESTS, TOO_PERMISSIVE, TOO_RESTRICTIVE, Meetings
 from storage.kpi_queries import AGE_LABELS, DurationStats, EscalationFigures
 from tests.unit.kpi_builders import SINCE, kpis
 

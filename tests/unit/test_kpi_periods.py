@@ -12,8 +12,8 @@ import click
 import pytest
 
 from bot.cli import report_period
-from bot.kpis import week_boundaries
-from bot.reasons import advice
+from bot.domain.reasons import advice
+from bot.reports.kpis import week_boundaries
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

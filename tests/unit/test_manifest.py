@@ -17,9 +17,9 @@ import yaml
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.app import build_components, build_slack_app
-from handlers.blocks import EscalationView, MeetingView, escalation_blocks, outcome_blocks
-from handlers.ids import ActionId, CallbackId, Command
-from handlers.modals import ModalContext, SlotChoice, book_modal, resolve_modal
+from bot.messages.blocks import EscalationView, MeetingView, escalation_blocks, outcome_blocks
+from bot.messages.ids import ActionId, CallbackId, Command
+from bot.messages.modals import ModalContext, SlotChoice, book_modal, resolve_modal
 from storage.migrate import upgrade
 from storage.models import EscalationKind
 from tests.conftest import ROOT, make_settings

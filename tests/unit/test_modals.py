@@ -15,9 +15,9 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers.blocks import EscalationView, TicketState, escalation_blocks, slack_date
-from handlers.ids import OUTCOME_LABELS, ActionId, BlockId, CallbackId, Outcome
-from handlers.modals import (
+from bot.messages.blocks import EscalationView, TicketState, escalation_blocks, slack_date
+from bot.messages.ids import OUTCOME_LABELS, ActionId, BlockId, CallbackId, Outcome
+from bot.messages.modals import (
     LOADING_SLOTS,
     MAX_SLOT_OPTIONS,
     NO_SLOTS,

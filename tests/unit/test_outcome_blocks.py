@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.sla import level_reached
-from handlers.blocks import (
+from bot.messages.blocks import (
     OUTCOME_BY_ACTION,
     OUTCOME_CHANGE_HINT,
     OUTCOME_NUDGE,
@@ -26,7 +25,8 @@ from handlers.blocks import (
     sla_ping_text,
     waited_label,
 )
-from handlers.ids import ActionId
+from bot.messages.ids import ActionId
+from bot.services.sla import level_reached
 from storage.models import MeetingOutcome
 
 START = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # 16:00 in New York

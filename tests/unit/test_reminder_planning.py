@@ -9,7 +9,7 @@ import pytest
 from freezegun import freeze_time
 
 from bot.config import RemindersConfig
-from bot.reminders import (
+from bot.domain.reminders import (
     BOOKED_INSIDE_WINDOW,
     due_time,
     plan_reminders,

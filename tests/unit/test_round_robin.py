@@ -7,9 +7,9 @@ from typing import cast
 
 import pytest
 
-from bot.booking import Booker
 from bot.config import Config
-from bot.services import Integrations
+from bot.providers import Integrations
+from bot.services.booking import Booker
 from storage.models import BookingRequest
 from storage.repositories import BookingRepository
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.logs import JsonFormatter, mask_email
-from bot.signing import (
+from bot.domain.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     SignatureError,
@@ -21,6 +20,7 @@ from bot.signing import (
     signed_headers,
     verify,
 )
+from bot.logs import JsonFormatter, mask_email
 
 SECRET = "s3cret"
 BODY = b'{"email": "dana@majorclient.com", "name": "Dana"}'

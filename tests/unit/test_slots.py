@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.availability import (
+from bot.config import BookingConfig, Rep
+from bot.domain.slots import (
     first_free_rep,
     format_slot,
     free_slots,
@@ -22,7 +23,6 @@ from bot.availability import (
     slots_by_local_day,
     working_windows,
 )
-from bot.config import BookingConfig, Rep
 from integrations.base import Interval
 from tests.unit._support import make_booking, make_rep
 

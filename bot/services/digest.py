@@ -20,10 +20,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.config import Config
-from bot.kpis import Kpis, compute_kpis, local_day_start
+from bot.messages.kpi_blocks import digest_blocks, digest_text
 from bot.metrics import count_integration_error
-from bot.sla import failed_tries
-from handlers.kpi_blocks import digest_blocks, digest_text
+from bot.reports.kpis import Kpis, compute_kpis, local_day_start
+from bot.services.sla import failed_tries
 from integrations.base import Chat, IntegrationError
 from storage.kpi_queries import KpiQueries
 from storage.models import utcnow

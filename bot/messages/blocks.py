@@ -18,8 +18,8 @@ from slack_sdk.models.blocks import (
     UserSelectElement,
 )
 
-from bot.reasons import describe
-from handlers.ids import OUTCOME_LABELS, ActionId, BlockId, Outcome
+from bot.domain.reasons import describe
+from bot.messages.ids import OUTCOME_LABELS, ActionId, BlockId, Outcome
 from storage.models import EscalationKind, MeetingOutcome
 
 HEADERS = {

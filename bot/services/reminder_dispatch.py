@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Config
+from bot.domain.reminders import render_email, render_sms, sms_allowed
 from bot.metrics import count_integration_error, count_reminder_send
-from bot.reminders import render_email, render_sms, sms_allowed
 from integrations.base import (
     Chat,
     EmailSender,

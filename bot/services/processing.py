@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.booking import Booked, Booker, Unavailable
 from bot.config import Config
-from bot.escalation import Escalator
-from bot.gate import GateDecision, GateInput, Route, decide
-from bot.intake import ValidRequest
+from bot.domain.gate import GateDecision, GateInput, Route, decide
+from bot.domain.intake import ValidRequest
+from bot.services.booking import Booked, Booker, Unavailable
+from bot.services.escalation import Escalator
 from integrations.base import IntegrationError
 from storage.models import EscalationKind, RequestStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import RequestRepository

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.availability import local_instant
-from bot.reasons import advice
+from bot.domain.reasons import advice
+from bot.domain.slots import local_instant
 from storage.kpi_queries import (
     AGE_LABELS,
     ALL,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.gate import GateDecision, GateInput, GateRules, Route, decide
+from bot.domain.gate import GateDecision, GateInput, GateRules, Route, decide
 
 
 @dataclass(frozen=True)

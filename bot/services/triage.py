@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.availability import display_step, free_slots, local_instant
-from bot.booking import STALE_HOLD, Booked, Booker, Unavailable
 from bot.config import Config
-from bot.escalation import escalation_view
-from handlers.blocks import TicketState, escalation_blocks, escalation_text, slack_date
-from handlers.ids import Outcome
+from bot.domain.slots import display_step, free_slots, local_instant
+from bot.messages.blocks import TicketState, escalation_blocks, escalation_text, slack_date
+from bot.messages.ids import Outcome
+from bot.services.booking import STALE_HOLD, Booked, Booker, Unavailable
+from bot.services.escalation import escalation_view
 from integrations.base import Chat, IntegrationError, Interval, SlackProfile
 from storage.models import (
     BookingStatus,

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 
 from bot.config import Config, Rep
-from bot.reasons import PROVIDER_NAMES
+from bot.domain.reasons import PROVIDER_NAMES
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, ConnectionBrokenError
 from storage.repositories import ConnectionRepository

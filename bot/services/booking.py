@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.availability import busy_problem, timing_problem
 from bot.config import Config, Rep
-from bot.confirmation import render_confirmation
-from bot.connection_health import ConnectionHealth, broken_reason_code
+from bot.domain.reminders import plan_reminders
+from bot.domain.slots import busy_problem, timing_problem
+from bot.messages.confirmation import render_confirmation
 from bot.metrics import count_integration_error
-from bot.reminders import plan_reminders
-from bot.services import Integrations
+from bot.providers import Integrations
+from bot.services.connection_health import ConnectionHealth, broken_reason_code
 from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError, Interval
 from storage.models import BookingStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import BookingRepository

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.config import Config
-from bot.escalation import OWNER_UNREACHABLE_ERRORS
-from bot.sla import out_of_tries
-from bot.triage import TriageError, UsergroupCache
-from handlers.blocks import MeetingView, OutcomeAnswer, outcome_blocks, outcome_text
+from bot.messages.blocks import MeetingView, OutcomeAnswer, outcome_blocks, outcome_text
+from bot.services.escalation import OWNER_UNREACHABLE_ERRORS
+from bot.services.sla import out_of_tries
+from bot.services.triage import TriageError, UsergroupCache
 from integrations.base import Chat, IntegrationError
 from storage.models import MeetingOutcome, StoredBooking, utcnow
 from storage.repositories import BookingRepository, OutboxRepository, RequestRepository

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import inspect
 
 from bot.config import Config
-from bot.services import (
+from bot.providers import (
     Integrations,
     UnavailableIntegrationError,
     build_integrations,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.availability import free_slots, local_instant, slots_by_local_day
 from bot.config import BookingConfig, Rep
+from bot.domain.slots import free_slots, local_instant, slots_by_local_day
 from integrations.base import Interval
 
 AVAILABILITY_USAGE = (

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.availability import display_step, free_slots
-from bot.availability_query import (
+from bot.config import Config, Rep
+from bot.domain.availability_query import (
     AvailabilityQuery,
     AvailabilityUsageError,
     parse_availability_args,
@@ -19,9 +19,9 @@ from bot.availability_query import (
     render_availability,
     team_slots,
 )
-from bot.config import Config, Rep
-from bot.services import Integrations
-from bot.triage import viewer_profile, zone_or
+from bot.domain.slots import display_step, free_slots
+from bot.providers import Integrations
+from bot.services.triage import viewer_profile, zone_or
 from integrations.base import IntegrationError, Interval
 from storage.models import utcnow
 

@@ -21,8 +21,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handlers.blocks import escape
-from handlers.ids import OUTCOME_LABELS, ActionId, BlockId, CallbackId
+from bot.messages.blocks import escape
+from bot.messages.ids import OUTCOME_LABELS, ActionId, BlockId, CallbackId
 
 MAX_SLOT_OPTIONS = 100  # Slack's limit per select, across option groups
 NO_SLOTS = "No free slot for this rep and duration in the next {days} days."

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.kpis import HEALTHY_BAND, HEALTHY_BAND_LABEL, Kpis
-from bot.report import period_label
+from bot.reports.kpis import HEALTHY_BAND, HEALTHY_BAND_LABEL, Kpis
+from bot.reports.report import period_label
 from storage.kpi_queries import AGE_LABELS
 
 RATE_TITLE = "Human intervention rate per week"

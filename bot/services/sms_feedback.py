@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.reminder_dispatch import SENT_NOT_DELIVERED, UNSUBSCRIBED, ReminderDispatcher
+from bot.services.reminder_dispatch import SENT_NOT_DELIVERED, UNSUBSCRIBED, ReminderDispatcher
 from storage.models import ReminderChannel, ReminderStatus, StoredReminder, utcnow
 from storage.repositories import OptOutRepository, ReminderRepository, RequestRepository
 

@@ -11,9 +11,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.availability import local_instant
 from bot.config import RemindersConfig
-from bot.confirmation import RESCHEDULE_HINT, VIDEO_LINE, local_time_label
+from bot.domain.slots import local_instant
+from bot.messages.confirmation import RESCHEDULE_HINT, VIDEO_LINE, local_time_label
 from integrations.base import Confirmation
 from storage.models import ReminderChannel
 from storage.repositories import PlannedReminder

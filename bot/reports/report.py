@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.kpis import Kpis, Meetings
+from bot.reports.kpis import Kpis, Meetings
 from storage.kpi_queries import AGE_LABELS, DurationStats
 
 

@@ -16,15 +16,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.kpis import (
-    HEALTHY_BAND_LABEL,
-    NO_REQUESTS,
-    TOO_PERMISSIVE,
-    TOO_RESTRICTIVE,
-    Kpis,
-)
-from bot.report import duration, percent
-from handlers.blocks import FIELD_LIMIT, escape, truncate
+from bot.messages.blocks import FIELD_LIMIT, escape, truncate
+from bot.reports.kpis import HEALTHY_BAND_LABEL, NO_REQUESTS, TOO_PERMISSIVE, TOO_RESTRICTIVE, Kpis
+from bot.reports.report import duration, percent
 
 VERDICT_EMOJI = {
     TOO_RESTRICTIVE: ":large_orange_circle:",

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Config
-from bot.kpis import Kpis, compute_kpis
+from bot.reports.kpis import Kpis, compute_kpis
 from bot.settings import Settings
 from integrations.google_oauth import start_url
 from storage.kpi_queries import KpiQueries
