@@ -55,12 +55,11 @@ from typing import Any, TypeVar
 from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
 from cryptography.fernet import Fernet
 
-from bot.config import WEEKDAYS, BookingConfig, Rep
-from bot.domain.availability_query import team_slots
-from bot.domain.slots import free_slots, slot_problem, working_windows
+from bot.domain.config import WEEKDAYS, BookingConfig, Rep
+from bot.domain.intervals import Interval
+from bot.domain.slots import free_slots, slot_problem, team_slots, working_windows
 from bot.services.availability_lookup import TEAM_LOOKUPS
 from bot.settings import Settings
-from integrations.base import Interval
 from integrations.google import (
     FREEBUSY_MAX_CALENDARS,
     FREEBUSY_MAX_RANGE,

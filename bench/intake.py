@@ -61,7 +61,8 @@ from _machine import (
     usable_cores,
 )
 
-from bot.config import WEEKDAYS, Config, ConfigError, Rep, load_config, parse_hours
+from bot.config import ConfigError, load_config
+from bot.domain.config import WEEKDAYS, Config, Rep, parse_hours
 from bot.domain.signing import signed_headers
 
 ROOT = Path(__file__).resolve().parent.parent

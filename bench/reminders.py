@@ -54,7 +54,8 @@ from _databases import (
 from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
 from sqlalchemy import delete, text, update
 
-from bot.config import Config, load_config
+from bot.config import load_config
+from bot.domain.config import Config
 from bot.services.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
 from integrations.sandbox import SandboxChat, SandboxEmail, SandboxSms
 from storage.db import Database

@@ -65,7 +65,8 @@ from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_oth
 from sqlalchemy import insert, text
 
 from bot.cli import report_period
-from bot.config import Config, load_config
+from bot.config import load_config
+from bot.domain.config import Config
 from bot.reports.kpis import compute_kpis
 from storage.db import Database
 from storage.kpi_queries import EscalationFigures, KpiQueries, MeetingCount

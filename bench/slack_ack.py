@@ -71,7 +71,8 @@ from _machine import (
     machine_summary,
 )
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import ConfigError, load_config
+from bot.domain.config import Config
 from bot.domain.relative_time import resolve_relative_start
 from bot.domain.signing import signed_headers
 from bot.messages.ids import ActionId, BlockId

@@ -14,9 +14,9 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.metrics import build_registry
-from bot.providers import Integrations, build_integrations, mixed_mode_problems
+from bot.providers import build_integrations
 from bot.reports.dashboard import Dashboard
 from bot.services.availability_lookup import AvailabilityLookup
 from bot.services.booking import Booker
@@ -30,6 +30,7 @@ from bot.services.sla import SlaPinger
 from bot.services.sms_feedback import SmsFeedback
 from bot.services.triage import Triage
 from bot.settings import Settings
+from integrations.bundle import Integrations, mixed_mode_problems
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.kpi_queries import KpiQueries

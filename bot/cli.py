@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.config import Config, ConfigError, SlackConfig, load_config
+from bot.config import ConfigError, load_config
+from bot.domain.config import Config, SlackConfig
 from bot.logs import configure_logging
 from bot.settings import Settings
 

@@ -4,13 +4,10 @@ client for every service whose credentials are set, the sandbox for the others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from slack_sdk import WebClient
-
-from bot.config import Config, Rep
+from bot.domain.config import Config
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, EmailSender, SmsSender
+from integrations.bundle import Integrations
 from integrations.google import GoogleCalendar
 from integrations.microsoft import MicrosoftCalendar
 from integrations.postmark import PostmarkEmail
@@ -22,26 +19,6 @@ from storage.repositories import BookingRepository, ConnectionRepository, Outbox
 
 class UnavailableIntegrationError(Exception):
     """Credentials that cannot be used as given (half set, or missing what they need)."""
-
-
-@dataclass(frozen=True)
-class Integrations:
-    calendars: dict[str, CalendarProvider]  # by rep.provider
-    email: EmailSender
-    chat: Chat
-    sms: SmsSender
-    slack_client: WebClient | None = None  # the real Slack's client, shared with Bolt
-
-    def calendar_for(self, rep: Rep) -> CalendarProvider:
-        return self.calendars[rep.provider]
-
-    def modes(self) -> dict[str, str]:
-        """Service -> implementation name, for the start-up log line and `frontdesk check`."""
-        modes = {f"calendar:{key}": provider.name for key, provider in self.calendars.items()}
-        modes["email"] = self.email.name
-        modes["slack"] = self.chat.name
-        modes["sms"] = self.sms.name
-        return modes
 
 
 # Each service's variables: all of them mean "use the real thing", some of them is a mistake.
@@ -95,26 +72,3 @@ def build_integrations(
     chat: Chat = SlackChat(slack_client, outbox) if slack_client else SandboxChat(outbox)
     sms: SmsSender = TwilioSms(settings) if settings.twilio_configured else SandboxSms(outbox)
     return Integrations(calendars, email, chat, sms, slack_client)
-
-
-def mixed_mode_problems(config: Config, integrations: Integrations) -> list[str]:
-    """Real and sandboxed services that would not add up for a client: a real confirmation
-    of a meeting booked only in the sandbox, or a real meeting the client never hears of.
-    """
-    email_real = integrations.email.name != "sandbox"
-    problems = []
-    for rep in config.reps:
-        calendar_real = integrations.calendar_for(rep).name != "sandbox"
-        if email_real and not calendar_real:
-            problems.append(
-                f"{rep.email}'s {rep.provider} calendar is in sandbox mode but emails are real: "
-                "clients would be confirmed for meetings that exist nowhere; configure "
-                f"{rep.provider} or remove the rep"
-            )
-        elif calendar_real and not email_real:
-            problems.append(
-                f"{rep.email}'s meetings are booked on the real {rep.provider} calendar but "
-                "emails are in sandbox mode: clients would never be confirmed; set "
-                "POSTMARK_SERVER_TOKEN and POSTMARK_FROM"
-            )
-    return problems

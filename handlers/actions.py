@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from slack_bolt import App
 from slack_sdk.models.views import View
 
-from bot.domain.availability_query import clock_label, day_label
+from bot.messages.availability import clock_label, day_label
 from bot.messages.ids import ActionId, BlockId
 from bot.messages.modals import (
     LOADING_SLOTS,

@@ -20,10 +20,10 @@ from slack_sdk.models.views import View
 
 from bot.domain.reasons import PROVIDER_NAMES
 from bot.messages.blocks import HEADERS, SECTION_LIMIT, escape, slack_date, truncate
+from bot.messages.connections import RECONNECT_MICROSOFT
 from bot.messages.kpi_blocks import period_blocks
 from bot.reports.dashboard import ConnectionState, Period, RepConnection
 from bot.reports.kpis import HEALTHY_BAND_LABEL
-from bot.services.connection_health import RECONNECT_MICROSOFT
 from handlers.slack_app import SlackServices, once
 from integrations.base import Chat, IntegrationError
 from storage.models import EscalationKind, StoredEscalation

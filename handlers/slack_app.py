@@ -16,7 +16,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.reports.dashboard import Dashboard
 from bot.services.availability_lookup import AvailabilityLookup
 from bot.services.outcomes import OutcomePrompter

@@ -13,13 +13,14 @@ from typing import Any
 from slack_bolt import App
 
 from bot.domain.reasons import describe
-from bot.messages.ids import ActionId, BlockId, CallbackId, Outcome
+from bot.messages.ids import ActionId, BlockId, CallbackId
 from bot.messages.modals import WORKING, ModalContext, notice_modal
 from bot.services.booking import Unavailable
 from bot.services.triage import TriageError
 from handlers.slack_app import SlackServices
 from integrations.base import IntegrationError
 from storage.models import StoredBooking, StoredRequest
+from storage.statuses import Outcome
 
 log = logging.getLogger("frontdesk.slack.views")
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.config import Rep
+from bot.domain.config import Rep
+from bot.domain.intervals import Interval
 
 # The status of an IntegrationError that is no failure: the outbox says another worker is
 # posting that message right now, and that worker records how it went.
@@ -65,12 +66,6 @@ class Probe:
     check: str  # "token", "scopes", "calendar", "credentials", …
     ok: bool
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class Interval:
-    start: datetime
-    end: datetime
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,14 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from bot.config import Rep
+from bot.domain.config import Rep
+from bot.domain.intervals import Interval
 from bot.settings import Settings
 from integrations.base import (
     ConnectionBrokenError,
     CreatedEvent,
     EventDraft,
     IntegrationError,
-    Interval,
     Probe,
 )
 from integrations.chunking import batches, time_ranges

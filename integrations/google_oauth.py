@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 
-from bot.config import Config, Rep
+from bot.domain.config import Config, Rep
 from bot.settings import Settings
 from storage.repositories import ConnectionRepository
 

@@ -22,14 +22,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msal
 import requests
 
-from bot.config import Rep
+from bot.domain.config import Rep
+from bot.domain.intervals import Interval
 from bot.settings import Settings
 from integrations.base import (
     ConnectionBrokenError,
     CreatedEvent,
     EventDraft,
     IntegrationError,
-    Interval,
     Probe,
 )
 from integrations.chunking import batches, time_ranges

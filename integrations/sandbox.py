@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import WEEKDAYS, Config, Rep
+from bot.domain.config import WEEKDAYS, Config, Rep
+from bot.domain.intervals import Interval
 from integrations.base import (
     Confirmation,
     CreatedEvent,
     EventDraft,
     IntegrationError,
-    Interval,
     PostedMessage,
     Probe,
     SlackProfile,

@@ -18,6 +18,16 @@ class RequestStatus(StrEnum):
         return self not in (RequestStatus.RECEIVED, RequestStatus.PROCESSING)
 
 
+class Outcome(StrEnum):
+    """How a person closed an escalation (Resolve modal), plus "booked" from the Book modal."""
+
+    BOOKED = "booked"
+    DECLINED = "declined"
+    DUPLICATE = "duplicate"
+    SPAM = "spam"
+    HANDLED_ELSEWHERE = "handled_elsewhere"
+
+
 class EscalationKind(StrEnum):
     VIP = "vip"
     MANUAL_REVIEW = "manual_review"

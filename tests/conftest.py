@@ -17,7 +17,8 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from bot.app import Components, build_components, create_app
-from bot.config import Config, load_config
+from bot.config import load_config
+from bot.domain.config import Config
 from bot.domain.signing import signed_headers
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, EmailSender

@@ -28,7 +28,8 @@ from fastapi.testclient import TestClient
 from slack_bolt import App
 
 from bot.app import Components, build_components, create_app
-from bot.config import Config, parse_config
+from bot.config import parse_config
+from bot.domain.config import Config
 from integrations.slack import ChannelPacer, SlackChat
 from storage.migrate import upgrade
 from storage.models import StoredEscalation

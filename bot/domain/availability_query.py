@@ -5,14 +5,11 @@ days as instants, free slots rendered one line per day, and the team's free slot
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import BookingConfig, Rep
-from bot.domain.slots import free_slots, local_instant, slots_by_local_day
-from integrations.base import Interval
+from bot.domain.slots import local_instant
 
 AVAILABILITY_USAGE = (
     "Usage: `/availability [@user|email] [today|tomorrow|YYYY-MM-DD|next week] [30m]`"
@@ -25,9 +22,6 @@ BARE_NUMBER = "`{token}` needs a unit, like `{token}m`."
 NOT_A_DATE = "`{token}` is not a date."
 PAST_DATE = "`{token}` is in the past."
 DURATION_OUT_OF_RANGE = "`{token}`: a meeting lasts {low} to {high} minutes."
-NO_FREE_SLOTS = "No free slots in this range."
-DAY_WITHOUT_SLOTS = "no free slots"
-MORE_SLOTS = "\N{HORIZONTAL ELLIPSIS} (+{count} more)"
 
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 480
@@ -208,83 +202,3 @@ def query_window(query: AvailabilityQuery, viewer_zone: ZoneInfo) -> tuple[datet
     start = local_instant(query.first_day, time(0), viewer_zone)
     end = local_instant(query.last_day + timedelta(days=1), time(0), viewer_zone)
     return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def clock_label(moment: datetime) -> str:
-    """ "2:00 PM": by hand rather than %I/%p, so no leading zero and no process locale."""
-    hour = moment.hour % 12 or 12
-    return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
-
-
-def day_label(day: date) -> str:
-    """'Tue 1 Dec'."""
-    return f"{day:%a} {day.day} {day:%b}"
-
-
-def render_availability(
-    title: str,
-    slots: Sequence[Interval],
-    viewer_zone: ZoneInfo,
-    *,
-    max_per_day: int = 8,
-    days: Sequence[date] | None = None,
-) -> str:
-    """Free slots as Slack mrkdwn: the title (mrkdwn as given, so it may hold a mention)
-    with the viewer's zone abbreviation, then one line per local day of slot start times.
-
-    With `days`, only slots starting on those local days are shown and each of those days
-    gets a line, saying so when it has no free slot. A slot whose abbreviation differs from
-    the title's (after a DST change) carries its own.
-    """
-    ordered = sorted(slots, key=lambda slot: slot.start.astimezone(UTC))
-    by_day = slots_by_local_day(ordered, viewer_zone)
-    shown_days = list(days) if days is not None else list(by_day)
-    if not any(by_day.get(day) for day in shown_days):
-        return f"*{title}*\n{NO_FREE_SLOTS}"
-    first = next(by_day[day][0] for day in shown_days if by_day.get(day))
-    abbreviation = first.start.astimezone(viewer_zone).tzname()
-    lines = [f"*{title}* ({abbreviation})"]
-    for day in shown_days:
-        group = by_day.get(day, [])
-        if not group:
-            lines.append(f"*{day_label(day)}*: {DAY_WITHOUT_SLOTS}")
-            continue
-        times = []
-        for slot in group[:max_per_day]:
-            local = slot.start.astimezone(viewer_zone)
-            zone_name = local.tzname()
-            times.append(
-                clock_label(local) + ("" if zone_name == abbreviation else f" {zone_name}")
-            )
-        line = f"*{day_label(day)}*: {', '.join(times)}"
-        if len(group) > max_per_day:
-            line += ", " + MORE_SLOTS.format(count=len(group) - max_per_day)
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def team_slots(
-    reps_with_busy: Sequence[tuple[Rep, Sequence[Interval]]],
-    start: datetime,
-    end: datetime,
-    *,
-    duration_minutes: int,
-    booking: BookingConfig,
-    now: datetime,
-    step: timedelta = timedelta(minutes=15),
-) -> list[tuple[Interval, list[str]]]:
-    """Every slot start in [start, end) where at least one rep is free, in time order, with
-    the emails of the reps free then, in the order given (say, round-robin order).
-
-    Reps work on grids anchored to their own opening hours, so the starts are the union of
-    each rep's `free_slots`: one sweep per rep, then one sort of the distinct starts.
-    """
-    duration = timedelta(minutes=duration_minutes)
-    free_at: dict[datetime, list[str]] = {}
-    for rep, busy in reps_with_busy:
-        slots = free_slots(
-            rep, busy, start=start, end=end, duration=duration, now=now, booking=booking, step=step
-        )
-        for slot in slots:
-            free_at.setdefault(slot.start, []).append(rep.email)
-    return [(Interval(at, at + duration), free_at[at]) for at in sorted(free_at)]

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from bot.config import Config
+from bot.domain.config import Config
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_START_AHEAD = timedelta(days=366)

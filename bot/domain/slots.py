@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import BookingConfig, Rep
-from integrations.base import Interval
+from bot.domain.config import BookingConfig, Rep
+from bot.domain.intervals import Interval
 
 
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -244,3 +244,30 @@ def format_slot(slot: Interval, viewer_zone: ZoneInfo) -> str:
     if opens.tzname() == closes.tzname():
         return f"{day} {opens:%H:%M}\N{EN DASH}{closes:%H:%M} {opens.tzname()}"
     return f"{day} {opens:%H:%M} {opens.tzname()}\N{EN DASH}{closes:%H:%M} {closes.tzname()}"
+
+
+def team_slots(
+    reps_with_busy: Sequence[tuple[Rep, Sequence[Interval]]],
+    start: datetime,
+    end: datetime,
+    *,
+    duration_minutes: int,
+    booking: BookingConfig,
+    now: datetime,
+    step: timedelta = timedelta(minutes=15),
+) -> list[tuple[Interval, list[str]]]:
+    """Every slot start in [start, end) where at least one rep is free, in time order, with
+    the emails of the reps free then, in the order given (say, round-robin order).
+
+    Reps work on grids anchored to their own opening hours, so the starts are the union of
+    each rep's `free_slots`: one sweep per rep, then one sort of the distinct starts.
+    """
+    duration = timedelta(minutes=duration_minutes)
+    free_at: dict[datetime, list[str]] = {}
+    for rep, busy in reps_with_busy:
+        slots = free_slots(
+            rep, busy, start=start, end=end, duration=duration, now=now, booking=booking, step=step
+        )
+        for slot in slots:
+            free_at.setdefault(slot.start, []).append(rep.email)
+    return [(Interval(at, at + duration), free_at[at]) for at in sorted(free_at)]

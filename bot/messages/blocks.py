@@ -19,8 +19,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.reasons import describe
-from bot.messages.ids import OUTCOME_LABELS, ActionId, BlockId, Outcome
+from bot.messages.ids import OUTCOME_LABELS, ActionId, BlockId
 from storage.models import EscalationKind, MeetingOutcome
+from storage.statuses import Outcome
 
 HEADERS = {
     EscalationKind.VIP: ":star: VIP request",

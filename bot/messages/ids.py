@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from storage.statuses import Outcome
+
 
 class ActionId(StrEnum):
     CLAIM = "claim"
@@ -48,16 +50,6 @@ class BlockId(StrEnum):
 
 class Command(StrEnum):
     AVAILABILITY = "/availability"
-
-
-class Outcome(StrEnum):
-    """How a person closed an escalation (Resolve modal), plus "booked" from the Book modal."""
-
-    BOOKED = "booked"
-    DECLINED = "declined"
-    DUPLICATE = "duplicate"
-    SPAM = "spam"
-    HANDLED_ELSEWHERE = "handled_elsewhere"
 
 
 OUTCOME_LABELS: dict[str, str] = {

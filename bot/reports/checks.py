@@ -9,15 +9,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import inspect
 
-from bot.config import Config
-from bot.providers import (
-    Integrations,
-    UnavailableIntegrationError,
-    build_integrations,
-    mixed_mode_problems,
-)
+from bot.domain.config import Config
+from bot.providers import UnavailableIntegrationError, build_integrations
 from bot.settings import Settings
 from integrations.base import Probe
+from integrations.bundle import Integrations, mixed_mode_problems
 from integrations.postmark import PostmarkEmail
 from integrations.slack import SlackChat
 from storage.crypto import TokenCipher, TokenCipherError

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.reports.kpis import Kpis, compute_kpis
 from bot.settings import Settings
 from integrations.google_oauth import start_url

@@ -10,19 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.config import Config, Rep
 from bot.domain.availability_query import (
     AvailabilityQuery,
     AvailabilityUsageError,
     parse_availability_args,
     query_window,
-    render_availability,
-    team_slots,
 )
-from bot.domain.slots import display_step, free_slots
-from bot.providers import Integrations
+from bot.domain.config import Config, Rep
+from bot.domain.intervals import Interval
+from bot.domain.slots import display_step, free_slots, team_slots
+from bot.messages.availability import render_availability
 from bot.services.triage import viewer_profile, zone_or
-from integrations.base import IntegrationError, Interval
+from integrations.base import IntegrationError
+from integrations.bundle import Integrations
 from storage.models import utcnow
 
 log = logging.getLogger("frontdesk.availability")

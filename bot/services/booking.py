@@ -9,14 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.config import Config, Rep
+from bot.domain.config import Config, Rep
+from bot.domain.intervals import Interval
 from bot.domain.reminders import plan_reminders
 from bot.domain.slots import busy_problem, timing_problem
 from bot.messages.confirmation import render_confirmation
-from bot.metrics import count_integration_error
-from bot.providers import Integrations
 from bot.services.connection_health import ConnectionHealth, broken_reason_code
-from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError, Interval
+from bot.services.telemetry import count_integration_error
+from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError
+from integrations.bundle import Integrations
 from storage.models import BookingStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import BookingRepository
 

@@ -7,22 +7,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from bot.config import Config, Rep
+from bot.domain.config import Config, Rep
 from bot.domain.reasons import PROVIDER_NAMES
+from bot.messages.connections import BROKEN_ALERT, RECONNECT_GOOGLE, RECONNECT_MICROSOFT
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, ConnectionBrokenError
 from storage.repositories import ConnectionRepository
 
 log = logging.getLogger("frontdesk.connections")
-
-BROKEN_ALERT = (
-    ":warning: The {provider} connection of *{rep}* is broken: {error}\n"
-    "Their requests go to manual review until it is fixed. {fix}"
-)
-RECONNECT_GOOGLE = "They can reconnect at {url}/oauth/google/start?rep={rep}"
-RECONNECT_MICROSOFT = (
-    "An Entra admin must grant the app Calendars.ReadWrite (application) with admin consent."
-)
 
 
 def broken_reason_code(rep: Rep) -> str:

@@ -19,11 +19,11 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.messages.kpi_blocks import digest_blocks, digest_text
-from bot.metrics import count_integration_error
 from bot.reports.kpis import Kpis, compute_kpis, local_day_start
 from bot.services.sla import failed_tries
+from bot.services.telemetry import count_integration_error
 from integrations.base import Chat, IntegrationError
 from storage.kpi_queries import KpiQueries
 from storage.models import utcnow

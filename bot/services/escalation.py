@@ -13,9 +13,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.messages.blocks import EscalationView, escalation_blocks, escalation_text, vip_notice_text
-from bot.metrics import count_integration_error
+from bot.services.telemetry import count_integration_error
 from integrations.base import Chat, IntegrationError, PostedMessage
 from storage.models import EscalationKind, StoredEscalation, StoredRequest, utcnow
 from storage.repositories import EscalationRepository

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.messages.blocks import MeetingView, OutcomeAnswer, outcome_blocks, outcome_text
 from bot.services.escalation import OWNER_UNREACHABLE_ERRORS
 from bot.services.sla import out_of_tries

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.domain.gate import GateDecision, GateInput, Route, decide
 from bot.domain.intake import ValidRequest
 from bot.services.booking import Booked, Booker, Unavailable

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import Config
-from bot.domain.reminders import render_email, render_sms, sms_allowed
-from bot.metrics import count_integration_error, count_reminder_send
+from bot.domain.config import Config
+from bot.domain.reminders import sms_allowed
+from bot.messages.reminders import render_email, render_sms
+from bot.services.telemetry import count_integration_error, count_reminder_send
 from integrations.base import (
     Chat,
     EmailSender,

@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.messages.blocks import sla_ping_text
-from bot.metrics import count_integration_error
+from bot.services.telemetry import count_integration_error
 from integrations.base import Chat, IntegrationError
 from storage.models import OutboxMessage, OutboxStatus, StoredEscalation, utcnow
 from storage.repositories import EscalationRepository, OutboxRepository

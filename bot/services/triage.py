@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import Config
+from bot.domain.config import Config
+from bot.domain.intervals import Interval
 from bot.domain.slots import display_step, free_slots, local_instant
 from bot.messages.blocks import TicketState, escalation_blocks, escalation_text, slack_date
-from bot.messages.ids import Outcome
 from bot.services.booking import STALE_HOLD, Booked, Booker, Unavailable
 from bot.services.escalation import escalation_view
-from integrations.base import Chat, IntegrationError, Interval, SlackProfile
+from integrations.base import Chat, IntegrationError, SlackProfile
 from storage.models import (
     BookingStatus,
     StoredBooking,
@@ -30,6 +30,7 @@ from storage.models import (
     utcnow,
 )
 from storage.repositories import BookingRepository, EscalationRepository, RequestRepository
+from storage.statuses import Outcome
 
 log = logging.getLogger("frontdesk.triage")
 

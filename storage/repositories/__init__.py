@@ -9,7 +9,7 @@ from storage.repositories.escalations import EscalationRepository
 from storage.repositories.interactions import InteractionRepository
 from storage.repositories.opt_outs import OptOutRepository
 from storage.repositories.outbox import OutboxRepository
-from storage.repositories.reminders import PlannedReminder, ReminderRepository
+from storage.repositories.reminders import ReminderPlan, ReminderRepository
 from storage.repositories.requests import RequestRepository
 
 __all__ = [
@@ -19,7 +19,7 @@ __all__ = [
     "InteractionRepository",
     "OptOutRepository",
     "OutboxRepository",
-    "PlannedReminder",
+    "ReminderPlan",
     "ReminderRepository",
     "RequestRepository",
 ]

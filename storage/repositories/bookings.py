@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from storage.db import Database
 from storage.models import Booking, BookingStatus, StoredBooking, utcnow
 from storage.repositories._sql import table
-from storage.repositories.reminders import PlannedReminder, plan_in
+from storage.repositories.reminders import ReminderPlan, plan_in
 
 BOOKINGS = table(Booking)
 _HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
@@ -131,7 +131,7 @@ class BookingRepository:
         event_id: str,
         ical_uid: str | None,
         video_url: str | None,
-        reminders: Sequence[PlannedReminder] = (),
+        reminders: Sequence[ReminderPlan] = (),
     ) -> StoredBooking:
         """The event exists: the booking is confirmed and its reminders are stored in the
         same transaction, so no crash can leave a confirmed booking without them.

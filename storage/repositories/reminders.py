@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -33,13 +33,19 @@ REQUESTS = table(BookingRequest)
 _OPEN = (ReminderStatus.PENDING, ReminderStatus.SENDING)
 
 
-@dataclass(frozen=True)
-class PlannedReminder:
-    """A reminder the booking should get; `skip_reason` records one that is not useful."""
+class ReminderPlan(Protocol):
+    """A reminder a booking should get (`bot.domain.reminders.ReminderPlan`);
+    `skip_reason` records one that is not useful.
+    """
 
-    channel: str
-    due_at: datetime
-    skip_reason: str | None = None
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def due_at(self) -> datetime: ...
+
+    @property
+    def skip_reason(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def plan_in(
     booking_id: int,
     request_id: str,
     meeting_start: datetime,
-    plan: Sequence[PlannedReminder],
+    plan: Sequence[ReminderPlan],
     now: datetime,
 ) -> None:
     """Make the booking's reminders match `plan` (inside the caller's transaction).
@@ -182,7 +188,7 @@ class ReminderRepository:
         booking_id: int,
         request_id: str,
         meeting_start: datetime,
-        plan: Sequence[PlannedReminder],
+        plan: Sequence[ReminderPlan],
     ) -> None:
         """The booking moved (or its reminders changed): see `plan_in`."""
         with self.db.transaction() as conn:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Config
+from bot.domain.config import Config
 from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail
 from storage.db import Database
 from storage.repositories import BookingRepository, OutboxRepository

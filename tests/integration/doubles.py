@@ -17,14 +17,14 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.app import Components
-from bot.config import Rep
+from bot.domain.config import Rep
+from bot.domain.intervals import Interval
 from integrations.base import (
     CalendarProvider,
     Confirmation,
     CreatedEvent,
     EmailSender,
     EventDraft,
-    Interval,
     PostedMessage,
 )
 from storage.models import BookingRequest, OutboxMessage

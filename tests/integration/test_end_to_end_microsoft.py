@@ -22,8 +22,8 @@ from bot.app import Components, build_components, create_app
 from bot.config import load_config
 from bot.domain.reasons import SLOT_UNAVAILABLE
 from bot.messages.confirmation import INVITE_FROM_REP
+from bot.messages.connections import RECONNECT_MICROSOFT
 from bot.providers import build_integrations
-from bot.services.connection_health import RECONNECT_MICROSOFT
 from integrations.microsoft import MicrosoftCalendar
 from integrations.slack import SlackChat
 from storage.db import Database

@@ -23,8 +23,8 @@ from icalendar import Calendar
 from bot.app import Components, build_components, create_app
 from bot.config import load_config
 from bot.domain.reasons import KNOWN_REASONS, SLOT_UNAVAILABLE
+from bot.messages.connections import RECONNECT_GOOGLE
 from bot.providers import build_integrations
-from bot.services.connection_health import RECONNECT_GOOGLE
 from bot.services.processing import EMAIL_FAILED_DETAIL
 from integrations.google import MAX_ATTEMPTS
 from integrations.slack import SlackChat

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.config import Config, Rep
+from bot.domain.config import Config, Rep
+from bot.domain.intervals import Interval
 from bot.domain.slots import slot_problem
-from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError, Interval
+from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError
 from integrations.google import (
     FREEBUSY_MAX_RANGE,
     MAX_ATTEMPTS,

@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import build_components, create_app
-from bot.config import Config
-from bot.providers import Integrations
+from bot.domain.config import Config
+from bot.domain.intervals import Interval
 from integrations import google_oauth
-from integrations.base import Interval
+from integrations.bundle import Integrations
 from integrations.google import GoogleCalendar
 from integrations.google_oauth import OAuthState
 from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail, SandboxSms

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import Components, build_components, create_app
-from bot.config import Config
+from bot.domain.config import Config
 from storage.db import Database
 from tests.conftest import FixedClock, make_settings, post_signed
 from tests.fakes.postmark import FakePostmark

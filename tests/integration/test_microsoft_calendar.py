@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import trustme
 
-from bot.config import Rep
-from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError, Interval
+from bot.domain.config import Rep
+from bot.domain.intervals import Interval
+from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError
 from integrations.microsoft import MicrosoftCalendar
 from tests.conftest import make_settings
 from tests.fakes.graph import (

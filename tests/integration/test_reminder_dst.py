@@ -12,7 +12,7 @@ import pytest
 from freezegun import freeze_time
 
 from bot.app import build_components
-from bot.config import Config
+from bot.domain.config import Config
 from bot.services.booking import Booked
 from storage.db import Database
 from storage.models import ReminderChannel, StoredRequest

@@ -32,7 +32,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.domain.reminders import render_sms
+from bot.messages.reminders import render_sms
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import ReminderStatus

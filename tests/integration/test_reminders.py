@@ -20,8 +20,9 @@ from sqlalchemy import update
 from twilio.request_validator import RequestValidator
 
 from bot.app import Components
-from bot.config import Config
-from bot.domain.reminders import plan_reminders, render_sms
+from bot.domain.config import Config
+from bot.domain.reminders import plan_reminders
+from bot.messages.reminders import render_sms
 from bot.services.reminder_dispatch import ReminderDispatcher
 from integrations.base import TextMessage
 from storage.db import Database

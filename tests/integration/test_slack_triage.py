@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.reasons import describe
-from bot.messages.ids import ActionId, BlockId, CallbackId, Outcome
+from bot.messages.ids import ActionId, BlockId, CallbackId
 from bot.scheduler import upkeep
 from bot.services.triage import ALREADY_CLAIMED, ALREADY_RESOLVED, NOT_ALLOWED
 from handlers.actions import REP_CALENDAR_UNREADABLE
 from handlers.slack_events import SLACK_NOT_CONFIGURED
 from handlers.views import PICK_A_SLOT, SLOT_TAKEN
 from storage.models import BookingStatus
+from storage.statuses import Outcome
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser
 from tests.integration.conftest import StartApp

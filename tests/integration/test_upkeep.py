@@ -83,9 +83,9 @@ def test_upkeep_releases_a_persons_hold_abandoned_by_a_dead_process(make_app) ->
 
 
 def test_resolving_waits_for_a_booking_in_progress_but_not_for_an_abandoned_one(make_app) -> None:
-    from bot.messages.ids import Outcome
     from bot.services.booking import STALE_HOLD
     from bot.services.triage import BOOKING_IN_PROGRESS, TriageError
+    from storage.statuses import Outcome
     from tests.slack_requests import slack_config
 
     client, components = make_app(slack_config())  # no ops group: anyone may act

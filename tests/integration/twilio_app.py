@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from fastapi.testclient import TestClient
 
 from bot.app import Components, build_components, create_app
-from bot.config import Config
+from bot.domain.config import Config
 from storage.db import Database
 from tests.conftest import FixedClock, make_settings
 from tests.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio

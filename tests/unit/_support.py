@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config import BookingConfig, Rep
+from bot.domain.config import BookingConfig, Rep
 
 VALID_TOML = """\
 timezone = "America/New_York"

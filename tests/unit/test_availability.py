@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import Rep
+from bot.domain.config import Rep
+from bot.domain.intervals import Interval
 from bot.domain.slots import slot_problem, working_windows
-from integrations.base import Interval
 from tests.unit._support import make_booking, make_rep
 
 NY = "America/New_York"

@@ -14,10 +14,11 @@ from freezegun import freeze_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import WEEKDAYS, Rep
-from bot.domain.availability_query import parse_availability_args, query_window, render_availability
+from bot.domain.availability_query import parse_availability_args, query_window
+from bot.domain.config import WEEKDAYS, Rep
+from bot.domain.intervals import Interval
 from bot.domain.slots import free_slots, local_instant, slot_problem, working_windows
-from integrations.base import Interval
+from bot.messages.availability import render_availability
 from tests.unit._support import make_booking, make_rep
 
 NY = "America/New_York"

@@ -9,14 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Rep
 from bot.domain.availability_query import (
     AVAILABILITY_USAGE,
     BARE_NUMBER,
-    DAY_WITHOUT_SLOTS,
     DURATION_OUT_OF_RANGE,
-    MORE_SLOTS,
-    NO_FREE_SLOTS,
     NOT_A_DATE,
     PAST_DATE,
     REPEATED_DURATION,
@@ -27,11 +23,16 @@ from bot.domain.availability_query import (
     AvailabilityUsageError,
     parse_availability_args,
     query_window,
-    render_availability,
-    team_slots,
 )
-from bot.domain.slots import free_slots
-from integrations.base import Interval
+from bot.domain.config import Rep
+from bot.domain.intervals import Interval
+from bot.domain.slots import free_slots, team_slots
+from bot.messages.availability import (
+    DAY_WITHOUT_SLOTS,
+    MORE_SLOTS,
+    NO_FREE_SLOTS,
+    render_availability,
+)
 from tests.unit._support import make_booking, make_rep
 
 NY = ZoneInfo("America/New_York")

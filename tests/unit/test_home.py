@@ -12,9 +12,9 @@ from typing import Any, cast
 import pytest
 from slack_sdk.models.views import View
 
-from bot.config import Config
+from bot.domain.config import Config
+from bot.messages.connections import RECONNECT_MICROSOFT
 from bot.reports.dashboard import ConnectionState, Period, RepConnection, rep_connections
-from bot.services.connection_health import RECONNECT_MICROSOFT
 from bot.settings import Settings
 from handlers.home import (
     CONNECTIONS,

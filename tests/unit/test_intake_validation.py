@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Config
+from bot.domain.config import Config
 from bot.domain.intake import IntakeValidationError, parse_start, validate_request
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)

@@ -30,7 +30,8 @@ def test_declared_columns_exist_with_the_same_types(declared: TableClause) -> No
 
 def test_the_report_path_does_not_import_sqlmodel() -> None:
     code = (
-        "import sys, bot.cli, bot.reports.kpis, bot.reports.report, storage.db, storage.kpi_queries; "
+        "import sys, bot.cli, bot.reports.kpis, bot.reports.report, storage.db, "
+        "storage.kpi_queries; "
         "print(sorted(m for m in sys.modules if m.startswith(('sqlmodel', 'storage.models'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

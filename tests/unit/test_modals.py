@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.messages.blocks import EscalationView, TicketState, escalation_blocks, slack_date
-from bot.messages.ids import OUTCOME_LABELS, ActionId, BlockId, CallbackId, Outcome
+from bot.messages.ids import OUTCOME_LABELS, ActionId, BlockId, CallbackId
 from bot.messages.modals import (
     LOADING_SLOTS,
     MAX_SLOT_OPTIONS,
@@ -30,6 +30,7 @@ from bot.messages.modals import (
     slot_value,
 )
 from storage.models import EscalationKind
+from storage.statuses import Outcome
 
 REQUEST_ID = "req_01jd3k9x2m4q8r7s6t5v4w3y2z"
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

@@ -8,14 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from bot.config import RemindersConfig
-from bot.domain.reminders import (
-    BOOKED_INSIDE_WINDOW,
-    due_time,
-    plan_reminders,
-    render_email,
-    render_sms,
-)
+from bot.domain.config import RemindersConfig
+from bot.domain.reminders import BOOKED_INSIDE_WINDOW, due_time, plan_reminders
+from bot.messages.reminders import render_email, render_sms
 from storage.models import ReminderChannel
 
 DAY = 24 * 60

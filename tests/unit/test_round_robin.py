@@ -7,9 +7,9 @@ from typing import cast
 
 import pytest
 
-from bot.config import Config
-from bot.providers import Integrations
+from bot.domain.config import Config
 from bot.services.booking import Booker
+from integrations.bundle import Integrations
 from storage.models import BookingRequest
 from storage.repositories import BookingRepository
 

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import BookingConfig, Rep
+from bot.domain.config import BookingConfig, Rep
+from bot.domain.intervals import Interval
 from bot.domain.slots import (
     first_free_rep,
     format_slot,
@@ -23,7 +24,6 @@ from bot.domain.slots import (
     slots_by_local_day,
     working_windows,
 )
-from integrations.base import Interval
 from tests.unit._support import make_booking, make_rep
 
 NY = "America/New_York"
