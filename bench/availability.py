@@ -58,7 +58,7 @@ from cryptography.fernet import Fernet
 from bot.domain.config import WEEKDAYS, BookingConfig, Rep
 from bot.domain.intervals import Interval
 from bot.domain.slots import free_slots, slot_problem, team_slots, working_windows
-from bot.services.availability_lookup import TEAM_LOOKUPS
+from bot.services.availability import TEAM_LOOKUPS
 from bot.settings import Settings
 from integrations.google import (
     FREEBUSY_MAX_CALENDARS,

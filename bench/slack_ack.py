@@ -77,7 +77,7 @@ from bot.domain.relative_time import resolve_relative_start
 from bot.domain.signing import signed_headers
 from bot.messages.ids import ActionId, BlockId
 from bot.services.triage import ALREADY_CLAIMED
-from handlers.slack_app import SOMETHING_WENT_WRONG
+from handlers.slack_context import SOMETHING_WENT_WRONG
 from storage.db import Database
 from storage.repositories import EscalationRepository
 
@@ -140,7 +140,8 @@ def serve(config: Config, port: int) -> None:
     without per-channel pacing (see the module docstring), migrations applied first."""
     import uvicorn
 
-    from bot.app import build_components, create_app
+    from bot.app import create_app
+    from bot.components import build_components
     from bot.logs import configure_logging
     from bot.settings import Settings
     from integrations.slack import SlackChat

@@ -1,12 +1,12 @@
-"""The application factory: wires settings, config, storage, integrations and handlers."""
+"""The application factory: the HTTP app (FastAPI) and the Slack app (Bolt) over one
+process's components (`bot/components.py`).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -14,37 +14,24 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from bot.domain.config import Config
+from bot.components import Components
 from bot.metrics import build_registry
-from bot.providers import build_integrations
-from bot.reports.dashboard import Dashboard
-from bot.services.availability_lookup import AvailabilityLookup
-from bot.services.booking import Booker
-from bot.services.connection_health import ConnectionHealth
-from bot.services.digest import WeeklyDigest
-from bot.services.escalation import Escalator
-from bot.services.outcomes import OutcomePrompter
-from bot.services.processing import RequestProcessor
-from bot.services.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
-from bot.services.sla import SlaPinger
-from bot.services.sms_feedback import SmsFeedback
-from bot.services.triage import Triage
-from bot.settings import Settings
-from integrations.bundle import Integrations, mixed_mode_problems
-from storage.crypto import TokenCipher
-from storage.db import Database
-from storage.kpi_queries import KpiQueries
-from storage.models import utcnow
-from storage.repositories import (
-    BookingRepository,
-    ConnectionRepository,
-    EscalationRepository,
-    InteractionRepository,
-    OptOutRepository,
-    OutboxRepository,
-    ReminderRepository,
-    RequestRepository,
+from bot.services.home import HomeTab
+from handlers import (
+    errors,
+    health,
+    metrics,
+    oauth,
+    sandbox,
+    slack_events,
+    sms_webhooks,
+    webhooks,
 )
+from handlers.access_log import AccessLogMiddleware
+from handlers.slack_app import create_app as create_bolt_app
+from handlers.slack_context import SlackServices
+from integrations.bundle import mixed_mode_problems
+from integrations.slack import build_slack_client
 
 if TYPE_CHECKING:
     from bot.scheduler import Scheduler
@@ -52,121 +39,30 @@ if TYPE_CHECKING:
 log = logging.getLogger("frontdesk")
 
 
-@dataclass
-class Components:
-    """Everything a handler may need, built once per process."""
-
-    settings: Settings
-    config: Config
-    db: Database
-    requests: RequestRepository
-    escalations: EscalationRepository
-    bookings: BookingRepository
-    outbox: OutboxRepository
-    connections: ConnectionRepository
-    interactions: InteractionRepository
-    reminders: ReminderRepository
-    opt_outs: OptOutRepository
-    integrations: Integrations
-    escalator: Escalator
-    health: ConnectionHealth
-    processor: RequestProcessor
-    triage: Triage
-    availability: AvailabilityLookup
-    dispatcher: ReminderDispatcher
-    sla: SlaPinger
-    outcomes: OutcomePrompter
-    sms_feedback: SmsFeedback
-    digest: WeeklyDigest
-    clock: Callable[[], datetime]
-
-
-def build_components(
-    settings: Settings,
-    config: Config,
-    *,
-    db: Database | None = None,
-    integrations: Integrations | None = None,
-    clock: Callable[[], datetime] = utcnow,
-) -> Components:
-    db = db or Database(settings.database_url)
-    requests = RequestRepository(db)
-    escalations = EscalationRepository(db)
-    bookings = BookingRepository(db)
-    outbox = OutboxRepository(db)
-    key = settings.frontdesk_encryption_key
-    connections = ConnectionRepository(db, TokenCipher(key.get_secret_value()) if key else None)
-    integrations = integrations or build_integrations(
-        settings, config, outbox=outbox, bookings=bookings, connections=connections
-    )
-    health = ConnectionHealth(settings, config, connections, integrations.chat)
-    booker = Booker(config, integrations, bookings, clock, health)
-    escalator = Escalator(config, integrations.chat, escalations, clock)
-    processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
-    chat = integrations.chat
-    reminders = ReminderRepository(db)
-    opt_outs = OptOutRepository(db)
-    dispatcher = ReminderDispatcher(
-        config,
-        reminders,
-        opt_outs,
-        escalations,
-        integrations.sms,
-        integrations.email,
-        chat,
-        callbacks=TwilioCallbacks(settings.frontdesk_public_url),
-        clock=clock,
-    )
-    return Components(
-        settings=settings,
-        config=config,
-        db=db,
-        requests=requests,
-        escalations=escalations,
-        bookings=bookings,
-        outbox=outbox,
-        connections=connections,
-        interactions=InteractionRepository(db),
-        reminders=reminders,
-        opt_outs=opt_outs,
-        integrations=integrations,
-        escalator=escalator,
-        health=health,
-        processor=processor,
-        triage=Triage(config, requests, escalations, bookings, booker, chat, clock=clock),
-        availability=AvailabilityLookup(config, integrations, clock=clock),
-        dispatcher=dispatcher,
-        sla=SlaPinger(config, escalations, chat, outbox, clock),
-        outcomes=OutcomePrompter(config, bookings, requests, chat, outbox, clock),
-        sms_feedback=SmsFeedback(reminders, requests, opt_outs, dispatcher),
-        digest=WeeklyDigest(config, KpiQueries(db), chat, outbox, clock),
-        clock=clock,
-    )
-
-
 def build_slack_app(components: Components, client: WebClient | None = None) -> App:
     """The Bolt app on the same WebClient the rest of Frontdesk posts with."""
-    from handlers.slack_app import SlackServices
-    from handlers.slack_app import create_app as create_bolt_app
-
     services = SlackServices(
         config=components.config,
         triage=components.triage,
-        availability=components.availability,
+        availability=components.availability_lookup,
         chat=components.integrations.chat,
         interactions=components.interactions,
         connections=components.connections,
         outcomes=components.outcomes,
-        dashboard=Dashboard(
-            components.config,
-            KpiQueries(components.db),
-            components.connections,
-            settings=components.settings,
-            clock=components.clock,
+        dashboard=components.dashboard,
+        home=HomeTab(
+            components.dashboard,
+            components.escalations,
+            components.requests,
+            components.integrations.chat,
         ),
     )
+    client = client or components.integrations.slack_client
+    if client is None:
+        client = build_slack_client(components.settings)
+    secret = components.settings.slack_signing_secret
     return create_bolt_app(
-        components.settings, services, client or components.integrations.slack_client
+        services, client, signing_secret=secret.get_secret_value() if secret else ""
     )
 
 
@@ -181,17 +77,6 @@ def create_app(
     `scheduler` runs for as long as the app is served, and stops inside the server's own
     graceful shutdown (uvicorn handles SIGTERM; code after `uvicorn.run` may never run).
     """
-    from handlers import (
-        errors,
-        health,
-        metrics,
-        oauth,
-        sandbox,
-        slack_events,
-        sms_webhooks,
-        webhooks,
-    )
-    from handlers.access_log import AccessLogMiddleware
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

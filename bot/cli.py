@@ -19,7 +19,13 @@ from bot.logs import configure_logging
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.app import Components
+    from bot.components import Components
+    from integrations.bundle import Integrations
+    from storage.repositories import (
+        BookingRepository,
+        ConnectionRepository,
+        OutboxRepository,
+    )
 
 log = logging.getLogger("frontdesk")
 
@@ -47,7 +53,7 @@ def _config(settings: Settings, path: str | None) -> Config:
 
 def _components(settings: Settings, config: Config) -> Components:
     """What `serve` and `worker` run on; SQLite is migrated here (one node, no deploy step)."""
-    from bot.app import build_components
+    from bot.components import build_components
     from bot.providers import UnavailableIntegrationError
     from storage.migrate import upgrade
 
@@ -145,11 +151,20 @@ def db_upgrade() -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def check(config_path: str | None) -> None:
     """Validate the config and probe every integration; exit non-zero on any problem."""
+    from bot.providers import build_integrations
     from bot.reports.checks import run_checks
 
     settings = _settings()
     config = _config(settings, config_path)
-    rows = run_checks(settings, config)
+
+    def integrations(
+        outbox: OutboxRepository, bookings: BookingRepository, connections: ConnectionRepository
+    ) -> Integrations:
+        return build_integrations(
+            settings, config, outbox=outbox, bookings=bookings, connections=connections
+        )
+
+    rows = run_checks(settings, config, integrations)
     width = max(len(row.subject) for row in rows)
     for row in rows:
         mark = "ok " if row.ok else "FAIL"

@@ -17,7 +17,7 @@ from integrations.twilio_sms import TwilioSms
 from storage.repositories import BookingRepository, ConnectionRepository, OutboxRepository
 
 
-class UnavailableIntegrationError(Exception):
+class UnavailableIntegrationError(ValueError):
     """Credentials that cannot be used as given (half set, or missing what they need)."""
 
 

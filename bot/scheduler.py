@@ -19,7 +19,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.app import Components
+from bot.components import Components
 from storage.models import utcnow
 
 log = logging.getLogger("frontdesk.scheduler")

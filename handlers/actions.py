@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +13,7 @@ from slack_bolt import App
 from slack_sdk.models.views import View
 
 from bot.messages.availability import clock_label, day_label
-from bot.messages.ids import ActionId, BlockId
+from bot.messages.ids import ActionId
 from bot.messages.modals import (
     LOADING_SLOTS,
     ModalContext,
@@ -24,7 +23,7 @@ from bot.messages.modals import (
     resolve_modal,
 )
 from bot.services.triage import Triage, TriageError, viewer_zone
-from handlers.slack_app import SOMETHING_WENT_WRONG, SlackServices, once, request_id_of
+from handlers.slack_context import SOMETHING_WENT_WRONG, Defer
 from integrations.base import Chat, IntegrationError
 from storage.models import StoredRequest
 
@@ -34,20 +33,14 @@ BOOK_DURATIONS = (15, 30, 45, 60, 90)
 REP_CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}. Pick another rep."
 BOOK_TITLE = "Book meeting"
 RESOLVE_TITLE = "Resolve request"
+NO_REQUEST = "This button does not name a request."
+
+Ack = Callable[..., None]
 
 
-def _ack(ack: Callable[..., None]) -> None:
-    ack()
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
-
-
-def _request_id(body: dict[str, Any]) -> str:
-    request_id = request_id_of(body)
+def _named(request_id: str | None) -> str:
     if request_id is None:
-        raise TriageError("This button does not name a request.")
+        raise TriageError(NO_REQUEST)
     return request_id
 
 
@@ -96,91 +89,127 @@ def fill_modal(chat: Chat, view_id: str, title: str, build: Callable[[], View]) 
     chat.update_view(view_id, view.to_dict())
 
 
-def register(app: App, services: SlackServices) -> None:
-    triage, chat, config = services.triage, services.chat, services.config
+def _open_modal(
+    chat: Chat, defer: Defer, body: dict[str, Any], title: str, build: Callable[[], View]
+) -> None:
+    """Open a loading modal now, in the ack (the trigger dies 3 s after the click, and work
+    queued behind other work could miss it), and fill it after.
+    """
+    view_id = chat.open_view(body["trigger_id"], notice_modal(title, LOADING_SLOTS).to_dict())
+    defer.submit(fill_modal, chat, view_id, title, build)
 
-    def background() -> Executor:
-        # Looked up at each use: the runner's executor may be swapped after registration.
-        return app.listener_runner.listener_executor
 
-    report = once(services)
+def claim(
+    ack: Ack,
+    body: dict[str, Any],
+    defer: Defer,
+    triage: Triage,
+    user_id: str,
+    request_id: str | None,
+) -> None:
+    ack()
+    defer(body, lambda: triage.claim(_named(request_id), user_id))
 
-    @report
-    def claim(body: dict[str, Any]) -> None:
-        triage.claim(_request_id(body), _user(body))
 
-    @report
-    def unclaim(body: dict[str, Any]) -> None:
-        triage.unclaim(_request_id(body), _user(body))
+def unclaim(
+    ack: Ack,
+    body: dict[str, Any],
+    defer: Defer,
+    triage: Triage,
+    user_id: str,
+    request_id: str | None,
+) -> None:
+    ack()
+    defer(body, lambda: triage.unclaim(_named(request_id), user_id))
 
-    @report
-    def reassign(body: dict[str, Any]) -> None:
-        assignee = body["actions"][0].get("selected_user")
-        if assignee:
-            triage.reassign(_request_id(body), _user(body), assignee)
 
-    def open_modal(body: dict[str, Any], title: str, build: Callable[[], View]) -> None:
-        """Open a loading modal now, in the ack (the trigger dies 3 s after the click, and
-        work queued behind other work could miss it), and fill it in the background.
-        """
-        view_id = chat.open_view(body["trigger_id"], notice_modal(title, LOADING_SLOTS).to_dict())
-        background().submit(fill_modal, chat, view_id, title, build)
+def reassign(
+    ack: Ack,
+    body: dict[str, Any],
+    defer: Defer,
+    triage: Triage,
+    user_id: str,
+    request_id: str | None,
+) -> None:
+    ack()
+    assignee = body["actions"][0].get("selected_user")
+    if assignee:
+        defer(body, lambda: triage.reassign(_named(request_id), user_id, assignee))
 
-    def open_book(ack: Callable[..., None], body: dict[str, Any]) -> None:
-        ack()
-        request_id, user = _request_id(body), _user(body)
 
-        def build() -> View:
-            ticket = triage.open_ticket(request_id, user)
-            zone = viewer_zone(chat, user, config.zone)
-            context = ModalContext(request_id=request_id, zone=zone.key)
-            rep = ticket.request.rep_email or triage.booker.candidates(ticket.request)[0].email
-            duration = ticket.request.duration_minutes
-            return build_book_modal(triage, context, ticket.request, rep, duration)
+def open_book(
+    ack: Ack,
+    body: dict[str, Any],
+    defer: Defer,
+    triage: Triage,
+    chat: Chat,
+    user_id: str,
+    request_id: str | None,
+) -> None:
+    ack()
+    named = _named(request_id)
 
-        open_modal(body, BOOK_TITLE, build)
+    def build() -> View:
+        ticket = triage.open_ticket(named, user_id)
+        zone = viewer_zone(chat, user_id, triage.config.zone)
+        context = ModalContext(request_id=named, zone=zone.key)
+        rep = triage.default_rep(ticket.request)
+        return build_book_modal(
+            triage, context, ticket.request, rep, ticket.request.duration_minutes
+        )
 
-    def open_resolve(ack: Callable[..., None], body: dict[str, Any]) -> None:
-        ack()
-        request_id, user = _request_id(body), _user(body)
+    _open_modal(chat, defer, body, BOOK_TITLE, build)
 
-        def build() -> View:
-            ticket = triage.open_ticket(request_id, user)
-            context = ModalContext(request_id=request_id)
-            return resolve_modal(context, client_name=ticket.request.name)
 
-        open_modal(body, RESOLVE_TITLE, build)
+def open_resolve(
+    ack: Ack,
+    body: dict[str, Any],
+    defer: Defer,
+    triage: Triage,
+    chat: Chat,
+    user_id: str,
+    request_id: str | None,
+) -> None:
+    ack()
+    named = _named(request_id)
 
-    @report
-    def refresh_book(body: dict[str, Any]) -> None:
-        view = body["view"]
-        context = ModalContext.model_validate_json(view["private_metadata"])
-        values = view["state"]["values"]
-        rep = values[BlockId.BOOK_REP][ActionId.BOOK_REP]["selected_option"]["value"]
-        duration_option = values[BlockId.BOOK_DURATION][ActionId.BOOK_DURATION]
-        duration = int(duration_option["selected_option"]["value"])
+    def build() -> View:
+        ticket = triage.open_ticket(named, user_id)
+        return resolve_modal(ModalContext(request_id=named), client_name=ticket.request.name)
 
-        def build() -> View:
-            ticket = triage.open_ticket(context.request_id, _user(body))
-            return build_book_modal(triage, context, ticket.request, rep, duration)
+    _open_modal(chat, defer, body, RESOLVE_TITLE, build)
 
-        fill_modal(chat, view["id"], BOOK_TITLE, build)
 
-    def after_ack(work: Callable[..., None]) -> Callable[..., None]:
-        """Ack, then `work` on the background pool. Bolt's lazy listeners would deep-copy
-        the whole request first, which costs the busiest clicks more than the ack itself.
-        """
+def refresh_book(
+    ack: Ack,
+    body: dict[str, Any],
+    defer: Defer,
+    triage: Triage,
+    chat: Chat,
+    user_id: str,
+    form: dict[str, str | None],
+    modal: ModalContext | None,
+) -> None:
+    """A new rep or duration in the Book modal: the slot list is drawn again."""
+    ack()
+    rep, duration = form.get(ActionId.BOOK_REP), form.get(ActionId.BOOK_DURATION)
+    if modal is None or rep is None or duration is None:
+        return
+    context, minutes = modal, int(duration)
 
-        def listener(ack: Callable[..., None], body: dict[str, Any]) -> None:
-            ack()
-            background().submit(work, body=body)
+    def build() -> View:
+        ticket = triage.open_ticket(context.request_id, user_id)
+        return build_book_modal(triage, context, ticket.request, rep, minutes)
 
-        return listener
+    view_id = body["view"]["id"]
+    defer(body, lambda: fill_modal(chat, view_id, BOOK_TITLE, build))
 
-    app.action(ActionId.CLAIM)(after_ack(claim))
-    app.action(ActionId.UNCLAIM)(after_ack(unclaim))
-    app.action(ActionId.REASSIGN)(after_ack(reassign))
+
+def register(app: App) -> None:
+    app.action(ActionId.CLAIM)(claim)
+    app.action(ActionId.UNCLAIM)(unclaim)
+    app.action(ActionId.REASSIGN)(reassign)
     app.action(ActionId.RESOLVE)(open_resolve)
     app.action(ActionId.BOOK)(open_book)
-    app.action(ActionId.BOOK_REP)(ack=_ack, lazy=[refresh_book])
-    app.action(ActionId.BOOK_DURATION)(ack=_ack, lazy=[refresh_book])
+    app.action(ActionId.BOOK_REP)(refresh_book)
+    app.action(ActionId.BOOK_DURATION)(refresh_book)

@@ -8,16 +8,24 @@ from typing import Any
 from slack_bolt import App
 
 from bot.messages.ids import Command
-from handlers.slack_app import SlackServices, once
+from handlers.slack_context import Defer, SlackServices
 
 
-def register(app: App, services: SlackServices) -> None:
-    def ack_command(ack: Callable[..., None]) -> None:
-        ack()
+def availability(
+    ack: Callable[..., None],
+    body: dict[str, Any],
+    respond: Callable[..., Any],
+    defer: Defer,
+    services: SlackServices,
+) -> None:
+    ack()
 
-    @once(services)
-    def availability(body: dict[str, Any], respond: Callable[..., Any]) -> None:
+    def answer() -> None:
         text = services.availability.answer(body["user_id"], body.get("text") or "")
         respond(text=text, response_type="ephemeral")
 
-    app.command(Command.AVAILABILITY)(ack=ack_command, lazy=[availability])
+    defer(body, answer)
+
+
+def register(app: App) -> None:
+    app.command(Command.AVAILABILITY)(availability)

@@ -1,16 +1,69 @@
-"""FastAPI dependencies shared by the HTTP handlers."""
+"""What the HTTP handlers use of the running app, and the FastAPI dependency that hands it
+to them. A protocol, not the wiring's own class, so handlers depend on nothing above them:
+`bot.components.Components` is what `bot/app.py` puts behind it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol, cast
 
 from fastapi import Depends, Request
+from pydantic import SecretStr
 
-from bot.app import Components
+from bot.domain.config import Config
+from bot.services.processing import RequestProcessor
+from bot.services.sms_feedback import SmsFeedback
+from integrations.credentials import GoogleSettings
+from storage.db import Database
+from storage.repositories import ConnectionRepository, OutboxRepository
 
 
-def _components(request: Request) -> Components:
-    return request.app.state.components
+class HttpSettings(GoogleSettings, Protocol):
+    """The settings the HTTP handlers read."""
+
+    @property
+    def frontdesk_webhook_secret(self) -> SecretStr | None: ...
+
+    @property
+    def frontdesk_max_body_bytes(self) -> int: ...
+
+    @property
+    def frontdesk_signature_tolerance_seconds(self) -> int: ...
+
+    @property
+    def twilio_auth_token(self) -> SecretStr | None: ...
+
+    @property
+    def twilio_configured(self) -> bool: ...
 
 
-Parts = Annotated[Components, Depends(_components)]
+class AppParts(Protocol):
+    """The parts of the running app the HTTP handlers call."""
+
+    @property
+    def settings(self) -> HttpSettings: ...
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def connections(self) -> ConnectionRepository: ...
+
+    @property
+    def processor(self) -> RequestProcessor: ...
+
+    @property
+    def sms_feedback(self) -> SmsFeedback: ...
+
+
+def app_parts(request: Request) -> AppParts:
+    return cast(AppParts, request.app.state.components)
+
+
+Parts = Annotated[AppParts, Depends(app_parts)]

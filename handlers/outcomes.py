@@ -5,14 +5,13 @@ once, then store the answer and redraw the message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App
 
 from bot.messages.blocks import OUTCOME_BY_ACTION
 from bot.services.triage import TriageError
-from handlers.slack_app import SlackServices, once
+from handlers.slack_context import Defer, SlackServices
 
 NOT_A_MEETING = "This button does not name a meeting."
 
@@ -31,22 +30,21 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str] | None:
     return (str(channel), str(ts)) if channel and ts else None
 
 
-def register(app: App, services: SlackServices) -> None:
-    outcomes = services.outcomes
+def answer(
+    ack: Callable[..., None], body: dict[str, Any], defer: Defer, services: SlackServices
+) -> None:
+    ack()
+    action = body["actions"][0]
 
-    def background() -> Executor:
-        # Looked up at each use: the runner's executor may be swapped after registration.
-        return app.listener_runner.listener_executor
-
-    @once(services)
-    def answer(body: dict[str, Any]) -> None:
-        action = body["actions"][0]
+    def store() -> None:
         outcome = OUTCOME_BY_ACTION[action["action_id"]]
-        outcomes.answer(_booking_id(action), str(body["user"]["id"]), outcome, _clicked(body))
+        services.outcomes.answer(
+            _booking_id(action), str(body["user"]["id"]), outcome, _clicked(body)
+        )
 
-    def listener(ack: Callable[..., None], body: dict[str, Any]) -> None:
-        ack()
-        background().submit(answer, body=body)
+    defer(body, store)
 
+
+def register(app: App) -> None:
     for action_id in OUTCOME_BY_ACTION:
-        app.action(action_id)(listener)
+        app.action(action_id)(answer)

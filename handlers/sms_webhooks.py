@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.app import Components
+from handlers.deps import app_parts
 
 router = APIRouter()
 log = logging.getLogger("frontdesk.twilio.webhooks")
@@ -32,7 +32,7 @@ MAX_TWILIO_BODY_BYTES = 64 * 1024
 
 async def _verified_form(request: Request) -> dict[str, str] | Response:
     """The form Twilio posted, or the error response when it is not a signed Twilio post."""
-    components: Components = request.app.state.components
+    components = app_parts(request)
     token = components.settings.twilio_auth_token
     if token is None or not components.settings.twilio_configured:
         return JSONResponse(
@@ -69,7 +69,7 @@ async def status_callback(request: Request) -> Response:
             422,
         )
     reminder = request.query_params.get("reminder")
-    components: Components = request.app.state.components
+    components = app_parts(request)
     await run_in_threadpool(
         components.sms_feedback.delivery_report,
         reminder_id=int(reminder) if reminder and reminder.isdigit() else None,
@@ -93,7 +93,7 @@ async def inbound_message(request: Request) -> Response:
             {"error": "validation_failed", "errors": [{"field": "From", "message": "missing"}]},
             422,
         )
-    components: Components = request.app.state.components
+    components = app_parts(request)
     await run_in_threadpool(
         components.sms_feedback.inbound,
         phone,

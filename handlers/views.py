@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +15,9 @@ from bot.domain.reasons import describe
 from bot.messages.ids import ActionId, BlockId, CallbackId
 from bot.messages.modals import WORKING, ModalContext, notice_modal
 from bot.services.booking import Unavailable
-from bot.services.triage import TriageError
-from handlers.slack_app import SlackServices
-from integrations.base import IntegrationError
+from bot.services.triage import Triage, TriageError
+from handlers.slack_context import Defer
+from integrations.base import Chat, IntegrationError
 from storage.models import StoredBooking, StoredRequest
 from storage.statuses import Outcome
 
@@ -37,94 +36,100 @@ BOOKED_UNCONFIRMED = (
 )
 BOOKING_FAILED = "Could not book: {error}. The escalation stays open; try again or resolve it."
 
-
-def _selected(values: dict[str, Any], block: BlockId, action: ActionId) -> str | None:
-    option = (values.get(block) or {}).get(action, {}).get("selected_option")
-    return str(option["value"]) if option else None
+Ack = Callable[..., None]
 
 
-def _text(values: dict[str, Any], block: BlockId, action: ActionId) -> str | None:
-    value = (values.get(block) or {}).get(action, {}).get("value")
-    return str(value).strip() or None if value else None
+def book_hold(
+    ack: Ack,
+    body: dict[str, Any],
+    defer: Defer,
+    triage: Triage,
+    chat: Chat,
+    user_id: str,
+    form: dict[str, str | None],
+    modal: ModalContext | None,
+) -> None:
+    """Before the ack, only what the database can answer at once: hours, notice and the
+    hold. A slot taken meanwhile is a field error; the rest happens after the ack.
+    """
+    rep, duration = form.get(ActionId.BOOK_REP), form.get(ActionId.BOOK_DURATION)
+    slot = form.get(ActionId.BOOK_SLOT)
+    if modal is None or not (rep and duration and slot):
+        has_slot_field = ActionId.BOOK_SLOT in form
+        field = BlockId.BOOK_SLOT if has_slot_field else BlockId.BOOK_REP
+        ack(response_action="errors", errors={field: PICK_A_SLOT})
+        return
+    start = datetime.strptime(slot, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    try:
+        held = triage.hold(modal.request_id, user_id, rep, start, int(duration))
+    except (TriageError, IntegrationError) as exc:
+        error = exc.message if isinstance(exc, IntegrationError) else str(exc)
+        ack(response_action="errors", errors={BlockId.BOOK_SLOT: error[:150]})
+        return
+    if isinstance(held, Unavailable):
+        detail = SLOT_TAKEN.format(detail=held.detail)
+        ack(response_action="errors", errors={BlockId.BOOK_SLOT: detail[:150]})
+        return
+    ack(response_action="update", view=notice_modal(BOOK_TITLE, WORKING))
+    # Only a submission whose hold succeeded goes on, with exactly that hold.
+    request, booking = held
+    note = form.get(ActionId.BOOK_NOTE)
+    defer.submit(book_complete, triage, chat, body["view"]["id"], request, booking, user_id, note)
 
 
-def register(app: App, services: SlackServices) -> None:
-    triage, chat = services.triage, services.chat
+def book_complete(
+    triage: Triage,
+    chat: Chat,
+    view_id: str,
+    request: StoredRequest,
+    booking: StoredBooking,
+    user: str,
+    note: str | None,
+) -> None:
+    try:
+        booked = triage.complete_booking(request, booking, user, note)
+    except Exception as exc:  # the modal must not stay on "Booking…"
+        error = describe(exc.code) if isinstance(exc, IntegrationError) else repr(exc)
+        log.error("booking from Slack failed", extra={"request_id": request.id, "error": error})
+        chat.update_view(
+            view_id, notice_modal("Not booked", BOOKING_FAILED.format(error=error)).to_dict()
+        )
+        return
+    if isinstance(booked, Unavailable):
+        text = SLOT_TAKEN_AFTER.format(detail=booked.detail)
+        chat.update_view(view_id, notice_modal("Not booked", text).to_dict())
+    elif booked.email_error is not None:
+        text = BOOKED_UNCONFIRMED.format(error=describe(booked.email_error.code))
+        chat.update_view(view_id, notice_modal("Booked", text).to_dict())
+    else:
+        text = BOOKED.format(client=request.name, rep=booking.rep_email)
+        chat.update_view(view_id, notice_modal("Booked", text).to_dict())
 
-    def background() -> Executor:
-        # Looked up at each use: the runner's executor may be swapped after registration.
-        return app.listener_runner.listener_executor
 
-    def book_hold(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
-        """Before the ack, only what the database can answer at once: hours, notice and
-        the hold. A slot taken meanwhile is a field error; the rest happens after the ack.
-        """
-        context = ModalContext.model_validate_json(view["private_metadata"])
-        values = view["state"]["values"]
-        user = body["user"]["id"]
-        rep = _selected(values, BlockId.BOOK_REP, ActionId.BOOK_REP)
-        duration = _selected(values, BlockId.BOOK_DURATION, ActionId.BOOK_DURATION)
-        slot = _selected(values, BlockId.BOOK_SLOT, ActionId.BOOK_SLOT)
-        if not (rep and duration and slot):
-            field = BlockId.BOOK_SLOT if BlockId.BOOK_SLOT in values else BlockId.BOOK_REP
-            ack(response_action="errors", errors={field: PICK_A_SLOT})
-            return
-        start = datetime.strptime(slot, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        try:
-            held = triage.hold(context.request_id, user, rep, start, int(duration))
-        except (TriageError, IntegrationError) as exc:
-            error = exc.message if isinstance(exc, IntegrationError) else str(exc)
-            ack(response_action="errors", errors={BlockId.BOOK_SLOT: error[:150]})
-            return
-        if isinstance(held, Unavailable):
-            detail = SLOT_TAKEN.format(detail=held.detail)
-            ack(response_action="errors", errors={BlockId.BOOK_SLOT: detail[:150]})
-            return
-        ack(response_action="update", view=notice_modal(BOOK_TITLE, WORKING))
-        # Only a submission whose hold succeeded goes on, with exactly that hold.
-        note = _text(values, BlockId.BOOK_NOTE, ActionId.BOOK_NOTE)
-        request, booking = held
-        background().submit(book_complete, view["id"], request, booking, user, note)
+def resolve_close(
+    ack: Ack,
+    defer: Defer,
+    triage: Triage,
+    user_id: str,
+    form: dict[str, str | None],
+    modal: ModalContext | None,
+) -> None:
+    """Close the escalation before answering (the modal shows a refusal as a field error),
+    then redraw its message.
+    """
+    outcome = form.get(ActionId.RESOLVE_OUTCOME)
+    if modal is None or outcome not in {o.value for o in Outcome if o is not Outcome.BOOKED}:
+        ack(response_action="errors", errors={BlockId.RESOLVE_OUTCOME: "Pick an outcome."})
+        return
+    try:
+        triage.close(modal.request_id, user_id, Outcome(outcome), form.get(ActionId.RESOLVE_NOTE))
+    except TriageError as exc:
+        ack(response_action="errors", errors={BlockId.RESOLVE_OUTCOME: str(exc)[:150]})
+        return
+    ack()
+    defer.submit(triage.redraw_request, modal.request_id)
 
-    def book_complete(
-        view_id: str, request: StoredRequest, booking: StoredBooking, user: str, note: str | None
-    ) -> None:
-        try:
-            booked = triage.complete_booking(request, booking, user, note)
-        except Exception as exc:  # the modal must not stay on "Booking…"
-            error = describe(exc.code) if isinstance(exc, IntegrationError) else repr(exc)
-            log.error("booking from Slack failed", extra={"request_id": request.id, "error": error})
-            text = BOOKING_FAILED.format(error=error)
-            chat.update_view(view_id, notice_modal("Not booked", text).to_dict())
-            return
-        if isinstance(booked, Unavailable):
-            text = SLOT_TAKEN_AFTER.format(detail=booked.detail)
-            chat.update_view(view_id, notice_modal("Not booked", text).to_dict())
-        elif booked.email_error is not None:
-            text = BOOKED_UNCONFIRMED.format(error=describe(booked.email_error.code))
-            chat.update_view(view_id, notice_modal("Booked", text).to_dict())
-        else:
-            text = BOOKED.format(client=request.name, rep=booking.rep_email)
-            chat.update_view(view_id, notice_modal("Booked", text).to_dict())
 
-    def resolve_close(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
-        context = ModalContext.model_validate_json(view["private_metadata"])
-        values = view["state"]["values"]
-        outcome = _selected(values, BlockId.RESOLVE_OUTCOME, ActionId.RESOLVE_OUTCOME)
-        if outcome not in {o.value for o in Outcome if o is not Outcome.BOOKED}:
-            ack(response_action="errors", errors={BlockId.RESOLVE_OUTCOME: "Pick an outcome."})
-            return
-        note = _text(values, BlockId.RESOLVE_NOTE, ActionId.RESOLVE_NOTE)
-        try:
-            triage.close(context.request_id, body["user"]["id"], Outcome(outcome), note)
-        except TriageError as exc:
-            ack(response_action="errors", errors={BlockId.RESOLVE_OUTCOME: str(exc)[:150]})
-            return
-        ack()
-
-    def resolve_redraw(view: dict[str, Any]) -> None:
-        context = ModalContext.model_validate_json(view["private_metadata"])
-        triage.redraw_request(context.request_id)
-
+def register(app: App) -> None:
     app.view(CallbackId.BOOK_SUBMIT)(book_hold)
-    app.view(CallbackId.RESOLVE_SUBMIT)(ack=resolve_close, lazy=[resolve_redraw])
+    app.view(CallbackId.RESOLVE_SUBMIT)(resolve_close)

@@ -12,11 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from bot.app import Components
 from bot.domain.intake import FieldError, IntakeForm, IntakeValidationError, validate_request
 from bot.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from bot.services.processing import StillProcessing, Submitted
-from handlers.deps import Parts
+from handlers.deps import AppParts, Parts
 from handlers.errors import error_response
 
 log = logging.getLogger("frontdesk.intake")
@@ -78,7 +77,7 @@ def _idempotency_key(payload: dict[str, Any], header: str | None, body_sha: str)
 
 
 def _accept(
-    parts: Components, payload: dict[str, Any], header_key: str | None, body_sha: str
+    parts: AppParts, payload: dict[str, Any], header_key: str | None, body_sha: str
 ) -> Submitted:
     """Validate and submit, or replay a submission seen before (one trip to the threadpool)."""
     key = _idempotency_key(payload, header_key, body_sha)

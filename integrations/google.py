@@ -28,7 +28,6 @@ from googleapiclient.errors import HttpError
 
 from bot.domain.config import Rep
 from bot.domain.intervals import Interval
-from bot.settings import Settings
 from integrations.base import (
     ConnectionBrokenError,
     CreatedEvent,
@@ -37,6 +36,7 @@ from integrations.base import (
     Probe,
 )
 from integrations.chunking import batches, time_ranges
+from integrations.credentials import GoogleSettings
 from integrations.google_oauth import (
     EVENTS_SCOPE,
     FREEBUSY_SCOPE,
@@ -157,7 +157,7 @@ class GoogleCalendar:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: GoogleSettings,
         connections: ConnectionRepository,
         *,
         timeout: float = GOOGLE_TIMEOUT_SECONDS,

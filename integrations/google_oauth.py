@@ -23,7 +23,7 @@ from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 
 from bot.domain.config import Config, Rep
-from bot.settings import Settings
+from integrations.credentials import GoogleSettings
 from storage.repositories import ConnectionRepository
 
 log = logging.getLogger("frontdesk.google")
@@ -156,7 +156,7 @@ class Connected:
     scopes: tuple[str, ...]
 
 
-def require_configuration(settings: Settings) -> None:
+def require_configuration(settings: GoogleSettings) -> None:
     """Raise GoogleNotConfiguredError naming every variable Google consent still lacks."""
     missing = [
         name
@@ -171,13 +171,13 @@ def require_configuration(settings: Settings) -> None:
         raise GoogleNotConfiguredError(missing)
 
 
-def start_url(settings: Settings, rep_email: str) -> str:
+def start_url(settings: GoogleSettings, rep_email: str) -> str:
     """Where a rep (re)connects, e.g. https://frontdesk.example/oauth/google/start?rep=…"""
     query = urlencode({"rep": rep_email}, safe="@")
     return f"{settings.frontdesk_public_url.rstrip('/')}{START_PATH}?{query}"
 
 
-def redirect_uri(settings: Settings) -> str:
+def redirect_uri(settings: GoogleSettings) -> str:
     return settings.frontdesk_public_url.rstrip("/") + CALLBACK_PATH
 
 
@@ -229,7 +229,7 @@ class OAuthState:
             raise ValueError("the OAuth state is expired, altered or not ours") from exc
 
 
-def consent_url(settings: Settings, config: Config, rep_email: str) -> str:
+def consent_url(settings: GoogleSettings, config: Config, rep_email: str) -> str:
     """The Google consent URL to redirect the rep to; ConsentError when there is none."""
     _require(settings)
     rep = _google_rep(settings, config, rep_email)
@@ -251,7 +251,7 @@ def consent_url(settings: Settings, config: Config, rep_email: str) -> str:
 
 
 def complete_consent(
-    settings: Settings,
+    settings: GoogleSettings,
     config: Config,
     connections: ConnectionRepository,
     *,
@@ -310,7 +310,7 @@ def complete_consent(
     return Connected(rep.email, tuple(scopes))
 
 
-def _check_account(settings: Settings, rep: Rep, token: dict[str, Any], again: str) -> None:
+def _check_account(settings: GoogleSettings, rep: Rep, token: dict[str, Any], again: str) -> None:
     """The consenting Google account must be the rep's own (or their booking calendar's).
 
     The ID token comes straight from the token endpoint over TLS, which OpenID Connect
@@ -352,18 +352,18 @@ def _id_token_claims(id_token: object) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _require(settings: Settings) -> None:
+def _require(settings: GoogleSettings) -> None:
     try:
         require_configuration(settings)
     except GoogleNotConfiguredError as exc:
         raise ConsentError(503, NOT_CONFIGURED_TITLE, str(exc), reason="not_configured") from exc
 
 
-def _public(settings: Settings) -> str:
+def _public(settings: GoogleSettings) -> str:
     return settings.frontdesk_public_url.rstrip("/")
 
 
-def _state(settings: Settings) -> OAuthState:
+def _state(settings: GoogleSettings) -> OAuthState:
     key = settings.frontdesk_encryption_key
     if key is None:
         raise ConsentError(
@@ -378,7 +378,7 @@ def _state(settings: Settings) -> OAuthState:
         raise ConsentError(503, NOT_CONFIGURED_TITLE, str(exc), reason="bad_key") from exc
 
 
-def _google_rep(settings: Settings, config: Config, rep_email: str) -> Rep:
+def _google_rep(settings: GoogleSettings, config: Config, rep_email: str) -> Rep:
     if not rep_email.strip():
         raise ConsentError(
             400,
@@ -401,7 +401,7 @@ def _google_rep(settings: Settings, config: Config, rep_email: str) -> Rep:
     return rep
 
 
-def _flow(settings: Settings, code_verifier: str) -> Flow:
+def _flow(settings: GoogleSettings, code_verifier: str) -> Flow:
     secret = settings.google_client_secret
     client = {
         "web": {
@@ -421,7 +421,7 @@ def _flow(settings: Settings, code_verifier: str) -> Flow:
     )
 
 
-def _exchange(settings: Settings, rep: Rep, verifier: str, code: str) -> dict[str, Any]:
+def _exchange(settings: GoogleSettings, rep: Rep, verifier: str, code: str) -> dict[str, Any]:
     again = start_url(settings, rep.email)
     try:
         return dict(
@@ -474,7 +474,7 @@ def _granted_scopes(token: dict[str, Any]) -> set[str]:
     return set(scope.split() if isinstance(scope, str) else scope)
 
 
-def _refusal(settings: Settings, state: str, error: str) -> ConsentError:
+def _refusal(settings: GoogleSettings, state: str, error: str) -> ConsentError:
     """The page for Google's `error=` answer, naming the rep when the state is genuine."""
     rep_email = "your account"
     url = _public(settings) + START_PATH + "?rep=YOUR-EMAIL"

@@ -24,7 +24,6 @@ import requests
 
 from bot.domain.config import Rep
 from bot.domain.intervals import Interval
-from bot.settings import Settings
 from integrations.base import (
     ConnectionBrokenError,
     CreatedEvent,
@@ -33,6 +32,7 @@ from integrations.base import (
     Probe,
 )
 from integrations.chunking import batches, time_ranges
+from integrations.credentials import MicrosoftSettings
 from integrations.retry import retry_wait, root_cause
 
 log = logging.getLogger("frontdesk.microsoft")
@@ -131,7 +131,7 @@ class MicrosoftCalendar:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: MicrosoftSettings,
         *,
         timeout: float = GRAPH_TIMEOUT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,

@@ -14,8 +14,8 @@ from typing import Any
 import requests
 from postmarker.core import PostmarkClient
 
-from bot.settings import Settings
 from integrations.base import Confirmation, IntegrationError, Probe
+from integrations.credentials import PostmarkSettings
 from integrations.retry import MAX_RETRY_AFTER_SECONDS, retry_wait, root_cause
 from storage.models import OutboxMessage, OutboxStatus, utcnow
 from storage.repositories import OutboxRepository
@@ -76,7 +76,7 @@ class PostmarkEmail:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: PostmarkSettings,
         outbox: OutboxRepository,
         *,
         timeout: float = POSTMARK_TIMEOUT_SECONDS,

@@ -24,8 +24,8 @@ from slack_sdk.http_retry import (
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from bot.settings import Settings
 from integrations.base import IN_PROGRESS, IntegrationError, PostedMessage, Probe, SlackProfile
+from integrations.credentials import SlackSettings
 from storage.models import OutboxStatus, utcnow
 from storage.repositories import OutboxRepository
 
@@ -50,7 +50,7 @@ _SLUG = re.compile(r"^[a-z0-9_.]{1,64}$")
 
 
 def build_slack_client(
-    settings: Settings,
+    settings: SlackSettings,
     *,
     timeout: int = SLACK_TIMEOUT_SECONDS,
     max_retries: int = SLACK_MAX_RETRIES,

@@ -19,8 +19,8 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.settings import Settings
 from integrations.base import Probe, SmsError, TextMessage
+from integrations.credentials import TwilioSettings
 from integrations.retry import retry_wait, root_cause
 
 log = logging.getLogger("frontdesk.twilio")
@@ -120,7 +120,7 @@ class TwilioSms:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: TwilioSettings,
         *,
         timeout: float = TWILIO_TIMEOUT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,

@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
-from bot.app import Components, build_components, create_app
+from bot.app import create_app
+from bot.components import Components, build_components
 from bot.config import load_config
 from bot.domain.config import Config
 from bot.domain.signing import signed_headers

@@ -27,7 +27,8 @@ import httpx
 from fastapi.testclient import TestClient
 from slack_bolt import App
 
-from bot.app import Components, build_components, create_app
+from bot.app import create_app
+from bot.components import Components, build_components
 from bot.config import parse_config
 from bot.domain.config import Config
 from integrations.slack import ChannelPacer, SlackChat

@@ -4,16 +4,18 @@ answer (token valid, scopes granted, each rep's calendars reachable)? The API-dr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
 from sqlalchemy import inspect
 
 from bot.domain.config import Config
-from bot.providers import UnavailableIntegrationError, build_integrations
-from bot.settings import Settings
 from integrations.base import Probe
 from integrations.bundle import Integrations, mixed_mode_problems
+from integrations.credentials import PublicUrlSettings
 from integrations.postmark import PostmarkEmail
 from integrations.slack import SlackChat
 from storage.crypto import TokenCipher, TokenCipherError
@@ -50,7 +52,32 @@ def _row(probe: Probe) -> CheckRow:
     return CheckRow(subject, probe.ok, probe.detail)
 
 
-def run_checks(settings: Settings, config: Config) -> list[CheckRow]:
+class CheckSettings(PublicUrlSettings, Protocol):
+    """The settings `frontdesk check` reads itself (each integration reads its own)."""
+
+    @property
+    def database_url(self) -> str: ...
+
+    @property
+    def frontdesk_webhook_secret(self) -> SecretStr | None: ...
+
+    @property
+    def frontdesk_encryption_key(self) -> SecretStr | None: ...
+
+
+# How the integrations are built from the stores they use (the wiring's own function):
+# check builds them the way serve does, over the database it just pinged.
+IntegrationsFactory = Callable[
+    [OutboxRepository, BookingRepository, ConnectionRepository], Integrations
+]
+
+
+def run_checks(
+    settings: CheckSettings, config: Config, build_integrations: IntegrationsFactory
+) -> list[CheckRow]:
+    """Every row of `frontdesk check`. `build_integrations` raises ValueError for
+    credentials that cannot be used as given.
+    """
     rows = [CheckRow("config", True, f"{len(config.reps)} reps, {len(config.vip)} VIP domains")]
     db = Database(settings.database_url)
     try:
@@ -79,13 +106,9 @@ def run_checks(settings: Settings, config: Config) -> list[CheckRow]:
         connections = ConnectionRepository(db, cipher)
         try:
             integrations = build_integrations(
-                settings,
-                config,
-                outbox=OutboxRepository(db),
-                bookings=BookingRepository(db),
-                connections=connections,
+                OutboxRepository(db), BookingRepository(db), connections
             )
-        except (UnavailableIntegrationError, ValueError) as exc:
+        except ValueError as exc:
             rows.append(CheckRow("integrations", False, str(exc)))
             return rows
         migrated = reachable and inspect(db.engine).has_table("calendar_connection")

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from bot.domain.config import Config
 from bot.reports.kpis import Kpis, compute_kpis
-from bot.settings import Settings
+from integrations.credentials import GoogleSettings
 from integrations.google_oauth import start_url
 from storage.kpi_queries import KpiQueries
 from storage.models import utcnow
@@ -43,7 +43,7 @@ class RepConnection:
 
 
 def rep_connections(
-    config: Config, stored: list[Connection], settings: Settings
+    config: Config, stored: list[Connection], settings: GoogleSettings
 ) -> list[RepConnection]:
     """Every configured rep, in config order, with the state of their calendar connection.
 
@@ -74,7 +74,7 @@ class Dashboard:
         queries: KpiQueries,
         connections: ConnectionRepository,
         *,
-        settings: Settings,
+        settings: GoogleSettings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.config import Config, Rep
-from bot.domain.intervals import Interval
 from bot.domain.reminders import plan_reminders
 from bot.domain.slots import busy_problem, timing_problem
 from bot.messages.confirmation import render_confirmation
+from bot.services.availability import AvailabilityService
 from bot.services.connection_health import ConnectionHealth, broken_reason_code
 from bot.services.telemetry import count_integration_error
 from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError
@@ -50,12 +50,16 @@ class Booker:
         bookings: BookingRepository,
         clock: Callable[[], datetime] = utcnow,
         health: ConnectionHealth | None = None,
+        availability: AvailabilityService | None = None,
     ) -> None:
         self.config = config
         self.integrations = integrations
         self.bookings = bookings
         self.clock = clock
         self.health = health
+        self.availability = availability or AvailabilityService(
+            config, integrations, health=health, clock=clock
+        )
 
     def book(
         self, request: StoredRequest, *, booked_by: str = "auto", resuming: bool = True
@@ -111,7 +115,7 @@ class Booker:
         try:
             if rep is None:
                 raise LookupError(f"rep {booking.rep_email} is no longer configured")
-            busy = self._busy(rep, booking.start - buffer, booking.end + buffer)
+            busy = self.availability.busy(rep, booking.start - buffer, booking.end + buffer)
         except Exception:
             self.bookings.release(booking.id or 0)
             raise
@@ -123,16 +127,6 @@ class Booker:
             return Unavailable(f"{rep.email}: {problem}")
         booking = self._create_event(request, booking)
         return Booked(booking, self._confirm_to_client(request, booking))
-
-    def _busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
-        """The rep's busy time across all their calendars; a broken connection is noted."""
-        try:
-            return self.integrations.calendar_for(rep).busy(rep, start, end)
-        except IntegrationError as exc:
-            log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
-            count_integration_error(exc)
-            self._note_broken(rep, exc)
-            raise
 
     def candidates(self, request: StoredRequest) -> list[Rep]:
         """The named rep, or every rep with the least recently booked first (round-robin)."""
@@ -164,7 +158,7 @@ class Booker:
         now = self.clock()
         problems: list[str] = []
         failure: IntegrationError | None = None
-        broken = self.health.broken_reps() if self.health else {}
+        broken = self.availability.broken_reps()
         broken_codes: list[str] = []
         for rep in self.candidates(request):
             if rep.email in broken:
@@ -178,7 +172,11 @@ class Booker:
                 problems.append(f"{rep.email}: {problem}")
                 continue
             try:
-                busy = self._busy(rep, start - buffer, end + buffer) if check_calendars else []
+                busy = (
+                    self.availability.busy(rep, start - buffer, end + buffer)
+                    if check_calendars
+                    else []
+                )
             except IntegrationError as exc:
                 failure = failure or exc
                 continue

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from bot.domain.config import Config, Rep
 from bot.domain.reasons import PROVIDER_NAMES
 from bot.messages.connections import BROKEN_ALERT, RECONNECT_GOOGLE, RECONNECT_MICROSOFT
-from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, ConnectionBrokenError
+from integrations.credentials import PublicUrlSettings
 from storage.repositories import ConnectionRepository
 
 log = logging.getLogger("frontdesk.connections")
@@ -23,7 +23,11 @@ def broken_reason_code(rep: Rep) -> str:
 
 class ConnectionHealth:
     def __init__(
-        self, settings: Settings, config: Config, connections: ConnectionRepository, chat: Chat
+        self,
+        settings: PublicUrlSettings,
+        config: Config,
+        connections: ConnectionRepository,
+        chat: Chat,
     ) -> None:
         self.settings = settings
         self.config = config

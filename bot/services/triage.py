@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.config import Config
 from bot.domain.intervals import Interval
-from bot.domain.slots import display_step, free_slots, local_instant
+from bot.domain.slots import display_step, local_instant
 from bot.messages.blocks import TicketState, escalation_blocks, escalation_text, slack_date
 from bot.services.booking import STALE_HOLD, Booked, Booker, Unavailable
 from bot.services.escalation import escalation_view
@@ -100,6 +100,7 @@ class Triage:
         self.escalations = escalations
         self.bookings = bookings
         self.booker = booker
+        self.availability = booker.availability
         self.chat = chat
         self.clock = clock
         self.usergroup = UsergroupCache(chat)
@@ -227,17 +228,22 @@ class Triage:
             client_zone = ZoneInfo(request.timezone)
             day = request.requested_start.astimezone(client_zone).date()
             start = max(now, local_instant(day, datetime.min.time(), client_zone))
-        busy = self.booker.integrations.calendar_for(rep).busy(rep, start, horizon)
-        return free_slots(
+        return self.availability.rep_slots(
             rep,
-            busy,
-            start=start,
-            end=horizon,
-            duration=timedelta(minutes=duration_minutes),
-            now=now,
-            booking=self.config.booking,
+            start,
+            horizon,
+            timedelta(minutes=duration_minutes),
             step=display_step(duration_minutes),
         )
+
+    def default_rep(self, request: StoredRequest) -> str:
+        """The rep the Book modal starts with: the one asked for, else the next in turn."""
+        if request.rep_email:
+            return request.rep_email
+        candidates = self.booker.candidates(request)
+        if not candidates:
+            raise TriageError("No rep is configured.")
+        return candidates[0].email
 
     def hold(
         self, request_id: str, actor: str, rep_email: str, start: datetime, duration_minutes: int

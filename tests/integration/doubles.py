@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.app import Components
+from bot.components import Components
 from bot.domain.config import Rep
 from bot.domain.intervals import Interval
 from integrations.base import (

@@ -18,7 +18,8 @@ import pytest
 import trustme
 from fastapi.testclient import TestClient
 
-from bot.app import Components, build_components, create_app
+from bot.app import create_app
+from bot.components import Components, build_components
 from bot.config import load_config
 from bot.domain.reasons import SLOT_UNAVAILABLE
 from bot.messages.confirmation import INVITE_FROM_REP

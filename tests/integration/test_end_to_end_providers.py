@@ -20,7 +20,8 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 
-from bot.app import Components, build_components, create_app
+from bot.app import create_app
+from bot.components import Components, build_components
 from bot.config import load_config
 from bot.domain.reasons import KNOWN_REASONS, SLOT_UNAVAILABLE
 from bot.messages.connections import RECONNECT_GOOGLE

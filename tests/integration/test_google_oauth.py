@@ -19,7 +19,8 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from bot.app import build_components, create_app
+from bot.app import create_app
+from bot.components import build_components
 from bot.domain.config import Config
 from bot.domain.intervals import Interval
 from integrations import google_oauth

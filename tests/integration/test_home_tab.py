@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from handlers.home import QUEUE
+from bot.messages.home import QUEUE
 from storage.models import RequestStatus
 from tests.conftest import FixedClock
 from tests.fakes.slack import FakeSlack, FakeUser

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import build_components, create_app
+from bot.app import create_app
+from bot.components import build_components
 from bot.logs import JsonFormatter
 from integrations.base import IntegrationError
 from storage.db import Database

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import build_components, create_app
+from bot.app import create_app
+from bot.components import build_components
 from storage.db import Database
 from tests.conftest import make_settings, post_signed
 from tests.integration.doubles import outbox, quiet, stored_requests

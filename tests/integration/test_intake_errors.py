@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import Components
+from bot.components import Components
 from bot.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
 from tests.conftest import WEBHOOK_SECRET, post_signed
 from tests.integration.doubles import quiet, stored_requests

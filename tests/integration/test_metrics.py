@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import Components, build_components, create_app
+from bot.app import create_app
+from bot.components import Components, build_components
 from bot.domain.config import Config
 from storage.db import Database
 from tests.conftest import FixedClock, make_settings, post_signed

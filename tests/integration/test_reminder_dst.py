@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from bot.app import build_components
+from bot.components import build_components
 from bot.domain.config import Config
 from bot.services.booking import Booked
 from storage.db import Database

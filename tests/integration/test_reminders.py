@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from twilio.request_validator import RequestValidator
 
-from bot.app import Components
+from bot.components import Components
 from bot.domain.config import Config
 from bot.domain.reminders import plan_reminders
 from bot.messages.reminders import render_sms

@@ -142,7 +142,7 @@ def test_a_rep_without_a_slack_id_in_the_config_is_found_by_their_slack_email(
 def test_a_failing_command_explains_itself_at_its_response_url(slack: SlackHarness) -> None:
     # A slash command may be typed in a channel the bot is not in, where an ephemeral
     # chat.postEphemeral would fail: the failure is told through the command's response_url.
-    from handlers.slack_app import tell_user
+    from handlers.slack_context import tell_user
     from tests.slack_requests import slash_command
 
     body = slash_command(

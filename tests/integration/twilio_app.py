@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 
-from bot.app import Components, build_components, create_app
+from bot.app import create_app
+from bot.components import Components, build_components
 from bot.domain.config import Config
 from storage.db import Database
 from tests.conftest import FixedClock, make_settings

@@ -14,9 +14,7 @@ from slack_sdk.models.views import View
 
 from bot.domain.config import Config
 from bot.messages.connections import RECONNECT_MICROSOFT
-from bot.reports.dashboard import ConnectionState, Period, RepConnection, rep_connections
-from bot.settings import Settings
-from handlers.home import (
+from bot.messages.home import (
     CONNECTIONS,
     KPIS_UNAVAILABLE,
     MAX_CONNECTION_SECTIONS,
@@ -26,10 +24,12 @@ from handlers.home import (
     YOURS,
     connection_line,
     home_view,
-    recent_kpis,
     yours_line,
 )
-from handlers.slack_app import SlackServices
+from bot.reports.dashboard import ConnectionState, Period, RepConnection, rep_connections
+from bot.services.home import recent_kpis
+from bot.settings import Settings
+from handlers.slack_context import SlackServices
 from storage.models import StoredEscalation
 from storage.repositories.connections import Connection
 from tests.unit.kpi_builders import kpis

@@ -16,7 +16,8 @@ import pytest
 import yaml
 from slack_bolt import App, BoltRequest, BoltResponse
 
-from bot.app import build_components, build_slack_app
+from bot.app import build_slack_app
+from bot.components import build_components
 from bot.messages.blocks import EscalationView, MeetingView, escalation_blocks, outcome_blocks
 from bot.messages.ids import ActionId, CallbackId, Command
 from bot.messages.modals import ModalContext, SlotChoice, book_modal, resolve_modal

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pytest
 
-from bot.app import Components
+from bot.components import Components
 from bot.scheduler import (
     RECOVERY_INTERVAL_SECONDS,
     REDELIVERY_INTERVAL_SECONDS,
