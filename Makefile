@@ -6,7 +6,7 @@ CONFIG ?= examples/frontdesk.toml
 DEV_SECRET ?= dev-webhook-secret-change-me
 export DATABASE_URL ?= sqlite:///./var/frontdesk.db
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck imports unit bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -31,21 +31,25 @@ run: $(VENV)/.installed
 		$(BIN)/frontdesk serve --config $(CONFIG) --host 127.0.0.1 --port 3000
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check bot handlers integrations storage tests bench
-	$(BIN)/ruff format --check bot handlers integrations storage tests bench
+	$(BIN)/ruff check bot handlers integrations storage testkit tests bench
+	$(BIN)/ruff format --check bot handlers integrations storage testkit tests bench
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy bot handlers integrations storage
+	$(BIN)/mypy bot handlers integrations storage testkit bench
 
-test: lint typecheck
+# The layers of README's "Architecture", as import-linter contracts in pyproject.toml.
+imports: $(VENV)/.installed-test
+	$(BIN)/lint-imports
+
+test: lint typecheck imports
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/availability.py
-	$(BIN)/python bench/slack_ack.py
-	$(BIN)/python bench/reminders.py
-	$(BIN)/python bench/report.py
+	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.availability
+	$(BIN)/python -m bench.slack_ack
+	$(BIN)/python -m bench.reminders
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -52,9 +52,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
-from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
 from cryptography.fernet import Fernet
 
+from bench._machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
 from bot.domain.config import WEEKDAYS, BookingConfig, Rep
 from bot.domain.intervals import Interval
 from bot.domain.slots import free_slots, slot_problem, team_slots, working_windows
@@ -71,10 +71,9 @@ from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.repositories import ConnectionRepository
+from testkit.fakes.google import FakeGoogle
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the fakes live in tests/, which is not an installed package
-from tests.fakes.google import FakeGoogle  # noqa: E402
 
 START = datetime(2027, 3, 1, tzinfo=UTC)  # spans New York's spring-forward on 2027-03-14
 END = START + timedelta(weeks=3)

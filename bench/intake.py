@@ -53,14 +53,14 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
-from _machine import (
+
+from bench._machine import (
     OTHER_CPU_WARNING,
     free_port,
     interrupt_on_sigterm,
     machine_busy_seconds,
     usable_cores,
 )
-
 from bot.config import ConfigError, load_config
 from bot.domain.config import WEEKDAYS, Config, Rep, parse_hours
 from bot.domain.signing import signed_headers
@@ -241,11 +241,7 @@ class BodyMaker:
     def make(self) -> tuple[bytes, str]:
         """A body and its content type."""
         rng = self.rng
-        kind = rng.choices(self.kinds, self.weights)[0]
-        if kind == "vip" and not self.vip_domains:
-            kind = "auto"
-        if kind == "broken_calendar" and not self.broken_reps:
-            kind = "auto"
+        kind = self._kind()
         number = next(self.counter)
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         company = rng.choice(COMPANIES)
@@ -263,21 +259,45 @@ class BodyMaker:
         if rng.random() < 0.6:
             form["phone"] = f"+1602555{rng.randrange(10_000):04d}"
             form["sms_opt_in"] = rng.random() < 0.7
+        start = self._start(kind, form)
+        self._route_by_notes(kind, form, first)
+        if start is not None:
+            form["requested_start"] = _local_iso(start, ZoneInfo(zone), rng.random() < 0.5)
+        if rng.random() < FORM_SHARE:
+            return urlencode(
+                {k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()}
+            ).encode(), "application/x-www-form-urlencoded"
+        return json.dumps(form).encode(), "application/json"
 
-        start: datetime | None = None
+    def _kind(self) -> str:
+        kind = self.rng.choices(self.kinds, self.weights)[0]
+        if (kind == "vip" and not self.vip_domains) or (
+            kind == "broken_calendar" and not self.broken_reps
+        ):
+            return "auto"
+        return kind
+
+    def _start(self, kind: str, form: dict[str, Any]) -> datetime | None:
+        """The requested start for this kind (a free slot for the ones that book)."""
+        rng = self.rng
         if kind in ("auto", "round_robin"):
             slot = self.pool.take()
-            start = slot.start
             form["duration_minutes"] = slot.minutes
             if kind == "auto":
                 form["rep"] = slot.rep
-        elif kind != "no_time":
-            # Escalated before any calendar is asked: any future time will do.
-            start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(
-                days=rng.randrange(1, 14), hours=rng.randrange(24)
-            )
-            if kind == "broken_calendar":
-                form["rep"] = rng.choice(self.broken_reps)
+            return slot.start
+        if kind == "no_time":
+            return None
+        if kind == "broken_calendar":
+            form["rep"] = rng.choice(self.broken_reps)
+        # Escalated before any calendar is asked: any future time will do.
+        return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(
+            days=rng.randrange(1, 14), hours=rng.randrange(24)
+        )
+
+    def _route_by_notes(self, kind: str, form: dict[str, Any], first: str) -> None:
+        """What makes a VIP, keyword or group-size request one."""
+        rng = self.rng
         if kind == "vip":
             sub = rng.choice(("", "eu.", "us."))
             form["email"] = f"{first.lower()}@{sub}{rng.choice(self.vip_domains)}"
@@ -288,14 +308,6 @@ class BodyMaker:
         elif kind == "group_size":
             size = self.group_size + rng.randrange(10)
             form["notes"] = f"Need to book a demo for our team of {size}"
-        if start is not None:
-            form["requested_start"] = _local_iso(start, ZoneInfo(zone), rng.random() < 0.5)
-
-        if rng.random() < FORM_SHARE:
-            return urlencode(
-                {k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()}
-            ).encode(), "application/x-www-form-urlencoded"
-        return json.dumps(form).encode(), "application/json"
 
 
 def _local_iso(start: datetime, zone: ZoneInfo, with_offset: bool) -> str:

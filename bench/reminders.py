@@ -43,7 +43,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _databases import (
+from sqlalchemy import delete, text, update
+
+from bench._databases import (
     add_database_option,
     captured_statements,
     database_kinds,
@@ -51,9 +53,7 @@ from _databases import (
     reachable,
     scratch_databases,
 )
-from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
-from sqlalchemy import delete, text, update
-
+from bench._machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
 from bot.config import load_config
 from bot.domain.config import Config
 from bot.services.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
@@ -69,10 +69,9 @@ from storage.repositories import (
 )
 from storage.repositories._sql import table
 from storage.repositories.reminders import REMINDERS, DueReminder
+from testkit.reminder_seed import seed_sms_reminders
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the seeding helper lives in tests/, not an installed package
-from tests.integration.reminder_seed import seed_sms_reminders  # noqa: E402
 
 CONFIG = ROOT / "examples" / "frontdesk.toml"
 INDEX = "ix_reminder_status_due"

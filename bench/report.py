@@ -53,7 +53,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _databases import (
+from sqlalchemy import insert, text
+
+from bench._databases import (
     add_database_option,
     captured_statements,
     database_kinds,
@@ -61,9 +63,7 @@ from _databases import (
     reachable,
     scratch_database,
 )
-from _machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
-from sqlalchemy import insert, text
-
+from bench._machine import OtherLoad, interrupt_on_sigterm, machine_summary, print_other_load
 from bot.cli import report_period
 from bot.config import load_config
 from bot.domain.config import Config

@@ -54,7 +54,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -62,15 +61,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from _databases import POSTGRES_ADMIN_URL, scratch_database
-from _machine import (
+from bench._databases import POSTGRES_ADMIN_URL, scratch_database
+from bench._machine import (
     OTHER_CPU_WARNING,
     free_port,
     interrupt_on_sigterm,
     machine_busy_seconds,
     machine_summary,
 )
-
 from bot.config import ConfigError, load_config
 from bot.domain.config import Config
 from bot.domain.relative_time import resolve_relative_start
@@ -80,13 +78,10 @@ from bot.services.triage import ALREADY_CLAIMED
 from handlers.slack_context import SOMETHING_WENT_WRONG
 from storage.db import Database
 from storage.repositories import EscalationRepository
+from testkit.fakes.slack import FAKE_TOKEN, FakeSlack, FakeUser
+from testkit.slack_payloads import FORM, interactive_body, message_action, slack_headers
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the fakes live in tests/, which is not an installed package
-# tests/slack_requests.py imports Starlette's TestClient, which warns about httpx on import.
-warnings.filterwarnings("ignore", "Using `httpx`")
-from tests.fakes.slack import FAKE_TOKEN, FakeSlack, FakeUser  # noqa: E402
-from tests.slack_requests import FORM, interactive_body, message_action, slack_headers  # noqa: E402
 
 HOST = "127.0.0.1"  # the only host this script talks to (besides PostgreSQL when asked)
 DEFAULT_CONFIG = ROOT / "examples" / "frontdesk.toml"

@@ -367,7 +367,7 @@ class GoogleCalendar:
 
     def _new_credentials(self, refresh_token: str) -> Credentials:
         secret = self.settings.google_client_secret
-        return Credentials(
+        return Credentials(  # type: ignore[no-untyped-call]
             token=None,
             refresh_token=refresh_token,
             token_uri=self.settings.google_token_url,
@@ -379,7 +379,7 @@ class GoogleCalendar:
     def _refresh(self, rep: Rep, credentials: Credentials, connection: Connection) -> None:
         request = google_auth_httplib2.Request(httplib2.Http(timeout=self.timeout))
         try:
-            credentials.refresh(request)
+            credentials.refresh(request)  # type: ignore[no-untyped-call]
         except RefreshError as exc:
             raise self._refresh_error(rep, exc) from exc
         except (TransportError, OSError, http.client.HTTPException) as exc:

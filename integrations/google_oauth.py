@@ -453,7 +453,7 @@ def _exchange(settings: GoogleSettings, rep: Rep, verifier: str, code: str) -> d
             400,
             EXCHANGE_REFUSED_TITLE,
             EXCHANGE_REFUSED_MESSAGE.format(rep=rep.email, error=exc.error, url=again),
-            reason=exc.error,
+            reason=exc.error or "exchange_refused",
         ) from exc
     except (requests.RequestException, ValueError) as exc:
         problem = type(exc).__name__

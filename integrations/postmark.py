@@ -53,7 +53,7 @@ class _Refused(Exception):
         self.retry_after = response.headers.get("Retry-After")
 
 
-class _Client(PostmarkClient):
+class _Client(PostmarkClient):  # type: ignore[misc]  # postmarker is untyped
     """postmarker's client, failing with the HTTP status and headers its ClientError drops
     (and with no KeyError when an error body is not Postmark's JSON).
     """

@@ -99,7 +99,7 @@ class _Refused(Exception):
         return f"HTTP {self.status}"
 
 
-class _HttpClient(TwilioHttpClient):
+class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
     """twilio-python's HTTP client, failing on an error answer with its status and headers;
     raising here keeps each answer with its own call, however many threads share the client.
     """

@@ -115,6 +115,83 @@ def _duration_minutes(token: str) -> int | None:
     return int(match["hours"]) * 60 + extra
 
 
+def _tokens(text: str) -> list[str]:
+    """The words of the command, with "next week" kept together as one."""
+    tokens: list[str] = []
+    for token in _TOKEN_RE.findall(text):
+        if token.lower() == "week" and tokens and tokens[-1].lower() == "next":
+            tokens[-1] = f"{tokens[-1]} {token}"
+        else:
+            tokens.append(token)
+    return tokens
+
+
+def _day_range(word: str, shown: str, today: date) -> tuple[date, ...] | None:
+    """The days a range word names, None when the word is not one."""
+    if word == "today":
+        return (today,)
+    if word == "tomorrow":
+        return (today + timedelta(days=1),)
+    if word == "next week":
+        return working_days(today + timedelta(days=7 - today.weekday()))
+    if not _DATE_RE.match(word):
+        return None
+    try:
+        day = date.fromisoformat(word)
+    except ValueError:
+        raise AvailabilityUsageError(NOT_A_DATE.format(token=shown)) from None
+    if day < today:
+        raise AvailabilityUsageError(PAST_DATE.format(token=shown))
+    return (day,)
+
+
+def _checked_duration(word: str, shown: str) -> int | None:
+    """The minutes a duration word names, None when the word is not one."""
+    minutes = _duration_minutes(word)
+    if minutes is not None and not MIN_DURATION_MINUTES <= minutes <= MAX_DURATION_MINUTES:
+        raise AvailabilityUsageError(
+            DURATION_OUT_OF_RANGE.format(
+                token=shown, low=MIN_DURATION_MINUTES, high=MAX_DURATION_MINUTES
+            )
+        )
+    return minutes
+
+
+@dataclass
+class _Arguments:
+    """What the words read so far named; each may be named once."""
+
+    person: tuple[str | None, str | None] | None = None  # (user id, email)
+    days: tuple[date, ...] | None = None
+    duration: int | None = None
+
+    def read(self, token: str, today: date) -> None:
+        word, shown = token.lower(), _mrkdwn(token)
+        if word == "help":
+            raise AvailabilityUsageError("")
+        mention, address = _MENTION_RE.match(token), _email_address(token)
+        if mention or address:
+            if self.person is not None:
+                raise AvailabilityUsageError(REPEATED_PERSON.format(token=shown))
+            self.person = (mention[1].upper() if mention else None, address)
+            return
+        days = _day_range(word, shown, today)
+        if days is not None:
+            if self.days is not None:
+                raise AvailabilityUsageError(REPEATED_RANGE.format(token=shown))
+            self.days = days
+            return
+        minutes = _checked_duration(word, shown)
+        if minutes is not None:
+            if self.duration is not None:
+                raise AvailabilityUsageError(REPEATED_DURATION.format(token=shown))
+            self.duration = minutes
+            return
+        if word.isdigit():
+            raise AvailabilityUsageError(BARE_NUMBER.format(token=shown))
+        raise AvailabilityUsageError(UNKNOWN_ARGUMENT.format(token=shown))
+
+
 def parse_availability_args(text: str, *, today: date, default_duration: int) -> AvailabilityQuery:
     """Read `[@user|email] [today|tomorrow|YYYY-MM-DD|next week] [30m]`, in any order and
     any case; `today` is the caller's local date.
@@ -123,74 +200,18 @@ def parse_availability_args(text: str, *, today: date, default_duration: int) ->
     `working_days`); "next week" is Monday to Friday of the coming calendar week.
     Raise AvailabilityUsageError naming the first token that cannot be read.
     """
-    tokens = _TOKEN_RE.findall(text)
-    user_id: str | None = None
-    email: str | None = None
-    days: tuple[date, ...] | None = None
-    duration: int | None = None
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        word = token.lower()
-        shown = _mrkdwn(token)
-        index += 1
-        if word == "help":
-            raise AvailabilityUsageError("")
-
-        mention, address = _MENTION_RE.match(token), _email_address(token)
-        if mention or address:
-            if user_id is not None or email is not None:
-                raise AvailabilityUsageError(REPEATED_PERSON.format(token=shown))
-            user_id = mention[1].upper() if mention else None
-            email = address
-            continue
-
-        chosen: tuple[date, ...] | None = None
-        if word == "today":
-            chosen = (today,)
-        elif word == "tomorrow":
-            chosen = (today + timedelta(days=1),)
-        elif word == "next" and index < len(tokens) and tokens[index].lower() == "week":
-            index += 1
-            shown = f"{shown} {_mrkdwn(tokens[index - 1])}"
-            chosen = working_days(today + timedelta(days=7 - today.weekday()))
-        elif _DATE_RE.match(word):
-            try:
-                day = date.fromisoformat(word)
-            except ValueError:
-                raise AvailabilityUsageError(NOT_A_DATE.format(token=shown)) from None
-            if day < today:
-                raise AvailabilityUsageError(PAST_DATE.format(token=shown))
-            chosen = (day,)
-        if chosen is not None:
-            if days is not None:
-                raise AvailabilityUsageError(REPEATED_RANGE.format(token=shown))
-            days = chosen
-            continue
-
-        minutes = _duration_minutes(word)
-        if minutes is not None:
-            if duration is not None:
-                raise AvailabilityUsageError(REPEATED_DURATION.format(token=shown))
-            if not MIN_DURATION_MINUTES <= minutes <= MAX_DURATION_MINUTES:
-                raise AvailabilityUsageError(
-                    DURATION_OUT_OF_RANGE.format(
-                        token=shown, low=MIN_DURATION_MINUTES, high=MAX_DURATION_MINUTES
-                    )
-                )
-            duration = minutes
-            continue
-
-        if word.isdigit():
-            raise AvailabilityUsageError(BARE_NUMBER.format(token=shown))
-        raise AvailabilityUsageError(UNKNOWN_ARGUMENT.format(token=shown))
-
+    arguments = _Arguments()
+    for token in _tokens(text):
+        arguments.read(token, today)
+    user_id, email = arguments.person or (None, None)
     return AvailabilityQuery(
         user_id=user_id,
         email=email,
-        days=days if days is not None else working_days(today),
-        duration_minutes=duration if duration is not None else default_duration,
-        explicit_range=days is not None,
+        days=arguments.days if arguments.days is not None else working_days(today),
+        duration_minutes=(
+            arguments.duration if arguments.duration is not None else default_duration
+        ),
+        explicit_range=arguments.days is not None,
     )
 
 

@@ -166,58 +166,85 @@ def _text(form: IntakeForm | None, payload: Mapping[str, Any], name: str) -> str
     return value if isinstance(value, str) else None
 
 
-def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) -> ValidRequest:
-    """Validate a parsed body; raise IntakeValidationError listing every bad field."""
-    form: IntakeForm | None = None
-    try:
-        form = IntakeForm.model_validate(payload)
-        errors: list[FieldError] = []
-    except ValidationError as exc:
-        errors = _pydantic_errors(exc)
-    bad = {error.field for error in errors}
+class _FieldChecks:
+    """The checks that need more than a field's own shape, each run only on a field whose
+    shape passed; every problem is collected so the sender hears of all of them at once.
+    """
 
-    def check(name: str) -> str | None:
-        return None if name in bad else _text(form, payload, name)
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self.payload = payload
+        self.form: IntakeForm | None = None
+        try:
+            self.form = IntakeForm.model_validate(payload)
+            self.errors: list[FieldError] = []
+        except ValidationError as exc:
+            self.errors = _pydantic_errors(exc)
+        self._bad = {error.field for error in self.errors}
 
-    email = check("email")
-    if email is not None:
+    def value(self, name: str) -> str | None:
+        return None if name in self._bad else _text(self.form, self.payload, name)
+
+    def fail(self, name: str, message: str) -> None:
+        self.errors.append(FieldError(name, message))
+
+    def email(self) -> str | None:
+        email = self.value("email")
+        if email is None:
+            return None
         try:
             checked = validate_email(email, check_deliverability=False)
-            email = f"{checked.local_part}@{checked.domain.lower()}"
         except EmailNotValidError as exc:
-            errors.append(FieldError("email", f"is not a valid email address: {exc}"))
+            self.fail("email", f"is not a valid email address: {exc}")
+            return None
+        return f"{checked.local_part}@{checked.domain.lower()}"
 
-    phone = check("phone")
-    if phone is not None and not E164.match(phone):
-        errors.append(FieldError("phone", "must be in E.164 form, like +16025550143"))
+    def phone(self) -> None:
+        phone = self.value("phone")
+        if phone is not None and not E164.match(phone):
+            self.fail("phone", "must be in E.164 form, like +16025550143")
 
-    zone: ZoneInfo | None = None
-    zone_name = check("timezone")
-    if zone_name is not None:
+    def zone(self) -> ZoneInfo | None:
+        zone_name = self.value("timezone")
+        if zone_name is None:
+            return None
         try:
-            zone = ZoneInfo(zone_name)
+            return ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            errors.append(FieldError("timezone", f"{zone_name[:100]!r} is not an IANA time zone"))
+            self.fail("timezone", f"{zone_name[:100]!r} is not an IANA time zone")
+            return None
 
-    start: datetime | None = None
-    start_text = check("requested_start")
-    if start_text is not None and zone is not None:
+    def start(self, zone: ZoneInfo | None, now: datetime) -> datetime | None:
+        start_text = self.value("requested_start")
+        if start_text is None or zone is None:
+            return None
         try:
             start = parse_start(start_text, zone)
         except ValueError as exc:
-            errors.append(FieldError("requested_start", str(exc)))
-        else:
-            if start <= now:
-                errors.append(FieldError("requested_start", "is in the past"))
-            elif start > now + MAX_START_AHEAD:
-                errors.append(FieldError("requested_start", "is more than a year ahead"))
+            self.fail("requested_start", str(exc))
+            return None
+        if start <= now:
+            self.fail("requested_start", "is in the past")
+        elif start > now + MAX_START_AHEAD:
+            self.fail("requested_start", "is more than a year ahead")
+        return start
 
-    rep = check("rep")
-    if rep is not None and config.rep(rep) is None:
-        errors.append(FieldError("rep", f"{rep[:320]!r} is not one of the configured reps"))
+    def rep(self, config: Config) -> str | None:
+        rep = self.value("rep")
+        if rep is not None and config.rep(rep) is None:
+            self.fail("rep", f"{rep[:320]!r} is not one of the configured reps")
+        return rep
 
-    if errors or form is None:
-        raise IntakeValidationError(errors)
+
+def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) -> ValidRequest:
+    """Validate a parsed body; raise IntakeValidationError listing every bad field."""
+    checks = _FieldChecks(payload)
+    email = checks.email()
+    checks.phone()
+    start = checks.start(checks.zone(), now)
+    rep = checks.rep(config)
+    form = checks.form
+    if checks.errors or form is None:
+        raise IntakeValidationError(checks.errors)
     return ValidRequest(
         submission_id=form.submission_id,
         name=form.name,

@@ -169,4 +169,5 @@ def ics_invitation(request: StoredRequest, booking: StoredBooking) -> bytes:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "REQUEST")
     calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical

@@ -61,6 +61,39 @@ def _slot_groups(slots: Sequence[SlotChoice]) -> list[OptionGroup]:
     return [OptionGroup(label=day[:75], options=options) for day, options in groups.items()]
 
 
+def _select(
+    block: BlockId, action: ActionId, label: str, options: list[Option], chosen: str
+) -> InputBlock:
+    """A select that refreshes the modal when changed, with `chosen` picked."""
+    return InputBlock(
+        block_id=block,
+        label=label,
+        dispatch_action=True,
+        element=StaticSelectElement(
+            action_id=action,
+            options=options,
+            initial_option=next(o for o in options if o.value == chosen),
+        ),
+    )
+
+
+def _slot_blocks(slots: Sequence[SlotChoice], zone_note: str, no_slots: str) -> list[Block]:
+    if not slots:
+        return [SectionBlock(text=MarkdownTextObject(text=no_slots))]
+    return [
+        InputBlock(
+            block_id=BlockId.BOOK_SLOT,
+            label="Slot",
+            element=StaticSelectElement(
+                action_id=ActionId.BOOK_SLOT,
+                placeholder="Pick a free slot",
+                option_groups=_slot_groups(slots),
+            ),
+        ),
+        ContextBlock(elements=[MarkdownTextObject(text=zone_note)]),
+    ]
+
+
 def book_modal(
     context: ModalContext,
     *,
@@ -81,55 +114,28 @@ def book_modal(
     """
     rep_options = [_option(email, email) for email in reps]
     duration_options = [_option(str(m), f"{m} min") for m in sorted({*durations, duration})]
+    no_slots = escape(problem)[:3000] if problem else NO_SLOTS.format(days=horizon_days)
+    note = InputBlock(
+        block_id=BlockId.BOOK_NOTE,
+        label="Note",
+        optional=True,
+        element=PlainTextInputElement(
+            action_id=ActionId.BOOK_NOTE, multiline=True, max_length=2000
+        ),
+    )
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=f"Book a meeting for *{escape(client_name)}*")),
-        InputBlock(
-            block_id=BlockId.BOOK_REP,
-            label="Rep",
-            dispatch_action=True,
-            element=StaticSelectElement(
-                action_id=ActionId.BOOK_REP,
-                options=rep_options,
-                initial_option=next(o for o in rep_options if o.value == rep),
-            ),
+        _select(BlockId.BOOK_REP, ActionId.BOOK_REP, "Rep", rep_options, rep),
+        _select(
+            BlockId.BOOK_DURATION,
+            ActionId.BOOK_DURATION,
+            "Duration",
+            duration_options,
+            str(duration),
         ),
-        InputBlock(
-            block_id=BlockId.BOOK_DURATION,
-            label="Duration",
-            dispatch_action=True,
-            element=StaticSelectElement(
-                action_id=ActionId.BOOK_DURATION,
-                options=duration_options,
-                initial_option=next(o for o in duration_options if o.value == str(duration)),
-            ),
-        ),
+        *_slot_blocks(slots, zone_note, no_slots),
+        note,
     ]
-    if slots:
-        blocks.append(
-            InputBlock(
-                block_id=BlockId.BOOK_SLOT,
-                label="Slot",
-                element=StaticSelectElement(
-                    action_id=ActionId.BOOK_SLOT,
-                    placeholder="Pick a free slot",
-                    option_groups=_slot_groups(slots),
-                ),
-            )
-        )
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=zone_note)]))
-    else:
-        why = escape(problem)[:3000] if problem else NO_SLOTS.format(days=horizon_days)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=why)))
-    blocks.append(
-        InputBlock(
-            block_id=BlockId.BOOK_NOTE,
-            label="Note",
-            optional=True,
-            element=PlainTextInputElement(
-                action_id=ActionId.BOOK_NOTE, multiline=True, max_length=2000
-            ),
-        )
-    )
     return View(
         type="modal",
         callback_id=CallbackId.BOOK_SUBMIT,

@@ -36,7 +36,7 @@ def render_png(kpis: Kpis, path: Path, zone: ZoneInfo) -> None:
         values = [week.rate or 0.0 for week in weeks]
         rates.plot(starts, values, marker="o", color="tab:blue", label="escalated ÷ requests")
         rates.set_ylim(0, max(0.3, max(values) * 1.15))
-        rates.xaxis.set_major_formatter(DateFormatter("%d %b %y"))
+        rates.xaxis.set_major_formatter(DateFormatter("%d %b %y"))  # type: ignore[no-untyped-call]
     else:
         rates.text(0.5, 0.5, NO_DATA, ha="center", va="center", transform=rates.transAxes)
         rates.set_ylim(0, 0.3)

@@ -59,7 +59,7 @@ def digest_due(now: datetime, config: Config) -> date | None:
 
 def try_from(due: datetime, failures: int) -> datetime:
     """When the try after `failures` failed ones may start."""
-    return due + RETRY_STEP * (2**failures - 1)
+    return due + RETRY_STEP * ((1 << failures) - 1)
 
 
 def dedupe_key(monday: date) -> str:

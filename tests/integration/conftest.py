@@ -12,11 +12,12 @@ from bot.domain.config import Config
 from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail
 from storage.db import Database
 from storage.repositories import BookingRepository, OutboxRepository
+from testkit.fakes.slack import FakeSlack, FakeUser
+from testkit.fakes.twilio import FakeTwilio
+from testkit.slack_payloads import BOT_TOKEN
 from tests.conftest import FixedClock
-from tests.fakes.slack import FakeSlack, FakeUser
-from tests.fakes.twilio import FakeTwilio
 from tests.integration.doubles import CalendarDouble, EmailDouble
-from tests.slack_requests import BOT_TOKEN, SlackHarness, harnesses
+from tests.slack_requests import SlackHarness, harnesses
 
 StartApp = Callable[..., SlackHarness]
 

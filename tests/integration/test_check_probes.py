@@ -16,10 +16,10 @@ from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.repositories import ConnectionRepository
-from tests.fakes.google import FakeGoogle
-from tests.fakes.postmark import FAKE_SERVER_TOKEN, FakePostmark
-from tests.fakes.slack import FAKE_TOKEN, FakeSlack
-from tests.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
+from testkit.fakes.google import FakeGoogle
+from testkit.fakes.postmark import FAKE_SERVER_TOKEN, FakePostmark
+from testkit.fakes.slack import FAKE_TOKEN, FakeSlack
+from testkit.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from tests.unit.test_cli import CREDENTIAL_VARIABLES
 
 ALICE, CAROL = "alice@ourco.example", "carol@ourco.example"

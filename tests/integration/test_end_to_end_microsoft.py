@@ -29,10 +29,10 @@ from integrations.microsoft import MicrosoftCalendar
 from integrations.slack import SlackChat
 from storage.db import Database
 from storage.repositories import BookingRepository, ConnectionRepository, OutboxRepository
+from testkit.fakes.graph import EVENTS, GET_SCHEDULE, FakeGraph
+from testkit.fakes.postmark import SEND, FakePostmark
+from testkit.fakes.slack import FakeSlack
 from tests.conftest import FixedClock, make_settings, post_signed
-from tests.fakes.graph import EVENTS, GET_SCHEDULE, FakeGraph
-from tests.fakes.postmark import SEND, FakePostmark
-from tests.fakes.slack import FakeSlack
 from tests.integration.one_rep_config import one_rep_config
 
 BOB = "bob@ourco.example"

@@ -32,10 +32,10 @@ from integrations.slack import SlackChat
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.repositories import BookingRepository, ConnectionRepository, OutboxRepository
+from testkit.fakes.google import MEET_BASE, FakeGoogle
+from testkit.fakes.postmark import SEND, FakePostmark
+from testkit.fakes.slack import FakeSlack
 from tests.conftest import FixedClock, make_settings, post_signed
-from tests.fakes.google import MEET_BASE, FakeGoogle
-from tests.fakes.postmark import SEND, FakePostmark
-from tests.fakes.slack import FakeSlack
 from tests.integration.one_rep_config import one_rep_config
 
 ALICE = "alice@ourco.example"

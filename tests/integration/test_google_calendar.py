@@ -31,8 +31,8 @@ from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.repositories import ConnectionRepository
+from testkit.fakes.google import EVENTS_SCOPE, FREEBUSY_SCOPE, MEET_BASE, FakeGoogle
 from tests.conftest import make_settings
-from tests.fakes.google import EVENTS_SCOPE, FREEBUSY_SCOPE, MEET_BASE, FakeGoogle
 
 ALICE = "alice@ourco.example"
 ROOM = "room-2@resource.calendar.google.com"

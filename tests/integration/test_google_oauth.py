@@ -31,8 +31,8 @@ from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail, San
 from storage.db import Database
 from storage.repositories import BookingRepository, OutboxRepository
 from storage.repositories.connections import CONNECTIONS
+from testkit.fakes.google import EVENTS_SCOPE, FREEBUSY_SCOPE, FakeGoogle
 from tests.conftest import make_settings
-from tests.fakes.google import EVENTS_SCOPE, FREEBUSY_SCOPE, FakeGoogle
 
 ALICE = "alice@ourco.example"
 BRUNO = "bruno@ourco.example"  # provider = "microsoft" in the example config

@@ -25,19 +25,12 @@ from slack_sdk.models.views import View
 
 from bot.messages.home import QUEUE
 from storage.models import RequestStatus
+from testkit.fakes.slack import FakeSlack, FakeUser
+from testkit.slack_payloads import BOT_TOKEN, JSON, event_body, event_callback
 from tests.conftest import FixedClock
-from tests.fakes.slack import FakeSlack, FakeUser
 from tests.integration.kpi_seed import Seeder
 from tests.integration.kpi_weeks import seed_fortnight
-from tests.slack_requests import (
-    BOT_TOKEN,
-    JSON,
-    SlackHarness,
-    event_body,
-    event_callback,
-    harnesses,
-    wait_for,
-)
+from tests.slack_requests import SlackHarness, harnesses, wait_for
 
 OMAR = FakeUser("U0OMAR", "omar@ourco.example")
 NOBODY = FakeUser("U0NOBODY", "nobody@ourco.example")

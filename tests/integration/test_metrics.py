@@ -17,10 +17,10 @@ from bot.app import create_app
 from bot.components import Components, build_components
 from bot.domain.config import Config
 from storage.db import Database
+from testkit.fakes.postmark import FakePostmark
+from testkit.fakes.slack import FakeSlack
+from testkit.fakes.twilio import FakeTwilio
 from tests.conftest import FixedClock, make_settings, post_signed
-from tests.fakes.postmark import FakePostmark
-from tests.fakes.slack import FakeSlack
-from tests.fakes.twilio import FakeTwilio
 from tests.integration.twilio_app import twilio_app
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

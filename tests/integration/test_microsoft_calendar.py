@@ -20,15 +20,8 @@ from bot.domain.config import Rep
 from bot.domain.intervals import Interval
 from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError
 from integrations.microsoft import MicrosoftCalendar
+from testkit.fakes.graph import CLIENT_SECRET, EVENTS, GET_SCHEDULE, OPENID, TOKEN, FakeGraph
 from tests.conftest import make_settings
-from tests.fakes.graph import (
-    CLIENT_SECRET,
-    EVENTS,
-    GET_SCHEDULE,
-    OPENID,
-    TOKEN,
-    FakeGraph,
-)
 
 ALICE = "alice@ourco.example"
 CLIENT = "dana.reyes@majorclient.example"

@@ -28,15 +28,12 @@ from integrations.slack import STALE_CLAIM
 from storage.models import MeetingOutcome, OutboxStatus, StoredBooking, StoredRequest
 from storage.repositories.bookings import NOT_ASKED
 from storage.repositories.outbox import OUTBOX
+from testkit.fakes.slack import FakeSlack, FakeUser
+from testkit.slack_payloads import message_action
 from tests.conftest import EXAMPLE_CONFIG, FixedClock
-from tests.fakes.slack import FakeSlack, FakeUser
 from tests.integration.conftest import StartApp
 from tests.integration.doubles import Crash, KilledAtPost
-from tests.slack_requests import (
-    SlackHarness,
-    message_action,
-    wait_for,
-)
+from tests.slack_requests import SlackHarness, wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -27,8 +27,8 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import OutboxMessage, OutboxStatus, StoredBooking, StoredRequest
 from storage.repositories import OutboxRepository
+from testkit.fakes.postmark import FAKE_SERVER_TOKEN, SEARCH, SEND, SERVER_NAME, FakePostmark
 from tests.conftest import make_settings
-from tests.fakes.postmark import FAKE_SERVER_TOKEN, SEARCH, SEND, SERVER_NAME, FakePostmark
 
 SENDER = "bookings@ourco.example"
 CLIENT = "dana@majorclient.com"

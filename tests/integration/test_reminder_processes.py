@@ -38,9 +38,9 @@ from storage.migrate import upgrade
 from storage.models import ReminderStatus
 from storage.repositories import ReminderRepository
 from storage.repositories.reminders import meeting_stamp
+from testkit.fakes.twilio import DROP, FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
+from testkit.reminder_seed import REP, ZONE, phone_of, seed_sms_reminders
 from tests.conftest import EXAMPLE_CONFIG, ROOT
-from tests.fakes.twilio import DROP, FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
-from tests.integration.reminder_seed import REP, ZONE, phone_of, seed_sms_reminders
 
 TICK_SECONDS = 0.2
 PUBLIC_URL = "https://frontdesk.ourco.example"

@@ -28,8 +28,8 @@ from integrations.base import TextMessage
 from storage.db import Database
 from storage.models import ReminderChannel, ReminderStatus, StoredReminder, utcnow
 from storage.repositories.reminders import REMINDERS, meeting_stamp
+from testkit.fakes.twilio import FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from tests.conftest import FixedClock, post_signed
-from tests.fakes.twilio import FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from tests.integration.twilio_app import PUBLIC_URL, twilio_app
 
 PHONE = "+16025550143"

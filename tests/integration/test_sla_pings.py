@@ -19,8 +19,8 @@ import pytest
 from bot.messages.ids import ActionId
 from bot.services.sla import SLA_MULTIPLES, SlaPinger
 from integrations.sandbox import SandboxChat
+from testkit.fakes.slack import Call, FakeSlack, FakeUser
 from tests.conftest import FixedClock, post_signed
-from tests.fakes.slack import Call, FakeSlack, FakeUser
 from tests.integration.conftest import StartApp
 from tests.integration.doubles import Crash, KilledAtPost
 from tests.slack_requests import SlackHarness, slack_config, wait_for

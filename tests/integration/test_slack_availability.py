@@ -14,9 +14,10 @@ import pytest
 from bot.domain.availability_query import AVAILABILITY_USAGE, BARE_NUMBER
 from bot.services.availability_lookup import NOT_A_REP, SKIPPED_REPS
 from storage.migrate import upgrade
+from testkit.fakes.slack import FakeSlack, FakeUser
+from testkit.slack_payloads import BOT_TOKEN
 from tests.conftest import FixedClock
-from tests.fakes.slack import FakeSlack, FakeUser
-from tests.slack_requests import BOT_TOKEN, SlackHarness, slack_config, wait_for
+from tests.slack_requests import SlackHarness, slack_config, wait_for
 
 # The database plays no part in reading calendars: SQLite only.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -143,7 +144,7 @@ def test_a_failing_command_explains_itself_at_its_response_url(slack: SlackHarne
     # A slash command may be typed in a channel the bot is not in, where an ephemeral
     # chat.postEphemeral would fail: the failure is told through the command's response_url.
     from handlers.slack_context import tell_user
-    from tests.slack_requests import slash_command
+    from testkit.slack_payloads import slash_command
 
     body = slash_command(
         ALICE.id, "/availability", "", response_url=slack.fake.response_url("crashed")

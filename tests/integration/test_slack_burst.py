@@ -13,9 +13,10 @@ import pytest
 from bot.services.escalation import INLINE_POST_WAIT
 from integrations.slack import SlackChat
 from storage.migrate import upgrade
+from testkit.fakes.slack import Call, FakeSlack
+from testkit.slack_payloads import BOT_TOKEN
 from tests.conftest import FixedClock
-from tests.fakes.slack import Call, FakeSlack
-from tests.slack_requests import BOT_TOKEN, SlackHarness, slack_config, wait_for
+from tests.slack_requests import SlackHarness, slack_config, wait_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

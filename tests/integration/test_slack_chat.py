@@ -27,8 +27,8 @@ from storage.migrate import upgrade
 from storage.models import utcnow
 from storage.repositories import OutboxRepository
 from storage.repositories.outbox import OUTBOX
+from testkit.fakes.slack import FAKE_TOKEN, FakeSlack, FakeUser
 from tests.conftest import make_settings
-from tests.fakes.slack import FAKE_TOKEN, FakeSlack, FakeUser
 
 CHANNEL = "C0ESCALATE"
 OTHER_CHANNEL = "C0OTHER"

@@ -16,16 +16,10 @@ import pytest
 from bot.messages.ids import ActionId
 from bot.services.triage import ALREADY_CLAIMED
 from storage.migrate import upgrade
+from testkit.fakes.slack import FakeSlack, FakeUser
+from testkit.slack_payloads import BOT_TOKEN, FORM, interactive_body
 from tests.conftest import FixedClock
-from tests.fakes.slack import FakeSlack, FakeUser
-from tests.slack_requests import (
-    BOT_TOKEN,
-    FORM,
-    SlackHarness,
-    interactive_body,
-    slack_config,
-    wait_for,
-)
+from tests.slack_requests import SlackHarness, slack_config, wait_for
 
 OMAR = FakeUser("U0OMAR", "omar@ourco.example", tz="Europe/London")
 PRIYA = FakeUser("U0PRIYA", "priya@ourco.example", tz="Asia/Kolkata")

@@ -26,15 +26,11 @@ from handlers.slack_events import SLACK_NOT_CONFIGURED
 from handlers.views import PICK_A_SLOT, SLOT_TAKEN
 from storage.models import BookingStatus
 from storage.statuses import Outcome
+from testkit.fakes.slack import FakeSlack, FakeUser
+from testkit.slack_payloads import FORM, interactive_body
 from tests.conftest import FixedClock
-from tests.fakes.slack import FakeSlack, FakeUser
 from tests.integration.conftest import StartApp
-from tests.slack_requests import (
-    FORM,
-    SlackHarness,
-    interactive_body,
-    wait_for,
-)
+from tests.slack_requests import SlackHarness, wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -19,8 +19,7 @@ from integrations.sandbox import SandboxSms
 from integrations.twilio_sms import TwilioSms
 from storage.db import Database
 from storage.repositories import OutboxRepository
-from tests.conftest import make_settings
-from tests.fakes.twilio import (
+from testkit.fakes.twilio import (
     ACCOUNT,
     ACCOUNT_NAME,
     FAKE_ACCOUNT_SID,
@@ -32,6 +31,7 @@ from tests.fakes.twilio import (
     SEND,
     FakeTwilio,
 )
+from tests.conftest import make_settings
 
 CLIENT_PHONE = "+14155550123"
 CALLBACK = "https://frontdesk.ourco.example/webhooks/twilio/status"

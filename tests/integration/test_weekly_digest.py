@@ -29,8 +29,8 @@ from bot.services.digest import (
     dedupe_key,
 )
 from storage.models import OutboxStatus, RequestStatus
+from testkit.fakes.slack import FakeSlack, FakeUser
 from tests.conftest import FixedClock
-from tests.fakes.slack import FakeSlack, FakeUser
 from tests.integration.conftest import StartApp
 from tests.integration.kpi_seed import Seeder
 from tests.integration.kpi_weeks import DIGEST_DUE, seed_fortnight

@@ -13,8 +13,8 @@ from bot.app import create_app
 from bot.components import Components, build_components
 from bot.domain.config import Config
 from storage.db import Database
+from testkit.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from tests.conftest import FixedClock, make_settings
-from tests.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 
 PUBLIC_URL = "https://frontdesk.example.test"  # what Twilio's callbacks are signed against
 

@@ -23,26 +23,24 @@ from bot.messages.ids import ActionId, CallbackId, Command
 from bot.messages.modals import ModalContext, SlotChoice, book_modal, resolve_modal
 from storage.migrate import upgrade
 from storage.models import EscalationKind
-from tests.conftest import ROOT, make_settings
-from tests.fakes.slack import FakeSlack, FakeUser
-from tests.slack_requests import (
+from testkit.fakes.slack import FakeSlack, FakeUser
+from testkit.slack_payloads import (
     BOT_TOKEN,
     FORM,
     JSON,
     SIGNING_SECRET,
-    TrackedExecutor,
     command_body,
     event_body,
     event_callback,
     interactive_body,
     message_action,
-    slack_config,
     slack_headers,
     slash_command,
-    track_listeners,
     view_action,
     view_submission,
 )
+from tests.conftest import ROOT, make_settings
+from tests.slack_requests import TrackedExecutor, slack_config, track_listeners
 
 MANIFEST = ROOT / "manifest.yml"
 REQUEST_URL = "https://YOUR-HOST/slack/events"

@@ -28,7 +28,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from tests.fakes import FakeHandler, FakeService, Scripts, parse_body
+from testkit.fakes import FakeHandler, FakeService, Scripts, parse_body
 
 FAKE_ACCOUNT_SID = "AC" + "f" * 30 + "01"
 FAKE_AUTH_TOKEN = "fake0twilio0auth0token0000000000"

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import trustme
 
-from tests.fakes import FakeHandler, FakeHTTPServer, FakeService, Scripts, parse_body
+from testkit.fakes import FakeHandler, FakeHTTPServer, FakeService, Scripts, parse_body
 
 TENANT_ID = "5f1c8a2e-3b7d-4e9a-8c61-0d2f4b6a9e13"
 CLIENT_ID = "0b7e4c1d-9a2f-4f63-b8d5-71c3e2a64f08"

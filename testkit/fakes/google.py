@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from tests.fakes import FakeHandler, FakeService, Scripts, parse_body
+from testkit.fakes import FakeHandler, FakeService, Scripts, parse_body
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 CALENDAR_SCOPE = SCOPE_PREFIX + "calendar"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import FakeHandler, FakeService, Scripts, parse_body
+from testkit.fakes import FakeHandler, FakeService, Scripts, parse_body
 
 FAKE_TOKEN = "xoxb-fake-0000-token"
 TEAM_ID = "T0FAKE"

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes import FakeHandler, FakeService, Scripts
+from testkit.fakes import FakeHandler, FakeService, Scripts
 
 FAKE_SERVER_TOKEN = "fake-postmark-server-token-0000"
 SERVER_NAME = "Frontdesk (fake)"
