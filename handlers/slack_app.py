@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from bot.dashboard import Dashboard
 from bot.outcomes import OutcomePrompter
 from bot.settings import Settings
 from bot.triage import Triage, TriageError
+from handlers.slack_runtime import listener_executor, use_lambda_lazy_listeners
 from integrations.base import Chat, IntegrationError
 from integrations.slack import build_slack_client
 from storage.repositories import ConnectionRepository, InteractionRepository
@@ -74,10 +74,11 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
         logger=bolt_log,
         # Work after the ack shares the process's CPU with the acks Slack is timing: a few
         # threads keep a burst of clicks from starving the acks (the work just queues).
-        listener_executor=ThreadPoolExecutor(
-            max_workers=LAZY_WORKERS, thread_name_prefix="slack-lazy"
-        ),
+        # On AWS Lambda it runs before the response instead (handlers/slack_runtime.py).
+        listener_executor=listener_executor(settings.on_lambda, LAZY_WORKERS),
     )
+    if settings.on_lambda:
+        use_lambda_lazy_listeners(app, bolt_log)
     app.error(_report_error(services.chat))
     for module in (actions, views, commands, home, outcomes):
         module.register(app, services)
