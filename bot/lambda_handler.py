@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.app import Components, build_components, build_slack_app, create_app
+from bot.aws_secrets import load_secrets
 from bot.config import Config, ConfigError, load_config
 from bot.logs import configure_logging
 from bot.scheduler import Jobs
@@ -85,8 +87,9 @@ class LambdaRuntime:
 
     @classmethod
     def from_environment(cls) -> LambdaRuntime:
+        configure_logging(os.environ.get("FRONTDESK_LOG_LEVEL", "INFO"))
+        load_secrets()
         settings = Settings()
-        configure_logging(settings.frontdesk_log_level)
         if not settings.frontdesk_config:
             raise LambdaStartError(NO_CONFIG)
         try:
@@ -174,8 +177,8 @@ def migrate_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """`frontdesk db upgrade` for deployments with no machine inside the VPC to run it."""
     from storage.migrate import upgrade
 
-    settings = Settings()
-    configure_logging(settings.frontdesk_log_level)
-    upgrade(settings.database_url)
+    configure_logging(os.environ.get("FRONTDESK_LOG_LEVEL", "INFO"))
+    load_secrets()
+    upgrade(Settings().database_url)
     log.info("database is at the latest schema")
     return {"status": "upgraded"}
