@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltRequest
 from slack_sdk.models.views import View
 
 from bot.availability_query import clock_label, day_label
@@ -25,6 +25,7 @@ from handlers.modals import (
     resolve_modal,
 )
 from handlers.slack_app import SOMETHING_WENT_WRONG, SlackServices, once, request_id_of
+from handlers.slack_runtime import carried, carry
 from integrations.base import Chat, IntegrationError
 from storage.models import StoredRequest
 
@@ -34,6 +35,7 @@ BOOK_DURATIONS = (15, 30, 45, 60, 90)
 REP_CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}. Pick another rep."
 BOOK_TITLE = "Book meeting"
 RESOLVE_TITLE = "Resolve request"
+VIEW_ID = "view_id"
 
 
 def _ack(ack: Callable[..., None]) -> None:
@@ -126,8 +128,18 @@ def register(app: App, services: SlackServices) -> None:
         view_id = chat.open_view(body["trigger_id"], notice_modal(title, LOADING_SLOTS).to_dict())
         background().submit(fill_modal, chat, view_id, title, build)
 
-    def open_book(ack: Callable[..., None], body: dict[str, Any]) -> None:
+    def open_book(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
+        """The loading modal in the ack; its slots (a calendar query per calendar of the
+        rep) in `fill_book`, a lazy listener: on AWS Lambda another invocation.
+        """
         ack()
+        loading = notice_modal(BOOK_TITLE, LOADING_SLOTS).to_dict()
+        carry(context, VIEW_ID, chat.open_view(body["trigger_id"], loading))
+
+    def fill_book(body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
+        view_id = carried(context, request, VIEW_ID)
+        if view_id is None:  # the modal did not open; the ack's error was shown already
+            return
         request_id, user = _request_id(body), _user(body)
 
         def build() -> View:
@@ -138,7 +150,7 @@ def register(app: App, services: SlackServices) -> None:
             duration = ticket.request.duration_minutes
             return build_book_modal(triage, context, ticket.request, rep, duration)
 
-        open_modal(body, BOOK_TITLE, build)
+        fill_modal(chat, view_id, BOOK_TITLE, build)
 
     def open_resolve(ack: Callable[..., None], body: dict[str, Any]) -> None:
         ack()
@@ -181,6 +193,6 @@ def register(app: App, services: SlackServices) -> None:
     app.action(ActionId.UNCLAIM)(after_ack(unclaim))
     app.action(ActionId.REASSIGN)(after_ack(reassign))
     app.action(ActionId.RESOLVE)(open_resolve)
-    app.action(ActionId.BOOK)(open_book)
+    app.action(ActionId.BOOK)(ack=open_book, lazy=[fill_book])
     app.action(ActionId.BOOK_REP)(ack=_ack, lazy=[refresh_book])
     app.action(ActionId.BOOK_DURATION)(ack=_ack, lazy=[refresh_book])

@@ -4,20 +4,21 @@ error; create the event after) and Resolve (close the escalation, then redraw it
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltRequest
 
 from bot.booking import Unavailable
 from bot.reasons import describe
 from bot.triage import TriageError
 from handlers.ids import ActionId, BlockId, CallbackId, Outcome
 from handlers.modals import WORKING, ModalContext, notice_modal
-from handlers.slack_app import SlackServices
+from handlers.slack_app import SlackServices, once
+from handlers.slack_runtime import carried, carry
 from integrations.base import IntegrationError
 from storage.models import StoredBooking, StoredRequest
 
@@ -35,6 +36,7 @@ BOOKED_UNCONFIRMED = (
     "The meeting exists, but the client was NOT confirmed: {error}. Please contact them."
 )
 BOOKING_FAILED = "Could not book: {error}. The escalation stays open; try again or resolve it."
+HOLD = "hold"
 
 
 def _selected(values: dict[str, Any], block: BlockId, action: ActionId) -> str | None:
@@ -50,15 +52,13 @@ def _text(values: dict[str, Any], block: BlockId, action: ActionId) -> str | Non
 def register(app: App, services: SlackServices) -> None:
     triage, chat = services.triage, services.chat
 
-    def background() -> Executor:
-        # Looked up at each use: the runner's executor may be swapped after registration.
-        return app.listener_runner.listener_executor
-
-    def book_hold(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
+    def book_hold(
+        ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any], context: BoltContext
+    ) -> None:
         """Before the ack, only what the database can answer at once: hours, notice and
         the hold. A slot taken meanwhile is a field error; the rest happens after the ack.
         """
-        context = ModalContext.model_validate_json(view["private_metadata"])
+        modal = ModalContext.model_validate_json(view["private_metadata"])
         values = view["state"]["values"]
         user = body["user"]["id"]
         rep = _selected(values, BlockId.BOOK_REP, ActionId.BOOK_REP)
@@ -70,7 +70,7 @@ def register(app: App, services: SlackServices) -> None:
             return
         start = datetime.strptime(slot, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         try:
-            held = triage.hold(context.request_id, user, rep, start, int(duration))
+            held = triage.hold(modal.request_id, user, rep, start, int(duration))
         except (TriageError, IntegrationError) as exc:
             error = exc.message if isinstance(exc, IntegrationError) else str(exc)
             ack(response_action="errors", errors={BlockId.BOOK_SLOT: error[:150]})
@@ -80,10 +80,32 @@ def register(app: App, services: SlackServices) -> None:
             ack(response_action="errors", errors={BlockId.BOOK_SLOT: detail[:150]})
             return
         ack(response_action="update", view=notice_modal(BOOK_TITLE, WORKING))
-        # Only a submission whose hold succeeded goes on, with exactly that hold.
-        note = _text(values, BlockId.BOOK_NOTE, ActionId.BOOK_NOTE)
+        # Only a submission whose hold succeeded goes on, with exactly that hold: handed
+        # to `book_finish`, a lazy listener (on AWS Lambda another invocation).
         request, booking = held
-        background().submit(book_complete, view["id"], request, booking, user, note)
+        hold = {
+            "request": request.model_dump(mode="json"),
+            "booking": booking.model_dump(mode="json"),
+            "user": user,
+            "note": _text(values, BlockId.BOOK_NOTE, ActionId.BOOK_NOTE),
+        }
+        carry(context, HOLD, json.dumps(hold))
+
+    @once(services)  # a redelivered invocation (Lambda retries) does not book again
+    def book_finish(
+        body: dict[str, Any], view: dict[str, Any], context: BoltContext, request: BoltRequest
+    ) -> None:
+        carried_hold = carried(context, request, HOLD)
+        if carried_hold is None:  # answered with a field error: nothing was held
+            return
+        hold = json.loads(carried_hold)
+        book_complete(
+            view["id"],
+            StoredRequest.model_validate(hold["request"]),
+            StoredBooking.model_validate(hold["booking"]),
+            hold["user"],
+            hold["note"],
+        )
 
     def book_complete(
         view_id: str, request: StoredRequest, booking: StoredBooking, user: str, note: str | None
@@ -125,5 +147,5 @@ def register(app: App, services: SlackServices) -> None:
         context = ModalContext.model_validate_json(view["private_metadata"])
         triage.redraw_request(context.request_id)
 
-    app.view(CallbackId.BOOK_SUBMIT)(book_hold)
+    app.view(CallbackId.BOOK_SUBMIT)(ack=book_hold, lazy=[book_finish])
     app.view(CallbackId.RESOLVE_SUBMIT)(ack=resolve_close, lazy=[resolve_redraw])

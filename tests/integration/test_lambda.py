@@ -30,15 +30,17 @@ from bot.config import load_config
 from bot.lambda_handler import LambdaRuntime, LambdaStartError
 from bot.relative_time import resolve_relative_start
 from bot.signing import signed_headers
-from handlers.ids import ActionId
+from handlers.ids import ActionId, BlockId
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import ReminderStatus
+from storage.models import BookingStatus, ReminderStatus
 from storage.repositories import ReminderRepository
 from tests.conftest import EXAMPLE_CONFIG, ROOT, WEBHOOK_SECRET, make_settings
+from tests.fakes.aws import FakeAws
 from tests.fakes.slack import FakeSlack, FakeUser
 from tests.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from tests.integration.reminder_seed import phone_of, seed_sms_reminders
+from tests.integration.test_slack_triage import options
 from tests.slack_requests import (
     BOT_TOKEN,
     FORM,
@@ -46,6 +48,7 @@ from tests.slack_requests import (
     interactive_body,
     message_action,
     slack_headers,
+    view_submission,
 )
 
 FIXTURES = ROOT / "tests" / "fixtures" / "lambda"
@@ -199,6 +202,80 @@ def test_a_slack_claim_is_done_before_the_function_returns(
         updates = [str(call.params["blocks"]) for call in fake.calls("chat.update")]
         assert len(updates) == 1
         assert f"Claimed by <@{OMAR.id}>" in updates[0]
+
+
+def slack_event(payload: dict[str, Any]) -> dict[str, Any]:
+    body = interactive_body(payload)
+    headers = slack_headers(body, FORM)
+    return http_event("function_url.json", "/slack/events", body, headers, base64_body=True)
+
+
+def test_booking_from_slack_answers_first_and_does_the_slow_part_in_a_second_invocation(
+    lambda_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Book: the click opens the loading modal and answers; the slots (calendar queries)
+    come from a second, asynchronous invocation of the function (Bolt's lazy listener on
+    Lambda), which the fake Lambda API records and the test then delivers, as Lambda would.
+    The submission likewise: the slot held and "Booking…" answered, the event created in
+    the next invocation.
+    """
+    with FakeSlack(token=BOT_TOKEN, users=[OMAR]) as fake, FakeAws() as aws:
+        for name, value in {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.url,
+            "AWS_ENDPOINT_URL_LAMBDA": aws.url,
+            "AWS_ACCESS_KEY_ID": "AKIDTEST",
+            "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        context = FakeLambdaContext()
+        submitted = lambda_handler.http_handler(
+            booking_event(example_request("escalated_manual_review.json")), context
+        )
+        request_id = json.loads(submitted["body"])["request_id"]
+        components = lambda_handler.runtime().components
+        escalation = components.escalations.get_by_request(request_id)
+        assert escalation is not None and escalation.channel and escalation.message_ts
+        message = fake.messages[(escalation.channel, escalation.message_ts)]
+
+        click = message_action(OMAR.id, escalation.channel, message, ActionId.BOOK)
+        answered = lambda_handler.http_handler(slack_event(click), context)
+
+        assert answered["statusCode"] == 200
+        assert len(fake.calls("views.open")) == 1  # the loading modal
+        assert not fake.calls("views.update"), "the slots were looked up before answering"
+        [lazy] = aws.take_invocations()
+        assert lazy.invocation_type == "Event"
+        assert lazy.function == context.invoked_function_arn
+        assert lazy.payload["headers"]["x-slack-bolt-lazy-function-name"] == "fill_book"
+
+        assert lambda_handler.http_handler(lazy.payload, context)["statusCode"] == 200
+        [slots] = fake.calls("views.update")
+        view_id = slots.params["view_id"]
+        view = fake.views[view_id]
+        chosen = options(view, BlockId.BOOK_SLOT)[0]["value"]
+
+        submission = view_submission(OMAR.id, view, {ActionId.BOOK_SLOT: chosen})
+        answer = lambda_handler.http_handler(slack_event(submission), context)
+
+        assert json.loads(answer["body"])["response_action"] == "update"  # "Booking…"
+        booking = components.bookings.get_by_request(request_id)
+        assert booking is not None and booking.status == BookingStatus.RESERVED
+        [finish] = aws.take_invocations()
+        assert finish.payload["headers"]["x-slack-bolt-lazy-function-name"] == "book_finish"
+
+        assert lambda_handler.http_handler(finish.payload, context)["statusCode"] == 200
+        booked = components.bookings.get_by_request(request_id)
+        assert booked is not None
+        assert (booked.status, booked.booked_by) == (BookingStatus.CONFIRMED, OMAR.id)
+        notices = [str(call.params["view"]) for call in fake.calls("views.update")]
+        assert "Booked" in notices[-1]
+        # Delivered again (Lambda retries an asynchronous invocation that failed): no
+        # second event, no second notice.
+        lambda_handler.http_handler(finish.payload, context)
+        assert len(fake.calls("views.update")) == len(notices)
 
 
 def test_sqlite_is_refused_on_lambda(
