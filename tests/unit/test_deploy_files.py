@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "deploy" / "compose.yml"
 SAM_TEMPLATE = ROOT / "deploy" / "lambda" / "template.yaml"
+LAMBDA_DOCKERFILE = ROOT / "deploy" / "lambda" / "Dockerfile"
 # Read outside Settings: by bot/settings_files.py, bot/aws_secrets.py and uvicorn.
 OTHER_VARIABLES = {"FRONTDESK_SECRETS_DIR", "FRONTDESK_SECRETS_ARN", "FORWARDED_ALLOW_IPS"}
 
@@ -183,7 +184,9 @@ def test_every_lambda_handler_in_the_template_exists() -> None:
         for name, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
-    handlers = {name: props["Handler"] for name, props in functions.items()}
+    for props in functions.values():
+        assert props["PackageType"] == "Image"
+    handlers = {name: props["ImageConfig"]["Command"][0] for name, props in functions.items()}
     assert handlers == {
         "HttpFunction": "bot.lambda_handler.http_handler",
         "TickFunction": "bot.lambda_handler.tick_handler",
@@ -199,7 +202,21 @@ def test_the_template_schedules_the_tick_and_exposes_the_http_function() -> None
     tick = resources["TickFunction"]["Properties"]["Events"]["Tick"]
     assert tick["Type"] == "Schedule"
     assert resources["HttpFunction"]["Properties"]["FunctionUrlConfig"]["AuthType"] == "NONE"
-    assert sam()["Globals"]["Function"]["Runtime"] == "python3.11"
+    metadata = resources["HttpFunction"]["Metadata"]
+    dockerfile = SAM_TEMPLATE.parent / metadata["DockerContext"] / metadata["Dockerfile"]
+    assert dockerfile.resolve() == LAMBDA_DOCKERFILE.resolve()
+
+
+def test_the_lambda_image_holds_the_handlers_and_the_config() -> None:
+    text = LAMBDA_DOCKERFILE.read_text()
+    assert "FROM public.ecr.aws/lambda/python:3.11" in text
+    assert 'CMD ["bot.lambda_handler.http_handler"]' in text
+    config = re.search(r"^COPY (\S+) \$\{LAMBDA_TASK_ROOT\}/frontdesk.toml", text, re.MULTILINE)
+    assert config and (ROOT / config.group(1)).is_file()
+    variables = sam()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["FRONTDESK_CONFIG"] == "/var/task/frontdesk.toml"
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert f"!{config.group(1)}" in ignored, "the build context must keep the config"
 
 
 def test_the_template_sets_only_variables_frontdesk_reads() -> None:
