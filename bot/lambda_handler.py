@@ -39,6 +39,9 @@ log = logging.getLogger("frontdesk.lambda")
 STOP_MARGIN_SECONDS = 10.0
 # EventBridge's finest rate: the interval the jobs are told they run at.
 TICK_SECONDS = 60.0
+# Set by Lambda: "on-demand", "provisioned-concurrency" or "snap-start".
+INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+PROVISIONED = "provisioned-concurrency"
 
 NO_CONFIG = "FRONTDESK_CONFIG is not set: the Lambda functions need the path of the TOML config"
 NO_WEBHOOK_SECRET = "FRONTDESK_WEBHOOK_SECRET is not set: the intake webhook always checks it"
@@ -173,6 +176,15 @@ def tick_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return runtime().tick(event, context)
 
 
+def build_at_init() -> bool:
+    """Whether to build the app while the module is imported: in an environment Lambda
+    starts ahead of traffic (provisioned concurrency), so that its first request is warm.
+    On demand, the first invocation builds it (the same wait, with the error in that
+    invocation's answer and log when the settings are wrong).
+    """
+    return os.environ.get(INITIALIZATION_TYPE) == PROVISIONED
+
+
 def migrate_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """`frontdesk db upgrade` for deployments with no machine inside the VPC to run it."""
     from storage.migrate import upgrade
@@ -182,3 +194,7 @@ def migrate_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     upgrade(Settings().database_url)
     log.info("database is at the latest schema")
     return {"status": "upgraded"}
+
+
+if build_at_init():
+    runtime()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib
 import json
 import threading
 from collections.abc import Iterator
@@ -27,7 +28,6 @@ import pytest
 
 from bot import lambda_handler
 from bot.config import load_config
-from bot.lambda_handler import LambdaRuntime, LambdaStartError
 from bot.relative_time import resolve_relative_start
 from bot.signing import signed_headers
 from handlers.ids import ActionId, BlockId
@@ -282,7 +282,7 @@ def test_sqlite_is_refused_on_lambda(
     lambda_environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'lost.db'}")
-    with pytest.raises(LambdaStartError, match="SQLite"):
+    with pytest.raises(lambda_handler.LambdaStartError, match="SQLite"):
         lambda_handler.http_handler(booking_event({}), FakeLambdaContext())
 
 
@@ -346,13 +346,13 @@ def test_two_overlapping_ticks_send_a_due_reminder_once(
     reminder_id = seed_due_reminder(lambda_environment["DATABASE_URL"])
     settings = Settings()
     config = load_config(lambda_environment["FRONTDESK_CONFIG"])
-    environments = [LambdaRuntime.from_settings(settings, config) for _ in range(2)]
+    environments = [lambda_handler.LambdaRuntime.from_settings(settings, config) for _ in range(2)]
     fake_twilio.delay_next(1.0)
     results: list[dict[str, Any]] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
 
-    def tick(environment: LambdaRuntime) -> None:
+    def tick(environment: lambda_handler.LambdaRuntime) -> None:
         try:
             barrier.wait(timeout=5)
             results.append(environment.tick(copy.deepcopy(scheduled_event()), None))
@@ -381,9 +381,22 @@ def test_the_settings_of_the_tests_build_a_runtime(postgres_url: str) -> None:
     """`make_settings` plus Lambda's variable: the runtime chooses Lambda's Slack mode."""
     upgrade(postgres_url)
     settings = make_settings(postgres_url, aws_lambda_function_name=FUNCTION)
-    environment = LambdaRuntime.from_settings(settings, load_config(EXAMPLE_CONFIG))
+    environment = lambda_handler.LambdaRuntime.from_settings(settings, load_config(EXAMPLE_CONFIG))
     try:
         assert environment.components.settings.on_lambda
         assert environment.components.db.engine.pool.size() == 1  # type: ignore[attr-defined]
     finally:
         environment.close()
+
+
+def test_provisioned_environments_build_the_app_while_importing(
+    lambda_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert lambda_handler._runtime is None
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    importlib.reload(lambda_handler)  # what Lambda's init phase does
+    assert lambda_handler._runtime is not None
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    lambda_handler.reset()
+    importlib.reload(lambda_handler)
+    assert lambda_handler._runtime is None
