@@ -78,7 +78,7 @@ def create_app(settings: Settings, services: SlackServices, client: WebClient | 
         listener_executor=listener_executor(settings.on_lambda, LAZY_WORKERS),
     )
     if settings.on_lambda:
-        use_lambda_lazy_listeners(app, bolt_log)
+        use_lambda_lazy_listeners(app, bolt_log, settings.slack_signing_secret.get_secret_value())
     app.error(_report_error(services.chat))
     for module in (actions, views, commands, home, outcomes):
         module.register(app, services)

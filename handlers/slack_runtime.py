@@ -14,6 +14,8 @@ An ack listener hands small values (a modal's view id) to its lazy listeners wit
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -25,6 +27,10 @@ T = TypeVar("T")
 
 CARRY_PREFIX = "frontdesk_carry_"
 CARRY_HEADER_PREFIX = "x-frontdesk-carry-"
+SIGNATURE_SUFFIX = "-signature"
+CARRY_KEY = "frontdesk_carry_key"
+
+log = logging.getLogger("frontdesk.slack.runtime")
 
 
 class InlineExecutor(Executor):
@@ -47,13 +53,21 @@ def listener_executor(on_lambda: bool, workers: int) -> Executor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-lazy")
 
 
-def use_lambda_lazy_listeners(app: App, logger: logging.Logger) -> None:
+def use_lambda_lazy_listeners(app: App, logger: logging.Logger, signing_secret: str) -> None:
     """Lazy listeners in a second invocation of this function (needs boto3 and the
-    function's permission to invoke itself, see deploy/lambda/template.yaml).
+    function's permission to invoke itself, see deploy/lambda/template.yaml). What an ack
+    listener carries to them travels in headers of that invocation, signed with the Slack
+    signing secret: Slack's signature covers only the body.
     """
     from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 
     app.listener_runner.lazy_listener_runner = LambdaLazyListenerRunner(logger)
+
+    def carry_key(context: BoltContext, next: Callable[[], None]) -> None:
+        context[CARRY_KEY] = signing_secret
+        next()
+
+    app.use(carry_key)
 
 
 def add_lambda_context(bolt_request: BoltRequest, scope: Mapping[str, Any]) -> None:
@@ -69,19 +83,39 @@ def add_lambda_context(bolt_request: BoltRequest, scope: Mapping[str, Any]) -> N
     bolt_request.context["aws_lambda_invoked_function_arn"] = context.invoked_function_arn
 
 
+def _signature(key: str, name: str, value: str) -> str:
+    return hmac.new(key.encode(), f"{name}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
 def carry(context: BoltContext, name: str, value: str) -> None:
     """Hand `value` from an ack listener to its lazy listeners: Bolt copies the context for
-    a lazy listener on a thread; on Lambda it re-sends the event, so a header goes too.
+    a lazy listener on a thread; on Lambda it re-sends the event, so a signed header goes
+    too.
     """
     context[CARRY_PREFIX + name] = value
     event = context.get("lambda_request")
-    if isinstance(event, dict):
-        event.setdefault("headers", {})[CARRY_HEADER_PREFIX + name] = value
+    key = context.get(CARRY_KEY)
+    if isinstance(event, dict) and key:
+        headers = event.setdefault("headers", {})
+        headers[CARRY_HEADER_PREFIX + name] = value
+        headers[CARRY_HEADER_PREFIX + name + SIGNATURE_SUFFIX] = _signature(key, name, value)
 
 
 def carried(context: BoltContext, request: BoltRequest, name: str) -> str | None:
+    """What the ack listener carried, or None (nothing carried, or a header whose
+    signature does not match, which is logged).
+    """
     value = context.get(CARRY_PREFIX + name)
     if value:
         return str(value)
-    values = request.headers.get(CARRY_HEADER_PREFIX + name) or []
-    return str(values[0]) if values else None
+    header = CARRY_HEADER_PREFIX + name
+    values = request.headers.get(header) or []
+    signatures = request.headers.get(header + SIGNATURE_SUFFIX) or []
+    key = context.get(CARRY_KEY)
+    if not values:
+        return None
+    expected = _signature(key, name, values[0]) if key else ""
+    if not (signatures and expected and hmac.compare_digest(signatures[0], expected)):
+        log.warning("refused a carried value with a bad signature", extra={"carried": name})
+        return None
+    return str(values[0])

@@ -91,16 +91,18 @@ def register(app: App, services: SlackServices) -> None:
         }
         carry(context, HOLD, json.dumps(hold))
 
-    @once(services)  # a redelivered invocation (Lambda retries) does not book again
     def book_finish(
         body: dict[str, Any], view: dict[str, Any], context: BoltContext, request: BoltRequest
     ) -> None:
         carried_hold = carried(context, request, HOLD)
         if carried_hold is None:  # answered with a field error: nothing was held
             return
-        hold = json.loads(carried_hold)
+        finish_once(body=body, view_id=view["id"], hold=json.loads(carried_hold))
+
+    @once(services)  # a redelivered invocation (Lambda retries) does not book again
+    def finish_once(body: dict[str, Any], view_id: str, hold: dict[str, Any]) -> None:
         book_complete(
-            view["id"],
+            view_id,
             StoredRequest.model_validate(hold["request"]),
             StoredBooking.model_validate(hold["booking"]),
             hold["user"],

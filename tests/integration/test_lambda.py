@@ -266,6 +266,15 @@ def test_booking_from_slack_answers_first_and_does_the_slow_part_in_a_second_inv
         [finish] = aws.take_invocations()
         assert finish.payload["headers"]["x-slack-bolt-lazy-function-name"] == "book_finish"
 
+        # What the ack carried travels in signed headers: a changed one is refused.
+        forged = copy.deepcopy(finish.payload)
+        carried_hold = json.loads(forged["headers"]["x-frontdesk-carry-hold"])
+        carried_hold["booking"]["rep_email"] = "someone@else.example"
+        forged["headers"]["x-frontdesk-carry-hold"] = json.dumps(carried_hold)
+        lambda_handler.http_handler(forged, context)
+        still = components.bookings.get_by_request(request_id)
+        assert still is not None and still.status == BookingStatus.RESERVED
+
         assert lambda_handler.http_handler(finish.payload, context)["statusCode"] == 200
         booked = components.bookings.get_by_request(request_id)
         assert booked is not None
