@@ -24,12 +24,17 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.app import Components, build_components, build_slack_app, create_app
+from bot.app import (
+    Components,
+    build_components,
+    build_slack_app,
+    create_app,
+    mixed_mode_problems,
+)
 from bot.aws_secrets import load_secrets
 from bot.config import Config, ConfigError, load_config
 from bot.logs import configure_logging
 from bot.scheduler import Jobs
-from bot.services import mixed_mode_problems
 from bot.settings import Settings
 
 log = logging.getLogger("frontdesk.lambda")

@@ -228,3 +228,10 @@ def test_the_template_sets_only_variables_frontdesk_reads() -> None:
     unknown = [name for name in variables if not known_variable(name)]
     assert not unknown, f"the SAM template sets unknown variables {unknown}"
     assert "FRONTDESK_SECRETS_ARN" in variables
+
+
+def test_the_config_baked_into_the_lambda_image_is_valid() -> None:
+    from bot.config import load_config
+
+    config = load_config(SAM_TEMPLATE.parent / "frontdesk.toml")
+    assert config.reps
