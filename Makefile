@@ -50,6 +50,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.slack_ack
 	$(BIN)/python -m bench.reminders
 	$(BIN)/python -m bench.report
+	$(BIN)/python -m bench.lambda_cold_start
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -62,7 +62,10 @@ def build_slack_app(components: Components, client: WebClient | None = None) -> 
         client = build_slack_client(components.settings)
     secret = components.settings.slack_signing_secret
     return create_bolt_app(
-        services, client, signing_secret=secret.get_secret_value() if secret else ""
+        services,
+        client,
+        signing_secret=secret.get_secret_value() if secret else "",
+        on_lambda=components.settings.on_lambda,
     )
 
 

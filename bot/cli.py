@@ -17,6 +17,7 @@ from bot.config import ConfigError, load_config
 from bot.domain.config import Config, SlackConfig
 from bot.logs import configure_logging
 from bot.settings import Settings
+from bot.settings_files import SettingsFileError
 
 if TYPE_CHECKING:
     from bot.components import Components
@@ -38,7 +39,10 @@ NO_CONFIG_NOTE = (
 
 
 def _settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except SettingsFileError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _config(settings: Settings, path: str | None) -> Config:
@@ -75,7 +79,28 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=int)
 @click.option("--no-scheduler", is_flag=True, help="Leave background jobs to `frontdesk worker`.")
-def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> None:
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=True,
+    show_default=True,
+    help="Take the client's address and scheme from X-Forwarded-For and X-Forwarded-Proto "
+    "when the connection comes from --forwarded-allow-ips.",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    envvar="FORWARDED_ALLOW_IPS",
+    default="127.0.0.1",
+    show_default=True,
+    help="The reverse proxies to trust: addresses or networks, comma-separated, or '*'.",
+)
+def serve(
+    config_path: str | None,
+    host: str,
+    port: int,
+    no_scheduler: bool,
+    proxy_headers: bool,
+    forwarded_allow_ips: str,
+) -> None:
     """Serve the HTTP API (webhooks, Slack, sandbox) and, unless told not to, the jobs."""
     import uvicorn
 
@@ -94,7 +119,15 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
     # The app starts and stops the scheduler: on SIGTERM uvicorn finishes the open requests,
     # runs the app's shutdown (the scheduler's included), then re-raises the signal.
     app = create_app(components, scheduler=scheduler)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 @main.command()

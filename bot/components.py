@@ -81,7 +81,7 @@ def build_components(
     integrations: Integrations | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Components:
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, pool=settings.db_pool())
     requests = RequestRepository(db)
     escalations = EscalationRepository(db)
     bookings = BookingRepository(db)

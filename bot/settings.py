@@ -1,12 +1,20 @@
 """Environment settings (secrets and URLs), read once by pydantic-settings.
 
 Everything that is not a secret or a URL lives in the TOML config (bot/config.py).
+Secrets may also come from files (bot/settings_files.py): `NAME_FILE=/path` for one
+variable, or `FRONTDESK_SECRETS_DIR` for a directory of files named after the variables.
 """
 
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from bot.settings_files import file_sources
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/frontdesk.db"
 
@@ -50,6 +58,39 @@ class Settings(BaseSettings):
     frontdesk_signature_tolerance_seconds: int = Field(default=300, ge=1)
     # How often the scheduler looks for due reminders, SLA re-pings and outcome prompts.
     frontdesk_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # PostgreSQL connections per process (pool, then overflow); 0 = no pool, a connection
+    # per use (behind RDS Proxy or PgBouncer). Unset: 10 + 20, or 1 + 2 on AWS Lambda.
+    frontdesk_db_pool_size: int | None = Field(default=None, ge=0, le=100)
+    frontdesk_db_max_overflow: int | None = Field(default=None, ge=0, le=100)
+    # Set by the Lambda runtime itself: Slack work is then done before the response.
+    aws_lambda_function_name: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # A variable in the environment wins over a `_FILE`, which wins over the directory.
+        return (init_settings, env_settings, *file_sources(settings_cls))
+
+    @property
+    def on_lambda(self) -> bool:
+        return bool(self.aws_lambda_function_name)
+
+    def db_pool(self) -> tuple[int, int]:
+        """(pool size, max overflow) for PostgreSQL. A Lambda instance serves one request
+        at a time and many instances share the database: one warm connection each.
+        """
+        size, overflow = (1, 2) if self.on_lambda else (10, 20)
+        if self.frontdesk_db_pool_size is not None:
+            size = self.frontdesk_db_pool_size
+        if self.frontdesk_db_max_overflow is not None:
+            overflow = self.frontdesk_db_max_overflow
+        return size, overflow
 
     @property
     def slack_configured(self) -> bool:

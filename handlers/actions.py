@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltRequest
 from slack_sdk.models.views import View
 
 from bot.messages.availability import clock_label, day_label
@@ -23,7 +23,8 @@ from bot.messages.modals import (
     resolve_modal,
 )
 from bot.services.triage import Triage, TriageError, viewer_zone
-from handlers.slack_context import SOMETHING_WENT_WRONG, Defer
+from handlers.slack_context import SOMETHING_WENT_WRONG, Defer, SlackServices
+from handlers.slack_runtime import carried, carry
 from integrations.base import Chat, IntegrationError
 from storage.models import StoredRequest
 
@@ -34,6 +35,7 @@ REP_CALENDAR_UNREADABLE = "Could not read the calendars of {rep}: {error}. Pick 
 BOOK_TITLE = "Book meeting"
 RESOLVE_TITLE = "Resolve request"
 NO_REQUEST = "This button does not name a request."
+VIEW_ID = "view_id"
 
 Ack = Callable[..., None]
 
@@ -89,120 +91,130 @@ def fill_modal(chat: Chat, view_id: str, title: str, build: Callable[[], View]) 
     chat.update_view(view_id, view.to_dict())
 
 
-def _open_modal(
-    chat: Chat, defer: Defer, body: dict[str, Any], title: str, build: Callable[[], View]
-) -> None:
-    """Open a loading modal now, in the ack (the trigger dies 3 s after the click, and work
-    queued behind other work could miss it), and fill it after.
-    """
-    view_id = chat.open_view(body["trigger_id"], notice_modal(title, LOADING_SLOTS).to_dict())
-    defer.submit(fill_modal, chat, view_id, title, build)
-
-
 def claim(
     ack: Ack,
     body: dict[str, Any],
     defer: Defer,
-    triage: Triage,
+    services: SlackServices,
     user_id: str,
     request_id: str | None,
 ) -> None:
     ack()
-    defer(body, lambda: triage.claim(_named(request_id), user_id))
+    defer(body, lambda: services.triage.claim(_named(request_id), user_id))
 
 
 def unclaim(
     ack: Ack,
     body: dict[str, Any],
     defer: Defer,
-    triage: Triage,
+    services: SlackServices,
     user_id: str,
     request_id: str | None,
 ) -> None:
     ack()
-    defer(body, lambda: triage.unclaim(_named(request_id), user_id))
+    defer(body, lambda: services.triage.unclaim(_named(request_id), user_id))
 
 
 def reassign(
     ack: Ack,
     body: dict[str, Any],
     defer: Defer,
-    triage: Triage,
+    services: SlackServices,
     user_id: str,
     request_id: str | None,
 ) -> None:
     ack()
     assignee = body["actions"][0].get("selected_user")
     if assignee:
-        defer(body, lambda: triage.reassign(_named(request_id), user_id, assignee))
+        defer(body, lambda: services.triage.reassign(_named(request_id), user_id, assignee))
 
 
 def open_book(
     ack: Ack,
     body: dict[str, Any],
-    defer: Defer,
-    triage: Triage,
-    chat: Chat,
+    context: BoltContext,
+    services: SlackServices,
+    request_id: str | None,
+) -> None:
+    """The loading modal in the ack (the trigger dies 3 s after the click); its slots, a
+    calendar read, in `fill_book`.
+    """
+    ack()
+    _named(request_id)
+    loading = notice_modal(BOOK_TITLE, LOADING_SLOTS).to_dict()
+    carry(context, VIEW_ID, services.chat.open_view(body["trigger_id"], loading))
+
+
+def fill_book(
+    context: BoltContext,
+    request: BoltRequest,
+    services: SlackServices,
     user_id: str,
     request_id: str | None,
 ) -> None:
-    ack()
-    named = _named(request_id)
+    """Lazy: the Book modal's slots for the rep asked for (or the next in turn)."""
+    view_id = carried(context, request, VIEW_ID)
+    if view_id is None or request_id is None:  # the modal did not open; the ack said why
+        return
+    triage, chat = services.triage, services.chat
 
     def build() -> View:
-        ticket = triage.open_ticket(named, user_id)
+        ticket = triage.open_ticket(request_id, user_id)
         zone = viewer_zone(chat, user_id, triage.config.zone)
-        context = ModalContext(request_id=named, zone=zone.key)
+        modal = ModalContext(request_id=request_id, zone=zone.key)
         rep = triage.default_rep(ticket.request)
-        return build_book_modal(
-            triage, context, ticket.request, rep, ticket.request.duration_minutes
-        )
+        return build_book_modal(triage, modal, ticket.request, rep, ticket.request.duration_minutes)
 
-    _open_modal(chat, defer, body, BOOK_TITLE, build)
+    fill_modal(chat, view_id, BOOK_TITLE, build)
 
 
 def open_resolve(
     ack: Ack,
     body: dict[str, Any],
     defer: Defer,
-    triage: Triage,
-    chat: Chat,
+    services: SlackServices,
     user_id: str,
     request_id: str | None,
 ) -> None:
+    """The loading modal in the ack, its outcomes right after (a database read)."""
     ack()
     named = _named(request_id)
+    triage, chat = services.triage, services.chat
 
     def build() -> View:
         ticket = triage.open_ticket(named, user_id)
         return resolve_modal(ModalContext(request_id=named), client_name=ticket.request.name)
 
-    _open_modal(chat, defer, body, RESOLVE_TITLE, build)
+    view_id = chat.open_view(
+        body["trigger_id"], notice_modal(RESOLVE_TITLE, LOADING_SLOTS).to_dict()
+    )
+    defer.submit(fill_modal, chat, view_id, RESOLVE_TITLE, build)
 
 
 def refresh_book(
-    ack: Ack,
     body: dict[str, Any],
     defer: Defer,
-    triage: Triage,
-    chat: Chat,
+    services: SlackServices,
     user_id: str,
     form: dict[str, str | None],
     modal: ModalContext | None,
 ) -> None:
-    """A new rep or duration in the Book modal: the slot list is drawn again."""
-    ack()
+    """Lazy: a new rep or duration in the Book modal, so the slot list is drawn again."""
     rep, duration = form.get(ActionId.BOOK_REP), form.get(ActionId.BOOK_DURATION)
     if modal is None or rep is None or duration is None:
         return
-    context, minutes = modal, int(duration)
+    context, minutes, triage = modal, int(duration), services.triage
 
     def build() -> View:
         ticket = triage.open_ticket(context.request_id, user_id)
         return build_book_modal(triage, context, ticket.request, rep, minutes)
 
     view_id = body["view"]["id"]
-    defer(body, lambda: fill_modal(chat, view_id, BOOK_TITLE, build))
+    defer.once(body, lambda: fill_modal(services.chat, view_id, BOOK_TITLE, build))
+
+
+def _ack(ack: Ack) -> None:
+    ack()
 
 
 def register(app: App) -> None:
@@ -210,6 +222,6 @@ def register(app: App) -> None:
     app.action(ActionId.UNCLAIM)(unclaim)
     app.action(ActionId.REASSIGN)(reassign)
     app.action(ActionId.RESOLVE)(open_resolve)
-    app.action(ActionId.BOOK)(open_book)
-    app.action(ActionId.BOOK_REP)(refresh_book)
-    app.action(ActionId.BOOK_DURATION)(refresh_book)
+    app.action(ActionId.BOOK)(ack=open_book, lazy=[fill_book])
+    app.action(ActionId.BOOK_REP)(ack=_ack, lazy=[refresh_book])
+    app.action(ActionId.BOOK_DURATION)(ack=_ack, lazy=[refresh_book])

@@ -5,7 +5,6 @@ services and the interaction's details by the middleware of `handlers/slack_cont
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
@@ -13,11 +12,14 @@ from slack_sdk import WebClient
 
 from handlers import actions, commands, home, outcomes, views
 from handlers.slack_context import SlackServices, context_middleware, report_error
+from handlers.slack_runtime import listener_executor, use_lambda_lazy_listeners
 
 LAZY_WORKERS = 3
 
 
-def create_app(services: SlackServices, client: WebClient, *, signing_secret: str) -> App:
+def create_app(
+    services: SlackServices, client: WebClient, *, signing_secret: str, on_lambda: bool = False
+) -> App:
     """The Bolt app for /slack/events, posting through `client` (tests point it at a fake
     Slack).
     """
@@ -40,10 +42,11 @@ def create_app(services: SlackServices, client: WebClient, *, signing_secret: st
         logger=bolt_log,
         # Work after the ack shares the process's CPU with the acks Slack is timing: a few
         # threads keep a burst of clicks from starving the acks (the work just queues).
-        listener_executor=ThreadPoolExecutor(
-            max_workers=LAZY_WORKERS, thread_name_prefix="slack-lazy"
-        ),
+        # On AWS Lambda it runs before the response instead (handlers/slack_runtime.py).
+        listener_executor=listener_executor(on_lambda, LAZY_WORKERS),
     )
+    if on_lambda:
+        use_lambda_lazy_listeners(app, bolt_log, signing_secret)
     app.use(context_middleware(app, services))
     app.error(report_error(services.chat))
     for module in (actions, views, commands, home, outcomes):

@@ -1,6 +1,8 @@
 """What every Slack listener gets, by parameter name, from one Bolt middleware: the
-services, the request id an action names, a modal's values flattened, and `defer` for the
-work after the ack (a Slack retry never acts twice; failures become ephemeral replies).
+`services`, the `request_id` an action names, a modal's values flattened (`form`, `modal`),
+and `defer` for the quick work after the ack (a Slack retry never acts twice; failures
+become ephemeral replies). Slow work (a calendar read) is a Bolt lazy listener instead, so
+that on AWS Lambda it runs in another invocation (handlers/slack_runtime.py).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ SOMETHING_WENT_WRONG = (
 
 @dataclass(frozen=True)
 class SlackServices:
-    """The services the listeners call; each is also in Bolt's context under its name."""
+    """The services the listeners call, handed to each as `services`."""
 
     config: Config
     triage: Triage
@@ -46,6 +48,10 @@ class SlackServices:
     outcomes: OutcomePrompter
     dashboard: Dashboard
     home: HomeTab
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SlackServices:
+        # Bolt deep-copies a lazy listener's context: the services are shared, not copied.
+        return self
 
 
 def interaction_key(body: dict[str, Any]) -> tuple[str, str] | None:
@@ -172,6 +178,9 @@ class Defer:
         """Run `work(*args)` after the ack, with no retry check (it must be harmless)."""
         self.executor.submit(work, *args)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Defer:
+        return self  # shared with lazy listeners, like the services
+
     def once(self, body: dict[str, Any], work: Callable[[], object]) -> None:
         try:
             if first_delivery(self.services.interactions, body):
@@ -189,8 +198,6 @@ def context_middleware(
     def inject(context: BoltContext, body: dict[str, Any], next: Callable[[], None]) -> None:
         view = body.get("view") or {}
         context["services"] = services
-        context["triage"] = services.triage
-        context["chat"] = services.chat
         context["defer"] = defer
         context["request_id"] = request_id_of(body)
         context["form"] = form_values(view)

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse, Response
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.concurrency import run_in_threadpool
 
+from handlers.slack_runtime import add_lambda_context
+
 router = APIRouter()
 
 SLACK_NOT_CONFIGURED = (
@@ -25,5 +27,7 @@ async def slack_events(request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_SLACK_BODY_BYTES:
         return JSONResponse({"error": "payload_too_large"}, 413)
-    bolt_response = await run_in_threadpool(slack_app.dispatch, to_bolt_request(request, body))
+    bolt_request = to_bolt_request(request, body)
+    add_lambda_context(bolt_request, request.scope)
+    bolt_response = await run_in_threadpool(slack_app.dispatch, bolt_request)
     return to_starlette_response(bolt_response)

@@ -4,19 +4,21 @@ error; create the event after) and Resolve (close the escalation, then redraw it
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltRequest
 
 from bot.domain.reasons import describe
 from bot.messages.ids import ActionId, BlockId, CallbackId
 from bot.messages.modals import WORKING, ModalContext, notice_modal
 from bot.services.booking import Unavailable
 from bot.services.triage import Triage, TriageError
-from handlers.slack_context import Defer
+from handlers.slack_context import Defer, SlackServices
+from handlers.slack_runtime import carried, carry
 from integrations.base import Chat, IntegrationError
 from storage.models import StoredBooking, StoredRequest
 from storage.statuses import Outcome
@@ -36,32 +38,31 @@ BOOKED_UNCONFIRMED = (
 )
 BOOKING_FAILED = "Could not book: {error}. The escalation stays open; try again or resolve it."
 
+HOLD = "hold"
+
 Ack = Callable[..., None]
 
 
 def book_hold(
     ack: Ack,
-    body: dict[str, Any],
-    defer: Defer,
-    triage: Triage,
-    chat: Chat,
+    context: BoltContext,
+    services: SlackServices,
     user_id: str,
     form: dict[str, str | None],
     modal: ModalContext | None,
 ) -> None:
     """Before the ack, only what the database can answer at once: hours, notice and the
-    hold. A slot taken meanwhile is a field error; the rest happens after the ack.
+    hold. A slot taken meanwhile is a field error; the rest happens in `book_finish`.
     """
     rep, duration = form.get(ActionId.BOOK_REP), form.get(ActionId.BOOK_DURATION)
     slot = form.get(ActionId.BOOK_SLOT)
     if modal is None or not (rep and duration and slot):
-        has_slot_field = ActionId.BOOK_SLOT in form
-        field = BlockId.BOOK_SLOT if has_slot_field else BlockId.BOOK_REP
+        field = BlockId.BOOK_SLOT if ActionId.BOOK_SLOT in form else BlockId.BOOK_REP
         ack(response_action="errors", errors={field: PICK_A_SLOT})
         return
     start = datetime.strptime(slot, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     try:
-        held = triage.hold(modal.request_id, user_id, rep, start, int(duration))
+        held = services.triage.hold(modal.request_id, user_id, rep, start, int(duration))
     except (TriageError, IntegrationError) as exc:
         error = exc.message if isinstance(exc, IntegrationError) else str(exc)
         ack(response_action="errors", errors={BlockId.BOOK_SLOT: error[:150]})
@@ -71,10 +72,45 @@ def book_hold(
         ack(response_action="errors", errors={BlockId.BOOK_SLOT: detail[:150]})
         return
     ack(response_action="update", view=notice_modal(BOOK_TITLE, WORKING))
-    # Only a submission whose hold succeeded goes on, with exactly that hold.
+    # Only a submission whose hold succeeded goes on, with exactly that hold: handed to
+    # `book_finish`, a lazy listener (on AWS Lambda another invocation).
     request, booking = held
-    note = form.get(ActionId.BOOK_NOTE)
-    defer.submit(book_complete, triage, chat, body["view"]["id"], request, booking, user_id, note)
+    hold = {
+        "request": request.model_dump(mode="json"),
+        "booking": booking.model_dump(mode="json"),
+        "note": form.get(ActionId.BOOK_NOTE),
+    }
+    carry(context, HOLD, json.dumps(hold))
+
+
+def book_finish(
+    body: dict[str, Any],
+    context: BoltContext,
+    request: BoltRequest,
+    defer: Defer,
+    services: SlackServices,
+    user_id: str,
+) -> None:
+    """Lazy: the calendars, the event and the confirmation for the hold `book_hold` made;
+    a redelivered invocation (a Lambda retry) does not book again.
+    """
+    carried_hold = carried(context, request, HOLD)
+    if carried_hold is None:  # answered with a field error: nothing was held
+        return
+    hold = json.loads(carried_hold)
+    view_id = body["view"]["id"]
+    defer.once(
+        body,
+        lambda: book_complete(
+            services.triage,
+            services.chat,
+            view_id,
+            StoredRequest.model_validate(hold["request"]),
+            StoredBooking.model_validate(hold["booking"]),
+            user_id,
+            hold["note"],
+        ),
+    )
 
 
 def book_complete(
@@ -109,7 +145,7 @@ def book_complete(
 def resolve_close(
     ack: Ack,
     defer: Defer,
-    triage: Triage,
+    services: SlackServices,
     user_id: str,
     form: dict[str, str | None],
     modal: ModalContext | None,
@@ -121,6 +157,7 @@ def resolve_close(
     if modal is None or outcome not in {o.value for o in Outcome if o is not Outcome.BOOKED}:
         ack(response_action="errors", errors={BlockId.RESOLVE_OUTCOME: "Pick an outcome."})
         return
+    triage = services.triage
     try:
         triage.close(modal.request_id, user_id, Outcome(outcome), form.get(ActionId.RESOLVE_NOTE))
     except TriageError as exc:
@@ -131,5 +168,5 @@ def resolve_close(
 
 
 def register(app: App) -> None:
-    app.view(CallbackId.BOOK_SUBMIT)(book_hold)
+    app.view(CallbackId.BOOK_SUBMIT)(ack=book_hold, lazy=[book_finish])
     app.view(CallbackId.RESOLVE_SUBMIT)(resolve_close)

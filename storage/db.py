@@ -48,7 +48,10 @@ def _configure_sqlite(engine: Engine) -> None:
         driver.execute("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    """`pool_size` and `max_overflow` size PostgreSQL's pool; a pool size of 0 means none
+    (a connection per use, for RDS Proxy or PgBouncer in front of the database).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -69,15 +72,17 @@ def make_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if pool_size == 0:
+        return create_engine(url, poolclass=NullPool)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 class Database:
     """Owns the engine; hands out short sessions to the repositories."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool: tuple[int, int] = (10, 20)) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool[0], max_overflow=pool[1])
         self.dialect = self.engine.dialect.name
         # SQLite allows one writer. Queueing our own threads on a lock is fair and cheap;
         # left to SQLite's busy handler they sleep and poll, and tail latency explodes.
