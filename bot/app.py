@@ -29,6 +29,7 @@ from bot.services import Integrations, build_integrations, mixed_mode_problems
 from bot.settings import Settings
 from bot.sla import SlaPinger
 from bot.sms_feedback import SmsFeedback
+from bot.tickets import TicketService
 from bot.triage import Triage
 from storage.crypto import TokenCipher
 from storage.db import Database
@@ -43,6 +44,7 @@ from storage.repositories import (
     OutboxRepository,
     ReminderRepository,
     RequestRepository,
+    TicketRepository,
 )
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ class Components:
     sms_feedback: SmsFeedback
     digest: WeeklyDigest
     clock: Callable[[], datetime]
+    tickets: TicketService | None = None  # CRM tickets (SPEC §12); None without [crm]
 
 
 def build_components(
@@ -116,6 +119,22 @@ def build_components(
         callbacks=TwilioCallbacks(settings.frontdesk_public_url),
         clock=clock,
     )
+    triage = Triage(config, requests, escalations, bookings, booker, chat, clock=clock)
+    tickets = None
+    if integrations.tickets is not None:
+        tickets = TicketService(
+            config,
+            integrations.tickets,
+            TicketRepository(db),
+            outbox,
+            requests,
+            escalations,
+            clock=clock,
+            redraw=triage.redraw_request,
+        )
+        escalator.ticket_hook = tickets.escalated
+        escalator.ticket_line = triage.ticket_line = tickets.line
+        triage.ticket_closed = tickets.closed
     return Components(
         settings=settings,
         config=config,
@@ -132,7 +151,7 @@ def build_components(
         escalator=escalator,
         health=health,
         processor=processor,
-        triage=Triage(config, requests, escalations, bookings, booker, chat, clock=clock),
+        triage=triage,
         availability=AvailabilityLookup(config, integrations, clock=clock),
         dispatcher=dispatcher,
         sla=SlaPinger(config, escalations, chat, outbox, clock),
@@ -140,6 +159,7 @@ def build_components(
         sms_feedback=SmsFeedback(reminders, requests, opt_outs, dispatcher),
         digest=WeeklyDigest(config, KpiQueries(db), chat, outbox, clock),
         clock=clock,
+        tickets=tickets,
     )
 
 

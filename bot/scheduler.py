@@ -49,7 +49,10 @@ def upkeep(components: Components) -> dict[str, int]:
     if abandoned:
         log.warning("released holds whose booking never finished", extra={"count": abandoned})
     components.health.heal(components.integrations.calendars)
-    return {"redelivered": redelivered, "released_holds": abandoned}
+    counts = {"redelivered": redelivered, "released_holds": abandoned}
+    if components.tickets is not None:  # CRM tickets to retry or close (bot/tickets.py)
+        counts.update(components.tickets.tick())
+    return counts
 
 
 def _recover(components: Components) -> dict[str, int]:
