@@ -142,6 +142,10 @@ def _probe_services(
     if integrations.sms.name != "sandbox":
         rows += [_row(p) for p in integrations.sms.probe()]
         rows.append(_public_url_row(public_url))
+    if integrations.tickets is not None and integrations.tickets.name != "sandbox":
+        # VIP tickets are assigned to the account owner: each must be a user of the CRM.
+        owners = sorted({vip.owner_email for vip in config.vip})
+        rows += [_row(p) for p in integrations.tickets.probe(owners)]
     real_reps = [rep for rep in config.reps if integrations.calendar_for(rep).name != "sandbox"]
     if real_reps and not connections_readable:
         rows.append(CheckRow("calendars", False, CALENDARS_NOT_PROBED))
