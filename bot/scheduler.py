@@ -20,6 +20,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app import Components
+from bot.conversion import CONVERSION_INTERVAL_SECONDS, DealConversions
 from storage.models import utcnow
 
 log = logging.getLogger("frontdesk.scheduler")
@@ -74,7 +75,7 @@ class Jobs:
         """(job id, interval in seconds, what it runs)."""
         c = self.components
         tick = self.tick_seconds
-        return [
+        plan: list[tuple[str, float, Callable[[], Mapping[str, int]]]] = [
             ("reminders", tick, lambda: c.dispatcher.tick(stop=self._stopping)),
             ("sla_pings", tick, lambda: c.sla.tick(stop=self._stopping)),
             ("outcome_prompts", tick, lambda: c.outcomes.tick(stop=self._stopping)),
@@ -82,6 +83,21 @@ class Jobs:
             ("recover_unfinished", RECOVERY_INTERVAL_SECONDS, lambda: _recover(c)),
             ("upkeep", REDELIVERY_INTERVAL_SECONDS, lambda: upkeep(c)),
         ]
+        if c.tickets is not None and c.config.crm is not None:  # revenue from the CRM
+            conversions = DealConversions(
+                c.tickets.sink,
+                c.tickets.tickets,
+                conversion_days=c.config.crm.conversion_days,
+                clock=c.clock,
+            )
+            plan.append(
+                (
+                    "deal_conversion",
+                    CONVERSION_INTERVAL_SECONDS,
+                    lambda: conversions.tick(stop=self._stopping),
+                )
+            )
+        return plan
 
     def run(self, name: str, job: Callable[[], Mapping[str, int]]) -> None:
         if self._stopping.is_set():

@@ -15,6 +15,7 @@ from storage.models import (
     BookingRequest,
     CrmTicket,
     DealConversion,
+    RequestStatus,
     StoredTicket,
     TicketStatus,
 )
@@ -168,7 +169,7 @@ class TicketRepository:
             select(REQUESTS.c.id, REQUESTS.c.email, REQUESTS.c.received_at)
             .select_from(REQUESTS.outerjoin(CONVERSIONS, CONVERSIONS.c.request_id == REQUESTS.c.id))
             .where(
-                REQUESTS.c.finished_at.is_not(None),
+                REQUESTS.c.status.in_([s for s in RequestStatus if s.is_final]),
                 REQUESTS.c.received_at >= received_after,
                 or_(
                     CONVERSIONS.c.request_id.is_(None),
