@@ -242,6 +242,12 @@ class TicketService:
                 result = "closed"
         except CrmError as error:
             result = self._failed(ticket, error)
+        except Exception as exc:  # a bug or a surprise answer: retried like an outage
+            log.exception(
+                "CRM ticket attempt failed unexpectedly", extra={"request_id": request_id}
+            )
+            surprise = CrmError(self.sink.name, "exception", type(exc).__name__, repr(exc)[:300])
+            result = self._failed(ticket, surprise)
         self.show(request_id)
         return result
 

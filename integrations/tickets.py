@@ -39,7 +39,7 @@ class CrmError(IntegrationError):
         """Whether trying again later may help (an outage, a rate limit, a timeout), as
         opposed to a refusal that needs a person (a bad token, a missing property).
         """
-        if self.status in ("timeout", "network", "rate_limited"):
+        if self.status in ("timeout", "network", "rate_limited", "exception"):
             return True
         return isinstance(self.status, int) and (self.status == 429 or self.status >= 500)
 

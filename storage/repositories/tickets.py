@@ -15,6 +15,7 @@ from storage.models import (
     BookingRequest,
     CrmTicket,
     DealConversion,
+    Escalation,
     RequestStatus,
     StoredTicket,
     TicketStatus,
@@ -22,6 +23,7 @@ from storage.models import (
 from storage.repositories._sql import insert_ignore, table
 
 TICKETS = table(CrmTicket)
+ESCALATIONS = table(Escalation)
 CONVERSIONS = table(DealConversion)
 REQUESTS = table(BookingRequest)
 
@@ -66,10 +68,18 @@ class TicketRepository:
         return [StoredTicket(**row._mapping) for row in rows]
 
     def unshown(self, limit: int = 50) -> list[StoredTicket]:
-        """Tickets whose status the Slack message does not show yet."""
+        """Tickets whose status their escalation's Slack message does not show yet (an
+        escalation not yet in Slack shows the ticket's state when it is posted).
+        """
         statement = (
             select(TICKETS)
-            .where(or_(TICKETS.c.shown.is_(None), TICKETS.c.shown != TICKETS.c.status))
+            .select_from(
+                TICKETS.join(ESCALATIONS, ESCALATIONS.c.request_id == TICKETS.c.request_id)
+            )
+            .where(
+                ESCALATIONS.c.message_ts.is_not(None),
+                or_(TICKETS.c.shown.is_(None), TICKETS.c.shown != TICKETS.c.status),
+            )
             .order_by(TICKETS.c.id)
             .limit(limit)
         )
