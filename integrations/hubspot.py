@@ -105,6 +105,11 @@ class HubSpotTickets:
             return found
         contact_id = self._upsert_contact(draft)
         owner_id = self._owner_id(draft.owner_email) if draft.owner_email else None
+        if draft.owner_email and owner_id is None:  # `frontdesk check` names it too
+            log.warning(
+                "VIP owner is no HubSpot owner; the ticket is unassigned",
+                extra={"request_id": draft.request_id, "owner": draft.owner_email},
+            )
         properties = {
             "subject": draft.subject,
             "content": draft.content,

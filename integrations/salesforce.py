@@ -161,6 +161,11 @@ class SalesforceTickets:
 
     def open(self, draft: TicketDraft) -> TicketRef:
         owner_id = self._user_id(draft.owner_email) if draft.owner_email else None
+        if draft.owner_email and owner_id is None:  # `frontdesk check` names it too
+            log.warning(
+                "VIP owner is no active Salesforce User; the Case keeps the default owner",
+                extra={"request_id": draft.request_id, "owner": draft.owner_email},
+            )
         contact = self._contact(draft.client_email)
         fields: dict[str, Any] = {
             "Subject": draft.subject[:255],

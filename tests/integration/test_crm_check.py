@@ -220,3 +220,34 @@ def test_without_credentials_the_crm_of_crm_is_the_sandbox(database_url: str) ->
     assert integrations.modes()["crm"] == "sandbox"  # type: ignore[attr-defined]
     assert integrations.tickets.label == "HubSpot"  # type: ignore[attr-defined]
     assert "crm" not in _build(database_url, {}).modes()  # type: ignore[attr-defined]
+
+
+def test_serve_refuses_a_half_configured_salesforce_naming_the_missing_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from click.testing import CliRunner
+
+    from bot import cli
+    from tests.conftest import EXAMPLE_CONFIG
+    from tests.unit.test_cli import CREDENTIAL_VARIABLES
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("serve must not start half configured")
+
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(uvicorn, "run", never)
+    monkeypatch.setattr(cli, "configure_logging", lambda level="INFO": None)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    monkeypatch.setenv("FRONTDESK_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("SALESFORCE_INSTANCE_URL", "https://ourco.my.salesforce.com")
+    monkeypatch.setenv("SALESFORCE_CLIENT_ID", "3MVG9")
+    monkeypatch.setenv("SALESFORCE_PRIVATE_KEY_FILE", str(tmp_path / "sf.key"))
+    config = tmp_path / "frontdesk.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text() + '\n[crm]\nprovider = "salesforce"\n')
+
+    result = CliRunner().invoke(cli.main, ["serve", "--config", str(config)])
+
+    assert result.exit_code == 1
+    assert "Salesforce is half configured: set SALESFORCE_USERNAME" in result.output
