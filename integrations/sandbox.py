@@ -258,7 +258,6 @@ class SandboxTickets:
         self.label = label  # the CRM named in [crm], so the Slack link reads the same
 
     def open(self, draft: TicketDraft) -> TicketRef:
-        # The ticket service holds this key as its claim already: then the row is reused.
         self.outbox.record(
             draft.dedupe_key,
             "crm",

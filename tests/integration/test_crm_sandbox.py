@@ -33,7 +33,8 @@ def test_a_vip_ticket_is_recorded_in_the_sandbox_outbox(make_app) -> None:
     assert ticket.payload["subject"] == "VIP booking request: Dana Reyes (Major Client Inc)"
     assert ticket.payload["owner_email"] == "olivia@ourco.example"
     assert ticket.payload["priority"] == "HIGH"
-    items = client.get("/sandbox.json", params={"service": "crm"}).json()["items"]
-    assert [item["action"] for item in items] == ["tickets.create"]
+    [item] = client.get("/sandbox.json", params={"service": "crm"}).json()["items"]
+    assert (item["action"], item["status"]) == ("tickets.create", "sandboxed")
+    assert item["payload"]["subject"] == ticket.payload["subject"]  # shown: nothing was sent
     updates = [m for m in outbox(components, service="slack") if m.action == "chat.update"]
     assert any("Open in Salesforce" in str(m.payload["blocks"]) for m in updates)
