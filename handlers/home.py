@@ -23,9 +23,11 @@ from bot.dashboard import ConnectionState, Period, RepConnection
 from bot.kpis import HEALTHY_BAND_LABEL
 from bot.reasons import PROVIDER_NAMES
 from handlers.blocks import HEADERS, SECTION_LIMIT, escape, slack_date, truncate
+from handlers.crm_blocks import deal_conversion_blocks
 from handlers.kpi_blocks import period_blocks
 from handlers.slack_app import SlackServices, once
 from integrations.base import Chat, IntegrationError
+from storage.crm_kpi_queries import RouteConversion
 from storage.models import EscalationKind, StoredEscalation
 
 log = logging.getLogger("frontdesk.home")
@@ -36,6 +38,7 @@ KPI_NOTE = (
     "Requests received in each period, as of {as_of}. A healthy intervention rate is "
     "{band}: above it the rules send too much to people, below it too little."
 )
+HOME_CONVERSION_PERIOD = "last 30 days"
 KPIS_UNAVAILABLE = ":warning: KPIs unavailable right now (see the logs)."
 YOURS = "*Yours*"
 YOURS_LINE = "• {label}: {client} — {where}"
@@ -105,6 +108,7 @@ def home_view(
     unclaimed: int,
     periods: list[Period] | None,
     connections: list[RepConnection],
+    conversion: dict[str, RouteConversion] | None = None,
 ) -> View:
     """`mine`: (escalation, client name, permalink or None); `periods` None: the KPIs
     could not be computed, and the tab says so instead.
@@ -121,6 +125,8 @@ def home_view(
     for period in periods or []:
         blocks.append(DividerBlock())
         blocks += period_blocks(period.label, period.kpis)
+    if conversion is not None:  # with a CRM: won deals per route (SPEC §12)
+        blocks += deal_conversion_blocks(HOME_CONVERSION_PERIOD, conversion)
     if periods:
         as_of = slack_date(periods[0].kpis.as_of, "UTC")
         note = KPI_NOTE.format(as_of=as_of, band=HEALTHY_BAND_LABEL)
@@ -169,6 +175,15 @@ def recent_kpis(services: SlackServices) -> list[Period] | None:
         return None
 
 
+def recent_conversion(services: SlackServices) -> dict[str, RouteConversion] | None:
+    """Won deals per route for the Home tab; None without a CRM, or when it failed (logged)."""
+    try:
+        return services.dashboard.deal_conversion()
+    except Exception:
+        log.exception("deal conversion for the Home tab failed")
+        return None
+
+
 def register(app: App, services: SlackServices) -> None:
     triage, chat = services.triage, services.chat
 
@@ -188,6 +203,7 @@ def register(app: App, services: SlackServices) -> None:
             unclaimed,
             recent_kpis(services),
             services.dashboard.rep_connections(),
+            recent_conversion(services),
         )
         client.views_publish(user_id=user, view=view.to_dict())
 
