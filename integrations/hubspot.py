@@ -94,6 +94,7 @@ class HubSpotTickets:
         self._sleep = sleep
         # retry=False: urllib3 must not resend a create on its own; retries are ours.
         self.client = HubSpot(access_token=self.token, host=self.base_url, retry=False)
+        self._session = requests.Session()
         self._portal: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------ tickets
@@ -399,13 +400,18 @@ class HubSpotTickets:
     def _raw(
         self, method: str, path: str, what: str, *, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """A call the library has no typed API for (through its own `api_request`)."""
-        options: dict[str, Any] = {"method": method, "path": path, "base_url": self.base_url}
-        if body is not None:
-            options["body"] = body
+        """A call the library has no typed API for. Its generic `api_request` takes no
+        timeout and prints errors, so these go through requests directly.
+        """
 
         def call() -> dict[str, Any]:
-            response = self.client.api_request(options)
+            response = self._session.request(
+                method,
+                f"{self.base_url}{path}",
+                json=body,
+                headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
+                timeout=self.timeout,
+            )
             if response.status_code >= 300:
                 raise _Refused(response.status_code, response.content, response.headers)
             return dict(response.json())
