@@ -57,8 +57,9 @@ TICKET_PENDING = (
     "at {when}."
 )
 TICKET_FAILED = (
-    ":warning: The {crm} ticket could not be created: {error}. Fix it and run "
-    "`frontdesk check`; the escalation here is unaffected."
+    ":warning: The {crm} ticket could not be created: {error}. Fix it (`frontdesk check` "
+    "names the problem); Frontdesk tries again daily for a week. The escalation here is "
+    "unaffected."
 )
 
 # Which `[crm] ticket_on` names which escalations.
@@ -77,6 +78,10 @@ MAX_ATTEMPTS = 10
 # with its timeout and retries, fit well inside it). Waiting this long also lets HubSpot's
 # search index catch up before the take-over searches for the ticket.
 CLAIM_TIMEOUT = timedelta(minutes=5)
+# A ticket that failed for good is tried again this often (someone may have fixed the
+# CRM's set-up meanwhile), for this long after its request.
+FAILED_RETRY = timedelta(days=1)
+FAILED_RETRY_FOR = timedelta(days=7)
 
 
 def retry_at(now: datetime, attempts: int, retry_after: float | None) -> datetime:
@@ -222,7 +227,7 @@ class TicketService:
         draft = ticket_draft(self.config, request, escalation)
         result = "nothing"
         try:
-            if ticket.status == TicketStatus.PENDING:
+            if ticket.status in (TicketStatus.PENDING, TicketStatus.FAILED):
                 ref = self._open_once(draft)
                 if ref is None:
                     return "elsewhere"  # another worker holds the claim and records it
@@ -307,8 +312,14 @@ class TicketService:
                 },
             )
             return "retry"
-        if ticket.status == TicketStatus.PENDING:
-            self.tickets.mark_failed(ticket.request_id, error.message)
+        if ticket.status in (TicketStatus.PENDING, TicketStatus.FAILED):
+            now = self.clock()
+            again = (
+                now + FAILED_RETRY
+                if now + FAILED_RETRY <= ticket.created_at + FAILED_RETRY_FOR
+                else None
+            )
+            self.tickets.mark_failed(ticket.request_id, error.message, again)
         else:  # the close failed for good: stop trying, keep the error for people to see
             self.tickets.mark_retry(ticket.request_id, error.message, self.clock() + RETRY_CAP)
         log.error(

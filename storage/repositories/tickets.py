@@ -56,13 +56,17 @@ class TicketRepository:
         return None if row is None else StoredTicket(**row._mapping)
 
     def due(self, now: datetime, limit: int = 50) -> list[StoredTicket]:
-        """Tickets with CRM work to do now: to open, or to close; oldest first."""
-        ready = or_(TICKETS.c.next_attempt_at.is_(None), TICKETS.c.next_attempt_at <= now)
+        """Tickets with CRM work to do now: to open (also a failed one's daily try), or to
+        close; oldest first.
+        """
+        t = TICKETS.c
+        ready = or_(t.next_attempt_at.is_(None), t.next_attempt_at <= now)
         work = or_(
-            TICKETS.c.status == TicketStatus.PENDING,
-            and_(TICKETS.c.status == TicketStatus.OPEN, TICKETS.c.close_outcome.is_not(None)),
+            and_(t.status == TicketStatus.PENDING, ready),
+            and_(t.status == TicketStatus.OPEN, t.close_outcome.is_not(None), ready),
+            and_(t.status == TicketStatus.FAILED, t.next_attempt_at <= now),
         )
-        statement = select(TICKETS).where(work, ready).order_by(TICKETS.c.id).limit(limit)
+        statement = select(TICKETS).where(work).order_by(t.id).limit(limit)
         with self.db.connection() as conn:
             rows = conn.execute(statement).all()
         return [StoredTicket(**row._mapping) for row in rows]
@@ -121,15 +125,24 @@ class TicketRepository:
                 )
             )
 
-    def mark_failed(self, request_id: str, error: str) -> None:
-        """No retry helps (a refusal, or retries ran out): a person has to look."""
-        self._set(
-            request_id,
-            (TicketStatus.PENDING,),
-            status=TicketStatus.FAILED,
-            last_error=error[:500],
-            next_attempt_at=None,
-        )
+    def mark_failed(self, request_id: str, error: str, try_again_at: datetime | None) -> None:
+        """No quick retry helps (a refusal, or retries ran out): a person has to look; one
+        more try at `try_again_at` (after they may have fixed it), or never when None.
+        """
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(TICKETS)
+                .where(
+                    TICKETS.c.request_id == request_id,
+                    TICKETS.c.status.in_((TicketStatus.PENDING, TicketStatus.FAILED)),
+                )
+                .values(
+                    status=TicketStatus.FAILED,
+                    last_error=error[:500],
+                    next_attempt_at=try_again_at,
+                    attempts=TICKETS.c.attempts + 1,
+                )
+            )
 
     def request_close(self, request_id: str, outcome: str) -> bool:
         """Note how the escalation ended, for the CRM; False when the request has no ticket."""

@@ -230,7 +230,7 @@ def test_ticket_figures_count_opened_tickets_and_the_time_to_each(
     repo.ensure(pending, "hubspot", "vip", RECEIVED)
     failed = seeder.request(RequestStatus.ESCALATED_VIP, RECEIVED)
     repo.ensure(failed, "hubspot", "vip", RECEIVED)
-    repo.mark_failed(failed, "refused")
+    repo.mark_failed(failed, "refused", None)
 
     figures = CrmKpiQueries(migrated_db).tickets(RECEIVED, RECEIVED + timedelta(days=1))
 

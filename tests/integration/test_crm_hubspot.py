@@ -14,7 +14,7 @@ import pytest
 
 from bot.metrics import build_registry
 from bot.scheduler import upkeep
-from bot.tickets import RETRY_BASE, SUBJECT_ERROR, SUBJECT_VIP
+from bot.tickets import FAILED_RETRY, RETRY_BASE, SUBJECT_ERROR, SUBJECT_VIP
 from handlers.ids import ActionId, Outcome
 from integrations.base import IntegrationError
 from integrations.hubspot import HubSpotTickets
@@ -388,11 +388,38 @@ def test_a_refusal_is_not_retried_and_the_message_says_why(
 
     stored = tickets_of(slack).tickets.get(request_id)
     assert stored.status == TicketStatus.FAILED
+    assert stored.next_attempt_at == clock.now + FAILED_RETRY
     _, message = slack.message(request_id)
     assert "The HubSpot ticket could not be created" in all_text(message["blocks"])
     clock.now += timedelta(hours=2)
     upkeep(slack.components)
     assert hubspot.tickets == []
+    assert len(hubspot.calls(CREATE_TICKET)) == 1
+
+    # Someone fixed HubSpot meanwhile: the daily try opens it.
+    clock.now += FAILED_RETRY
+    upkeep(slack.components)
+    assert len(hubspot.tickets) == 1
+    assert tickets_of(slack).tickets.get(request_id).status == TicketStatus.OPEN
+    _, message = slack.message(request_id)
+    assert "Open in HubSpot" in all_text(message["blocks"])
+
+
+@SQLITE_ONLY
+def test_a_ticket_that_keeps_failing_is_tried_daily_for_a_week_then_left_alone(
+    slack: SlackHarness, hubspot: FakeHubSpot, clock: FixedClock
+) -> None:
+    hubspot.fail_next(CREATE_TICKET, 400, times=100)
+    request_id = slack.intake(vip("hs-400-2"))["request_id"]
+    settle(slack)
+
+    for _ in range(10):
+        clock.now += FAILED_RETRY
+        upkeep(slack.components)
+
+    stored = tickets_of(slack).tickets.get(request_id)
+    assert stored.status == TicketStatus.FAILED and stored.next_attempt_at is None
+    assert len(hubspot.calls(CREATE_TICKET)) == 8  # the first try and one a day for 7 days
 
 
 # ------------------------------------------------------------------ closing
