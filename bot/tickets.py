@@ -320,8 +320,10 @@ class TicketService:
                 else None
             )
             self.tickets.mark_failed(ticket.request_id, error.message, again)
-        else:  # the close failed for good: stop trying, keep the error for people to see
+        elif self.clock() - ticket.created_at < FAILED_RETRY_FOR:  # a close: keep at it
             self.tickets.mark_retry(ticket.request_id, error.message, self.clock() + RETRY_CAP)
+        else:  # a close that kept failing: the ticket stays open in the CRM for a person
+            self.tickets.drop_close(ticket.request_id, error.message)
         log.error(
             "CRM ticket failed; a person must look",
             extra={"request_id": ticket.request_id, "error": error.code},

@@ -154,6 +154,15 @@ class TicketRepository:
             ).rowcount
         return changed == 1
 
+    def drop_close(self, request_id: str, error: str) -> None:
+        """Stop trying to close the ticket (it kept failing); the error stays."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(TICKETS)
+                .where(TICKETS.c.request_id == request_id)
+                .values(close_outcome=None, last_error=error[:500], next_attempt_at=None)
+            )
+
     def mark_closed(self, request_id: str, at: datetime) -> None:
         self._set(
             request_id,

@@ -490,3 +490,32 @@ def test_the_sink_translates_a_bad_token_into_an_error_naming_the_fix(
 
     assert (caught.value.provider, caught.value.status) == ("hubspot", 401)
     assert "HUBSPOT_ACCESS_TOKEN" in caught.value.message
+
+
+@SQLITE_ONLY
+def test_a_close_hubspot_keeps_refusing_is_tried_hourly_for_a_week_then_dropped(
+    slack: SlackHarness, fake: FakeSlack, hubspot: FakeHubSpot, clock: FixedClock
+) -> None:
+    request_id = slack.intake(vip("hs-close-3"))["request_id"]
+    settle(slack)
+    hubspot.fail_next(UPDATE_TICKET, 400, times=1000)
+
+    view_id = opened_view(slack, fake, OMAR, request_id, ActionId.RESOLVE)
+    slack.submit(OMAR.id, view_id, {ActionId.RESOLVE_OUTCOME: Outcome.DUPLICATE})
+    slack.executor.drain()
+    settle(slack)
+    tickets = tickets_of(slack)
+    assert tickets.tickets.get(request_id).next_attempt_at == clock.now + timedelta(hours=1)
+
+    for _ in range(8 * 24):
+        clock.now += timedelta(hours=1)
+        upkeep(slack.components)
+
+    stored = tickets.tickets.get(request_id)
+    assert stored.status == TicketStatus.OPEN and stored.close_outcome is None
+    assert "HTTP 400" in (stored.last_error or "") or "refused" in (stored.last_error or "")
+    calls = len(hubspot.calls(UPDATE_TICKET))
+    assert 7 * 24 - 2 <= calls <= 7 * 24 + 1  # hourly for the week, then no more
+    clock.now += timedelta(days=1)
+    upkeep(slack.components)
+    assert len(hubspot.calls(UPDATE_TICKET)) == calls
