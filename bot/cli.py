@@ -291,9 +291,11 @@ def report(
     """KPIs: intervention rate and its verdict, time to claim and to resolution, no-shows,
     VIP conversion, SLA breaches. Periods are cohorts of requests by when they arrived.
     """
+    from bot.reports.crm import crm_json, crm_lines
     from bot.reports.kpis import as_json as kpis_json
     from bot.reports.kpis import compute_kpis
     from bot.reports.report import render_text
+    from storage.crm_kpi_queries import CrmKpiQueries
     from storage.db import Database
     from storage.kpi_queries import KpiQueries
 
@@ -309,9 +311,13 @@ def report(
     db = Database(settings.database_url)
     try:
         kpis = compute_kpis(KpiQueries(db), start, end, now=now, sla_minutes=sla_minutes, zone=zone)
+        crm = crm_json(CrmKpiQueries(db), start, end)  # CRM tickets and deal conversion
     finally:
         db.dispose()
-    click.echo(json.dumps(kpis_json(kpis), indent=2) if as_json else render_text(kpis, zone))
+    if as_json:
+        click.echo(json.dumps(kpis_json(kpis) | crm, indent=2))
+    else:
+        click.echo("\n".join([render_text(kpis, zone), *crm_lines(crm)]))
     if png_path is not None:
         from bot.reports.chart import render_png
 

@@ -23,6 +23,7 @@ from bot.services.processing import RequestProcessor
 from bot.services.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
 from bot.services.sla import SlaPinger
 from bot.services.sms_feedback import SmsFeedback
+from bot.services.tickets import TicketService
 from bot.services.triage import Triage
 from bot.settings import Settings
 from integrations.bundle import Integrations
@@ -38,6 +39,7 @@ from storage.repositories import (
     OutboxRepository,
     ReminderRepository,
     RequestRepository,
+    TicketRepository,
 )
 from storage.types import utcnow
 
@@ -71,6 +73,7 @@ class Components:
     sms_feedback: SmsFeedback
     digest: WeeklyDigest
     clock: Callable[[], datetime]
+    tickets: TicketService | None = None  # CRM tickets (SPEC §12); None without [crm]
 
 
 def build_components(
@@ -110,6 +113,22 @@ def build_components(
         callbacks=TwilioCallbacks(settings.frontdesk_public_url),
         clock=clock,
     )
+    triage = Triage(config, requests, escalations, bookings, booker, chat, clock=clock)
+    tickets = None
+    if integrations.tickets is not None:
+        tickets = TicketService(
+            config,
+            integrations.tickets,
+            TicketRepository(db),
+            outbox,
+            requests,
+            escalations,
+            clock=clock,
+            redraw=triage.redraw_request,
+        )
+        escalator.ticket_hook = tickets.escalated
+        escalator.ticket_line = triage.ticket_line = tickets.line
+        triage.ticket_closed = tickets.closed
     return Components(
         settings=settings,
         config=config,
@@ -126,7 +145,7 @@ def build_components(
         escalator=escalator,
         health=health,
         processor=processor,
-        triage=Triage(config, requests, escalations, bookings, booker, chat, clock=clock),
+        triage=triage,
         availability=availability,
         availability_lookup=AvailabilityLookup(config, availability, chat, clock=clock),
         dashboard=Dashboard(config, KpiQueries(db), connections, settings=settings, clock=clock),
@@ -136,4 +155,5 @@ def build_components(
         sms_feedback=SmsFeedback(reminders, requests, opt_outs, dispatcher),
         digest=WeeklyDigest(config, KpiQueries(db), chat, outbox, clock),
         clock=clock,
+        tickets=tickets,
     )

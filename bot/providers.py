@@ -4,15 +4,26 @@ client for every service whose credentials are set, the sandbox for the others.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.domain.config import Config
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, EmailSender, SmsSender
 from integrations.bundle import Integrations
 from integrations.google import GoogleCalendar
+from integrations.hubspot import HubSpotTickets
 from integrations.microsoft import MicrosoftCalendar
 from integrations.postmark import PostmarkEmail
-from integrations.sandbox import SandboxCalendar, SandboxChat, SandboxEmail, SandboxSms
+from integrations.salesforce import SalesforceTickets
+from integrations.sandbox import (
+    SandboxCalendar,
+    SandboxChat,
+    SandboxEmail,
+    SandboxSms,
+    SandboxTickets,
+)
 from integrations.slack import SlackChat, build_slack_client
+from integrations.tickets import TicketSink
 from integrations.twilio_sms import TwilioSms
 from storage.repositories import BookingRepository, ConnectionRepository, OutboxRepository
 
@@ -28,7 +39,14 @@ _CREDENTIALS = {
     "Microsoft": ("ms_tenant_id", "ms_client_id", "ms_client_secret"),
     "Postmark": ("postmark_server_token", "postmark_from"),
     "Twilio": ("twilio_account_sid", "twilio_auth_token", "twilio_from"),
+    "Salesforce": (
+        "salesforce_instance_url",
+        "salesforce_client_id",
+        "salesforce_username",
+        "salesforce_private_key_file",
+    ),
 }
+CRM_LABELS = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 
 
 def _refuse_half_configured(settings: Settings) -> None:
@@ -51,6 +69,65 @@ def _refuse_half_configured(settings: Settings) -> None:
         )
 
 
+def _refuse_mismatched_crm(settings: Settings, config: Config) -> None:
+    """CRM credentials and the `[crm]` section must agree: credentials nobody uses, or for
+    another CRM than the one named, are a mistake to report, not to ignore.
+    """
+    present = [
+        name
+        for name, configured in (
+            ("hubspot", settings.hubspot_configured),
+            ("salesforce", settings.salesforce_configured),
+        )
+        if configured
+    ]
+    if len(present) > 1:
+        raise UnavailableIntegrationError(
+            "both HubSpot and Salesforce credentials are set: keep only those of the CRM "
+            "named in [crm] provider"
+        )
+    variables = {"hubspot": "HUBSPOT_ACCESS_TOKEN", "salesforce": "SALESFORCE_*"}
+    if present and config.crm is None:
+        raise UnavailableIntegrationError(
+            f"{CRM_LABELS[present[0]]} credentials ({variables[present[0]]}) are set but the "
+            f'config has no [crm] section: add [crm] with provider = "{present[0]}", or unset '
+            "the variables"
+        )
+    if present and config.crm is not None and present[0] != config.crm.provider:
+        raise UnavailableIntegrationError(
+            f'[crm] provider is "{config.crm.provider}" but the credentials set are '
+            f"{CRM_LABELS[present[0]]}'s ({variables[present[0]]}): set the "
+            f"{CRM_LABELS[config.crm.provider]} ones instead, or change provider"
+        )
+    if settings.salesforce_configured:
+        key = Path(str(settings.salesforce_private_key_file))
+        if not key.is_file():
+            raise UnavailableIntegrationError(
+                f"SALESFORCE_PRIVATE_KEY_FILE {key} is not a readable file: point it at the "
+                "PEM private key whose certificate the connected app holds"
+            )
+
+
+def build_tickets(
+    settings: Settings, config: Config, outbox: OutboxRepository
+) -> TicketSink | None:
+    """The CRM of `[crm]`: the real one with credentials, else the sandbox; None without
+    the section (no tickets at all).
+    """
+    if config.crm is None:
+        return None
+    if config.crm.provider == "hubspot" and settings.hubspot_configured:
+        return HubSpotTickets(
+            settings,
+            pipeline=config.crm.hubspot_pipeline,
+            stage_open=config.crm.hubspot_stage_open,
+            stage_closed=config.crm.hubspot_stage_closed,
+        )
+    if config.crm.provider == "salesforce" and settings.salesforce_configured:
+        return SalesforceTickets(settings)
+    return SandboxTickets(outbox, CRM_LABELS[config.crm.provider])
+
+
 def build_integrations(
     settings: Settings,
     config: Config,
@@ -60,6 +137,7 @@ def build_integrations(
     connections: ConnectionRepository,
 ) -> Integrations:
     _refuse_half_configured(settings)
+    _refuse_mismatched_crm(settings, config)
     sandbox = SandboxCalendar(config, outbox, bookings)
     calendars: dict[str, CalendarProvider] = {
         "google": GoogleCalendar(settings, connections) if settings.google_configured else sandbox,
@@ -71,4 +149,5 @@ def build_integrations(
     slack_client = build_slack_client(settings) if settings.slack_configured else None
     chat: Chat = SlackChat(slack_client, outbox) if slack_client else SandboxChat(outbox)
     sms: SmsSender = TwilioSms(settings) if settings.twilio_configured else SandboxSms(outbox)
-    return Integrations(calendars, email, chat, sms, slack_client)
+    tickets = build_tickets(settings, config, outbox)
+    return Integrations(calendars, email, chat, sms, slack_client, tickets)

@@ -20,6 +20,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.components import Components
+from bot.services.conversion import CONVERSION_INTERVAL_SECONDS, DealConversions
 from storage.models import utcnow
 
 log = logging.getLogger("frontdesk.scheduler")
@@ -49,7 +50,10 @@ def upkeep(components: Components) -> dict[str, int]:
     if abandoned:
         log.warning("released holds whose booking never finished", extra={"count": abandoned})
     components.health.heal(components.integrations.calendars)
-    return {"redelivered": redelivered, "released_holds": abandoned}
+    counts = {"redelivered": redelivered, "released_holds": abandoned}
+    if components.tickets is not None:  # CRM tickets to retry or close (bot/tickets.py)
+        counts.update(components.tickets.tick())
+    return counts
 
 
 def _recover(components: Components) -> dict[str, int]:
@@ -71,7 +75,7 @@ class Jobs:
         """(job id, interval in seconds, what it runs)."""
         c = self.components
         tick = self.tick_seconds
-        return [
+        plan: list[tuple[str, float, Callable[[], Mapping[str, int]]]] = [
             ("reminders", tick, lambda: c.dispatcher.tick(stop=self._stopping)),
             ("sla_pings", tick, lambda: c.sla.tick(stop=self._stopping)),
             ("outcome_prompts", tick, lambda: c.outcomes.tick(stop=self._stopping)),
@@ -79,6 +83,21 @@ class Jobs:
             ("recover_unfinished", RECOVERY_INTERVAL_SECONDS, lambda: _recover(c)),
             ("upkeep", REDELIVERY_INTERVAL_SECONDS, lambda: upkeep(c)),
         ]
+        if c.tickets is not None and c.config.crm is not None:  # revenue from the CRM
+            conversions = DealConversions(
+                c.tickets.sink,
+                c.tickets.tickets,
+                conversion_days=c.config.crm.conversion_days,
+                clock=c.clock,
+            )
+            plan.append(
+                (
+                    "deal_conversion",
+                    CONVERSION_INTERVAL_SECONDS,
+                    lambda: conversions.tick(stop=self._stopping),
+                )
+            )
+        return plan
 
     def run(self, name: str, job: Callable[[], Mapping[str, int]]) -> None:
         if self._stopping.is_set():

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     twilio_from: str | None = None
     postmark_server_token: SecretStr | None = None
     postmark_from: str | None = None
+    hubspot_access_token: SecretStr | None = None
+    salesforce_instance_url: str | None = None
+    salesforce_client_id: str | None = None
+    salesforce_username: str | None = None
+    salesforce_private_key_file: str | None = None
 
     slack_api_url: str = "https://slack.com/api/"
     google_api_url: str = "https://www.googleapis.com/"
@@ -51,6 +56,8 @@ class Settings(BaseSettings):
     ms_authority_url: str = "https://login.microsoftonline.com"
     twilio_api_url: str = "https://api.twilio.com"
     postmark_api_url: str = "https://api.postmarkapp.com/"
+    hubspot_api_url: str = "https://api.hubapi.com"
+    salesforce_login_url: str = "https://login.salesforce.com"
 
     # Operational knobs with safe defaults; not part of the public contract.
     frontdesk_log_level: str = "INFO"
@@ -111,3 +118,16 @@ class Settings(BaseSettings):
     @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def hubspot_configured(self) -> bool:
+        return bool(self.hubspot_access_token)
+
+    @property
+    def salesforce_configured(self) -> bool:
+        return bool(
+            self.salesforce_instance_url
+            and self.salesforce_client_id
+            and self.salesforce_username
+            and self.salesforce_private_key_file
+        )

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.domain.config import Config, Rep
 from integrations.base import CalendarProvider, Chat, EmailSender, SmsSender
+from integrations.tickets import TicketSink
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Integrations:
     chat: Chat
     sms: SmsSender
     slack_client: WebClient | None = None  # the real Slack's client, shared with Bolt
+    tickets: TicketSink | None = None  # the CRM of `[crm]`; None without that section
 
     def calendar_for(self, rep: Rep) -> CalendarProvider:
         return self.calendars[rep.provider]
@@ -30,6 +32,8 @@ class Integrations:
         modes["email"] = self.email.name
         modes["slack"] = self.chat.name
         modes["sms"] = self.sms.name
+        if self.tickets is not None:
+            modes["crm"] = self.tickets.name
         return modes
 
 

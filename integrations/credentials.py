@@ -83,3 +83,28 @@ class SlackSettings(Protocol):
 
     @property
     def slack_api_url(self) -> str: ...
+
+
+class HubSpotSettings(Protocol):
+    @property
+    def hubspot_access_token(self) -> SecretStr | None: ...
+
+    @property
+    def hubspot_api_url(self) -> str: ...
+
+
+class SalesforceSettings(Protocol):
+    @property
+    def salesforce_instance_url(self) -> str | None: ...
+
+    @property
+    def salesforce_client_id(self) -> str | None: ...
+
+    @property
+    def salesforce_username(self) -> str | None: ...
+
+    @property
+    def salesforce_private_key_file(self) -> str | None: ...
+
+    @property
+    def salesforce_login_url(self) -> str: ...

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from integrations.base import (
     SlackProfile,
     TextMessage,
 )
+from integrations.tickets import ContactDeals, TicketDraft, TicketRef
 from storage.repositories import BookingRepository, OutboxRepository
 from storage.repositories.outbox import Recorded
 
@@ -241,3 +243,42 @@ class SandboxSms:
 def _sandbox_sms_id(row_id: int) -> str:
     """A stand-in message SID, the same for every send of one key."""
     return f"SMsbx{row_id}"
+
+
+SANDBOX_CRM_URL = "https://crm.sandbox.invalid/tickets/"
+
+
+class SandboxTickets:
+    """Records the CRM tickets that would have been opened and closed (service `crm`)."""
+
+    name = "sandbox"
+
+    def __init__(self, outbox: OutboxRepository, label: str = "CRM") -> None:
+        self.outbox = outbox
+        self.label = label  # the CRM named in [crm], so the Slack link reads the same
+
+    def open(self, draft: TicketDraft) -> TicketRef:
+        self.outbox.record(
+            draft.dedupe_key,
+            "crm",
+            "tickets.create",
+            draft.payload(),
+            request_id=draft.request_id,
+        )
+        ticket_id = "sbx" + draft.request_id.split("_", 1)[-1].lower()
+        return TicketRef("sandbox", ticket_id, f"{SANDBOX_CRM_URL}{ticket_id}", None, None)
+
+    def close(self, ref: TicketRef, draft: TicketDraft, outcome: str) -> None:
+        self.outbox.record(
+            f"crm:sandbox:close:{draft.request_id}",
+            "crm",
+            "tickets.close",
+            {"ticket_id": ref.ticket_id, "outcome": outcome},
+            request_id=draft.request_id,
+        )
+
+    def probe(self, owner_emails: Sequence[str]) -> list[Probe]:
+        return []
+
+    def won_deals(self, email: str, since: datetime, until: datetime) -> ContactDeals | None:
+        return None  # the sandbox has no CRM contacts, so no request counts toward conversion

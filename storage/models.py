@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Float, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Re-exported: the statuses and the UTC column type live apart so that a read-only command
@@ -22,6 +22,7 @@ from storage.statuses import OutboxStatus as OutboxStatus
 from storage.statuses import ReminderChannel as ReminderChannel
 from storage.statuses import ReminderStatus as ReminderStatus
 from storage.statuses import RequestStatus as RequestStatus
+from storage.statuses import TicketStatus as TicketStatus
 from storage.types import UTCDateTime as UTCDateTime
 from storage.types import utcnow as utcnow
 
@@ -261,3 +262,50 @@ class SlackInteraction(SQLModel, table=True):
     kind: str = Field(max_length=32)
     user_id: str | None = Field(default=None, max_length=32)
     received_at: datetime = _utc(now=True, index=True)
+
+
+class StoredTicket(SQLModel):
+    """A request's ticket in the CRM (SPEC §12), as the services see it: whether it is
+    open yet, when to try again, and whether the CRM has heard how the escalation ended.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="booking_request.id", max_length=40, unique=True)
+    provider: str = Field(max_length=16)  # hubspot | salesforce | sandbox
+    kind: str = Field(max_length=16)  # the escalation kind that opened it
+    status: str = Field(default=TicketStatus.PENDING, max_length=16)
+    ticket_id: str | None = Field(default=None, max_length=64)
+    url: str | None = Field(default=None, max_length=500)
+    contact_id: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _utc()
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _utc(now=True)
+    opened_at: datetime | None = _utc()
+    # Set when the escalation is closed in Slack; the CRM is told after (closed_at).
+    close_outcome: str | None = Field(default=None, max_length=500)
+    closed_at: datetime | None = _utc()
+    # The status the Slack message last showed, so a missed redraw is made up for.
+    shown: str | None = Field(default=None, max_length=16)
+
+
+class CrmTicket(StoredTicket, table=True):
+    __tablename__ = "crm_ticket"
+    __table_args__ = (Index("ix_crm_ticket_status_next", "status", "next_attempt_at"),)
+
+
+class DealConversion(SQLModel, table=True):
+    """Whether a request's client won a deal within `[crm] conversion_days` of asking, as
+    the CRM said when last read (SPEC §12, revenue). `final` once the window has passed.
+    """
+
+    __tablename__ = "crm_conversion"
+
+    request_id: str = Field(foreign_key="booking_request.id", max_length=40, primary_key=True)
+    provider: str = Field(max_length=16)
+    contact_id: str | None = Field(default=None, max_length=64)  # None: no such CRM contact
+    won: bool = False
+    amount: float | None = Field(default=None, sa_column=Column(Float))
+    won_at: datetime | None = _utc()
+    checked_at: datetime = _utc(required=True)
+    final: bool = Field(default=False, index=True)

@@ -73,3 +73,12 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class TicketStatus(StrEnum):
+    """Where a request's CRM ticket is (SPEC §12)."""
+
+    PENDING = "pending"  # to be opened (also between retries)
+    OPEN = "open"  # the CRM holds it
+    FAILED = "failed"  # the CRM refused it for good, or retries ran out: a person must look
+    CLOSED = "closed"  # closed in the CRM with the escalation's outcome

@@ -120,15 +120,22 @@ class SlackHarness:
 
     @classmethod
     def start(
-        cls, database_url: str, config: Config, fake: FakeSlack, clock: FixedClock
+        cls,
+        database_url: str,
+        config: Config,
+        fake: FakeSlack,
+        clock: FixedClock,
+        settings: dict[str, Any] | None = None,
     ) -> SlackHarness:
-        settings = make_settings(
+        """`settings`: more environment settings (another service's credentials)."""
+        environment = make_settings(
             database_url,
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=fake.url,
+            **(settings or {}),
         )
-        components = build_components(settings, config, clock=clock)
+        components = build_components(environment, config, clock=clock)
         app = create_app(components, recover_on_start=False)
         executor = track_listeners(app.state.slack_app)
         client = TestClient(app)
@@ -240,9 +247,9 @@ def harnesses(
     upgrade(database_url)
     started: list[SlackHarness] = []
 
-    def start(**config: Any) -> SlackHarness:
+    def start(*, settings: dict[str, Any] | None = None, **config: Any) -> SlackHarness:
         harness = SlackHarness.start(
-            database_url, slack_config(**{**defaults, **config}), fake, clock
+            database_url, slack_config(**{**defaults, **config}), fake, clock, settings
         )
         started.append(harness if paced else harness.unpaced())
         return harness

@@ -225,6 +225,17 @@ class SandboxConfig(_Strict):
     broken_calendars: tuple[str, ...] = ()
 
 
+class CrmConfig(_Strict):
+    """`[crm]` (SPEC §12): which CRM gets tickets, for which escalations, and where."""
+
+    provider: Literal["hubspot", "salesforce"]
+    ticket_on: tuple[Literal["vip", "error", "review"], ...] = ("vip", "error")
+    hubspot_pipeline: str = "0"
+    hubspot_stage_open: str = "1"
+    hubspot_stage_closed: str = "4"
+    conversion_days: int = Field(default=90, ge=1, le=730)
+
+
 class Config(_Strict):
     timezone: Zone
     slack: SlackConfig
@@ -234,6 +245,7 @@ class Config(_Strict):
     booking: BookingConfig = BookingConfig()
     reminders: RemindersConfig = RemindersConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    crm: CrmConfig | None = None
 
     @field_validator("reps")
     @classmethod

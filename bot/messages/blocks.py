@@ -87,6 +87,7 @@ class TicketState:
     outcome: str | None = None
     note: str | None = None
     booked: str | None = None  # "<date> with alice@…" once booked from Slack
+    crm: str | None = None  # the CRM ticket's link, or why it is pending (bot/tickets.py)
 
     @property
     def closed(self) -> bool:
@@ -118,6 +119,8 @@ def ticket_status_lines(state: TicketState) -> list[str]:
             lines.append(f":white_check_mark: Resolved by <@{state.resolved_by}>: {label} ({when})")
         if state.note:
             lines.append(f"Note: {truncate(escape(state.note), 1500)}")
+    if state.crm:
+        lines.append(state.crm)
     return lines
 
 

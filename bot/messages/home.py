@@ -17,9 +17,11 @@ from slack_sdk.models.views import View
 from bot.domain.reasons import PROVIDER_NAMES
 from bot.messages.blocks import HEADERS, SECTION_LIMIT, escape, slack_date, truncate
 from bot.messages.connections import RECONNECT_MICROSOFT
+from bot.messages.crm_blocks import deal_conversion_blocks
 from bot.messages.kpi_blocks import period_blocks
 from bot.reports.dashboard import ConnectionState, Period, RepConnection
 from bot.reports.kpis import HEALTHY_BAND_LABEL
+from storage.crm_kpi_queries import RouteConversion
 from storage.models import EscalationKind, StoredEscalation
 
 TITLE = "Frontdesk"
@@ -34,6 +36,7 @@ KPI_NOTE = (
 )
 
 
+HOME_CONVERSION_PERIOD = "last 30 days"
 KPIS_UNAVAILABLE = ":warning: KPIs unavailable right now (see the logs)."
 
 
@@ -127,6 +130,7 @@ def home_view(
     unclaimed: int,
     periods: list[Period] | None,
     connections: list[RepConnection],
+    conversion: dict[str, RouteConversion] | None = None,
 ) -> View:
     """`mine`: (escalation, client name, permalink or None); `periods` None: the KPIs
     could not be computed, and the tab says so instead.
@@ -143,6 +147,8 @@ def home_view(
     for period in periods or []:
         blocks.append(DividerBlock())
         blocks += period_blocks(period.label, period.kpis)
+    if conversion is not None:  # with a CRM: won deals per route (SPEC §12)
+        blocks += deal_conversion_blocks(HOME_CONVERSION_PERIOD, conversion)
     if periods:
         as_of = slack_date(periods[0].kpis.as_of, "UTC")
         note = KPI_NOTE.format(as_of=as_of, band=HEALTHY_BAND_LABEL)

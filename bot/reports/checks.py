@@ -150,17 +150,16 @@ def _probe_services(
     """Probe every real service; reps' calendars only when their stored connections can be
     read (Google's tokens live in the database).
     """
-    rows = []
-    for service, mode in integrations.modes().items():
-        if mode == "sandbox":
-            rows.append(CheckRow(service, True, SANDBOXED))
-    if isinstance(integrations.chat, SlackChat):
-        rows += [_row(p) for p in integrations.chat.probe(config.slack.ops_usergroup)]
-    if isinstance(integrations.email, PostmarkEmail):
-        rows += [_row(p) for p in integrations.email.probe()]
-    if integrations.sms.name != "sandbox":
-        rows += [_row(p) for p in integrations.sms.probe()]
-        rows.append(_public_url_row(public_url))
+    rows = [
+        CheckRow(service, True, SANDBOXED)
+        for service, mode in integrations.modes().items()
+        if mode == "sandbox"
+    ]
+    rows += _probe_messaging(config, integrations, public_url)
+    if integrations.tickets is not None and integrations.tickets.name != "sandbox":
+        # VIP tickets are assigned to the account owner: each must be a user of the CRM.
+        owners = sorted({vip.owner_email for vip in config.vip})
+        rows += [_row(p) for p in integrations.tickets.probe(owners)]
     real_reps = [rep for rep in config.reps if integrations.calendar_for(rep).name != "sandbox"]
     if real_reps and not connections_readable:
         rows.append(CheckRow("calendars", False, CALENDARS_NOT_PROBED))
@@ -170,6 +169,19 @@ def _probe_services(
             row = _row(probe)
             if row not in rows:  # app-wide rows (Microsoft's credentials) once, not per rep
                 rows.append(row)
+    return rows
+
+
+def _probe_messaging(config: Config, integrations: Integrations, public_url: str) -> list[CheckRow]:
+    """Slack, Postmark and Twilio, when real."""
+    rows: list[CheckRow] = []
+    if isinstance(integrations.chat, SlackChat):
+        rows += [_row(p) for p in integrations.chat.probe(config.slack.ops_usergroup)]
+    if isinstance(integrations.email, PostmarkEmail):
+        rows += [_row(p) for p in integrations.email.probe()]
+    if integrations.sms.name != "sandbox":
+        rows += [_row(p) for p in integrations.sms.probe()]
+        rows.append(_public_url_row(public_url))
     return rows
 
 

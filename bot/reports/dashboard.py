@@ -13,6 +13,7 @@ from bot.domain.config import Config
 from bot.reports.kpis import Kpis, compute_kpis
 from integrations.credentials import GoogleSettings
 from integrations.google_oauth import start_url
+from storage.crm_kpi_queries import CrmKpiQueries, RouteConversion
 from storage.kpi_queries import KpiQueries
 from storage.models import utcnow
 from storage.repositories import ConnectionRepository
@@ -99,6 +100,13 @@ class Dashboard:
             )
             for label, days in RECENT_PERIODS
         ]
+
+    def deal_conversion(self) -> dict[str, RouteConversion] | None:
+        """Won deals per route over the last 30 days' requests; None without a CRM."""
+        if self.config.crm is None:
+            return None
+        now = self.clock()
+        return CrmKpiQueries(self.queries.db).deal_conversion(now - timedelta(days=30), now)
 
     def rep_connections(self) -> list[RepConnection]:
         return rep_connections(self.config, self.connections.all(), self.settings)

@@ -20,11 +20,13 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.domain.config import Config
+from bot.messages.crm_blocks import deal_conversion_blocks
 from bot.messages.kpi_blocks import digest_blocks, digest_text
 from bot.reports.kpis import Kpis, compute_kpis, local_day_start
 from bot.services.sla import failed_tries
 from bot.services.telemetry import count_integration_error
 from integrations.base import Chat, IntegrationError
+from storage.crm_kpi_queries import CrmKpiQueries
 from storage.kpi_queries import KpiQueries
 from storage.models import utcnow
 from storage.repositories import OutboxRepository
@@ -40,6 +42,7 @@ DIGEST_TRIES = 6
 RETRY_STEP = timedelta(minutes=5)
 NOT_POSTED = "weekly digest NOT posted; a later tick tries again"
 GAVE_UP = "gave up the weekly digest: Slack kept refusing it"
+DIGEST_PERIOD = "last week"
 
 
 def due_at(monday: date, config: Config) -> datetime:
@@ -104,6 +107,9 @@ class WeeklyDigest:
         week, before = self.weeks(monday, now)
         zone = self.config.zone
         blocks = [block.to_dict() for block in digest_blocks(week, before, zone)]
+        if self.config.crm is not None:  # won deals per route, from the CRM (SPEC §12)
+            conversion = CrmKpiQueries(self.queries.db).deal_conversion(week.since, week.until)
+            blocks += [b.to_dict() for b in deal_conversion_blocks(DIGEST_PERIOD, conversion)]
         extra = {"week": monday.isoformat()}
         try:
             self.chat.post_message(

@@ -14,7 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.config import Config
-from bot.messages.blocks import EscalationView, escalation_blocks, escalation_text, vip_notice_text
+from bot.messages.blocks import (
+    EscalationView,
+    TicketState,
+    escalation_blocks,
+    escalation_text,
+    vip_notice_text,
+)
 from bot.services.telemetry import count_integration_error
 from integrations.base import Chat, IntegrationError, PostedMessage
 from storage.models import EscalationKind, StoredEscalation, StoredRequest, utcnow
@@ -66,6 +72,10 @@ class Escalator:
         self.clock = clock
         # One poster: posts to a channel are paced one a second anyway.
         self.background = ThreadPoolExecutor(1, thread_name_prefix="slack-post")
+        # Set by the CRM ticket service (bot/tickets.py) when there is a CRM: told of each
+        # escalation after its Slack post, and asked for the line the post shows about it.
+        self.ticket_hook: Callable[[StoredRequest, StoredEscalation], None] | None = None
+        self.ticket_line: Callable[[str], str | None] | None = None
 
     def escalate(
         self,
@@ -88,6 +98,7 @@ class Escalator:
             at=self.clock(),
         )
         if escalation.notified_at is not None:
+            self._ticket(request, escalation)
             return escalation  # a retry after a crash: Slack already knows
         view = escalation_view(request, escalation)
         if self.chat.backlog_seconds(self.config.slack.escalation_channel) > INLINE_POST_WAIT:
@@ -96,7 +107,17 @@ class Escalator:
             self.background.submit(self._deliver, escalation, view, owner)
         else:
             self._deliver(escalation, view, owner)
+        self._ticket(request, escalation)
         return escalation
+
+    def _ticket(self, request: StoredRequest, escalation: StoredEscalation) -> None:
+        """The CRM ticket, after Slack: a CRM failure must not delay or lose the escalation."""
+        if self.ticket_hook is None:
+            return
+        try:
+            self.ticket_hook(request, escalation)
+        except Exception:  # the upkeep job opens it later
+            log.exception("could not queue the CRM ticket", extra={"request_id": request.id})
 
     def _deliver(
         self, escalation: StoredEscalation, view: EscalationView, owner: str | None
@@ -183,7 +204,8 @@ class Escalator:
         self, escalation: StoredEscalation, view: EscalationView, owner: str | None
     ) -> None:
         channel = self.config.slack.escalation_channel
-        blocks = [block.to_dict() for block in escalation_blocks(view)]
+        state = TicketState(crm=self.ticket_line(view.request_id)) if self.ticket_line else None
+        blocks = [block.to_dict() for block in escalation_blocks(view, state)]
         text = escalation_text(view)
         posted = None
         if owner is not None:
@@ -199,7 +221,7 @@ class Escalator:
                 )
                 unreachable = OWNER_UNREACHABLE.format(owner=owner, error=exc.reason)
                 view = replace(view, detail=unreachable)
-                blocks = [block.to_dict() for block in escalation_blocks(view)]
+                blocks = [block.to_dict() for block in escalation_blocks(view, state)]
         if posted is None:
             posted = self.chat.post_message(
                 channel,

@@ -12,6 +12,7 @@ from slack_sdk.models.views import View
 from bot.messages.home import home_view
 from bot.reports.dashboard import Dashboard, Period
 from integrations.base import Chat, IntegrationError
+from storage.crm_kpi_queries import RouteConversion
 from storage.models import StoredEscalation
 from storage.repositories import EscalationRepository, RequestRepository
 
@@ -44,7 +45,12 @@ class HomeTab:
             mine.append((escalation, request.name if request else "?", link))
         open_count, unclaimed = self.escalations.count_open()
         return home_view(
-            mine, open_count, unclaimed, recent_kpis(self), self.dashboard.rep_connections()
+            mine,
+            open_count,
+            unclaimed,
+            recent_kpis(self),
+            self.dashboard.rep_connections(),
+            recent_conversion(self),
         )
 
 
@@ -72,4 +78,13 @@ def recent_kpis(services: _HasDashboard) -> list[Period] | None:
         return services.dashboard.recent()
     except Exception:
         log.exception("KPIs for the Home tab failed")
+        return None
+
+
+def recent_conversion(services: _HasDashboard) -> dict[str, RouteConversion] | None:
+    """Won deals per route for the Home tab; None without a CRM, or when it failed (logged)."""
+    try:
+        return services.dashboard.deal_conversion()
+    except Exception:
+        log.exception("deal conversion for the Home tab failed")
         return None

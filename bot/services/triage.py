@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from bot.domain.config import Config
 from bot.domain.intervals import Interval
 from bot.domain.slots import display_step, local_instant
 from bot.messages.blocks import TicketState, escalation_blocks, escalation_text, slack_date
+from bot.messages.ids import OUTCOME_LABELS
 from bot.services.booking import STALE_HOLD, Booked, Booker, Unavailable
 from bot.services.escalation import escalation_view
 from integrations.base import Chat, IntegrationError, SlackProfile
@@ -104,6 +105,10 @@ class Triage:
         self.chat = chat
         self.clock = clock
         self.usergroup = UsergroupCache(chat)
+        # Set by the CRM ticket service (bot/tickets.py) when there is a CRM: the line the
+        # message shows about the ticket, and who to tell that the escalation closed.
+        self.ticket_line: Callable[[str], str | None] | None = None
+        self.ticket_closed: Callable[[str, str], None] | None = None
 
     # ------------------------------------------------------------------ lookups
 
@@ -204,6 +209,10 @@ class Triage:
         if not changed.won:
             raise TriageError(ALREADY_RESOLVED.format(user=changed.escalation.resolved_by))
         log.info("escalation resolved", extra={"request_id": request_id, "outcome": str(outcome)})
+        if self.ticket_closed is not None:
+            label = OUTCOME_LABELS.get(outcome, str(outcome))
+            said = f"{label} (Slack user {actor})" + (f": {note}" if note else "")
+            self.ticket_closed(request_id, said)
         return changed.escalation
 
     def redraw_request(self, request_id: str) -> None:
@@ -281,6 +290,13 @@ class Triage:
             "escalation booked by a person",
             extra={"request_id": request.id, "user": actor, "rep": booking.rep_email},
         )
+        if self.ticket_closed is not None:
+            start = booked.booking.start.astimezone(UTC)
+            self.ticket_closed(
+                request.id,
+                f"Booked (Slack user {actor}) for {start:%Y-%m-%d %H:%M} UTC with "
+                f"{booked.booking.rep_email}" + (f": {note}" if note else ""),
+            )
         self.redraw(request, changed.escalation, booking=booked.booking)
         return booked
 
@@ -341,6 +357,7 @@ class Triage:
             outcome=escalation.outcome,
             note=escalation.resolution_note,
             booked=booked,
+            crm=self.ticket_line(escalation.request_id) if self.ticket_line else None,
         )
 
     @staticmethod

@@ -11,6 +11,7 @@ from storage.repositories.opt_outs import OptOutRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.reminders import ReminderPlan, ReminderRepository
 from storage.repositories.requests import RequestRepository
+from storage.repositories.tickets import TicketRepository
 
 __all__ = [
     "BookingRepository",
@@ -22,4 +23,5 @@ __all__ = [
     "ReminderPlan",
     "ReminderRepository",
     "RequestRepository",
+    "TicketRepository",
 ]

@@ -35,6 +35,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import BookingStatus, ReminderStatus
 from storage.repositories import ReminderRepository
+from testkit.fakes.aws import FakeAws
 from testkit.fakes.slack import FakeSlack, FakeUser
 from testkit.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from testkit.reminder_seed import phone_of, seed_sms_reminders
@@ -48,7 +49,6 @@ from testkit.slack_payloads import (
     view_submission,
 )
 from tests.conftest import EXAMPLE_CONFIG, ROOT, WEBHOOK_SECRET, make_settings
-from testkit.fakes.aws import FakeAws
 from tests.integration.test_slack_triage import options
 
 FIXTURES = ROOT / "tests" / "fixtures" / "lambda"

@@ -43,6 +43,7 @@ def components(tick_seconds: float = 30.0) -> Components:
         sla=Ticker({"pinged": 1}),
         outcomes=Ticker(),
         digest=Ticker({"posted": 1}),
+        tickets=None,  # no [crm]: no deal conversion job
     )
     return cast(Components, namespace)
 
