@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,14 +17,17 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.availability_lookup import AvailabilityLookup
 from bot.booking import Booker
+from bot.booking_page import BookingPageService, CachedSlotFinder
 from bot.config import Config
 from bot.connection_health import ConnectionHealth
 from bot.dashboard import Dashboard
 from bot.digest import WeeklyDigest
 from bot.escalation import Escalator
+from bot.form_token import FormTokens, derive_key
 from bot.metrics import build_registry
 from bot.outcomes import OutcomePrompter
 from bot.processing import RequestProcessor
+from bot.rate_limits import ClientRateLimits
 from bot.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
 from bot.services import Integrations, build_integrations, mixed_mode_problems
 from bot.settings import Settings
@@ -78,6 +82,8 @@ class Components:
     sms_feedback: SmsFeedback
     digest: WeeklyDigest
     clock: Callable[[], datetime]
+    booking_page: BookingPageService
+    rate_limits: ClientRateLimits
 
 
 def build_components(
@@ -116,6 +122,15 @@ def build_components(
         callbacks=TwilioCallbacks(settings.frontdesk_public_url),
         clock=clock,
     )
+    booking_page = BookingPageService(
+        config,
+        CachedSlotFinder(config, integrations, bookings, clock=clock),
+        processor,
+        requests,
+        bookings,
+        FormTokens(derive_key(_page_secret(settings))),
+        clock=clock,
+    )
     return Components(
         settings=settings,
         config=config,
@@ -140,7 +155,21 @@ def build_components(
         sms_feedback=SmsFeedback(reminders, requests, opt_outs, dispatcher),
         digest=WeeklyDigest(config, KpiQueries(db), chat, outbox, clock),
         clock=clock,
+        booking_page=booking_page,
+        rate_limits=ClientRateLimits(settings.frontdesk_rate_limit_storage),
     )
+
+
+def _page_secret(settings: Settings) -> str:
+    """The booking page's form tokens are signed with a key derived from the webhook
+    secret, so every replica accepts the forms of the others. Without one, a key of this
+    process's own: forms then only post back to the process that served them.
+    """
+    secret = settings.frontdesk_webhook_secret
+    if secret is not None and secret.get_secret_value():
+        return secret.get_secret_value()
+    log.warning("FRONTDESK_WEBHOOK_SECRET is not set: booking page forms are signed per process")
+    return secrets.token_hex(32)
 
 
 def build_slack_app(components: Components, client: WebClient | None = None) -> App:
@@ -181,6 +210,7 @@ def create_app(
     graceful shutdown (uvicorn handles SIGTERM; code after `uvicorn.run` may never run).
     """
     from handlers import (
+        booking_page,
         errors,
         health,
         metrics,
@@ -231,6 +261,15 @@ def create_app(
     app.state.metrics_registry = build_registry(components.db)
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
-    for module in (health, metrics, webhooks, sandbox, oauth, slack_events, sms_webhooks):
+    for module in (
+        health,
+        metrics,
+        webhooks,
+        sandbox,
+        oauth,
+        slack_events,
+        sms_webhooks,
+        booking_page,
+    ):
         app.include_router(module.router)
     return app

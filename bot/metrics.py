@@ -41,6 +41,12 @@ REMINDER_SENDS = Counter(
     ["channel", "result"],
     registry=None,
 )
+BOOKING_PAGE_SPAM = Counter(
+    "frontdesk_booking_page_spam",
+    "Booking page posts that filled the hidden honeypot field: answered like a success, "
+    "nothing stored.",
+    registry=None,
+)
 # Every known series from the start, so rate() sees the first send, not a new series.
 for _channel in ReminderChannel:
     for _result in REMINDER_RESULTS:
@@ -131,4 +137,5 @@ def build_registry(db: Database) -> CollectorRegistry:
     registry.register(DatabaseCollector(db))
     registry.register(INTEGRATION_ERRORS)
     registry.register(REMINDER_SENDS)
+    registry.register(BOOKING_PAGE_SPAM)
     return registry

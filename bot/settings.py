@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     frontdesk_signature_tolerance_seconds: int = Field(default=300, ge=1)
     # How often the scheduler looks for due reminders, SLA re-pings and outcome prompts.
     frontdesk_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Where the booking page's per-client rate limits are counted: this process's memory,
+    # or a Redis URL (redis://host:6379/0) shared by every replica.
+    frontdesk_rate_limit_storage: str = "memory://"
 
     @property
     def slack_configured(self) -> bool:
