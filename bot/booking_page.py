@@ -51,6 +51,7 @@ SLOT_TAKEN = (
 FIELD_MESSAGES = {
     "name": "Enter your name",
     "email": "Enter an email address in the correct format, like name@example.com",
+    "email_missing": "Enter your email address",
     "phone": "Enter a phone number in international format, like +16025550143, or leave it empty",
     "company": "Company must be 200 characters or fewer",
     "notes": "Notes must be 5000 characters or fewer",
@@ -341,7 +342,7 @@ class DoneView:
     kind: str  # "booked" | "received"
     title: str
     request_id: str | None = None
-    status: str | None = None  # what the embedding page is told: booked_auto | escalated
+    status: str | None = None  # what the embedding page is told: booked_auto | received
     when_date: str = ""
     when_time: str = ""
     rep_name: str = ""
@@ -652,6 +653,8 @@ class BookingPageService:
         except IntakeValidationError as exc:
             for error in exc.errors:
                 errors.setdefault(*self._page_error(error))
+        if "email" in errors and not values["email"].strip():
+            errors["email"] = FIELD_MESSAGES["email_missing"]
         if errors:
             return self.view(slug, params, values=values, errors=errors, status_code=422)
         utm = {name: values[name][:200] for name in UTM_FIELDS if values[name]}
@@ -690,7 +693,7 @@ class BookingPageService:
         if request is None or request.response is None:
             return received
         received.request_id = request.id
-        received.status = "escalated"
+        received.status = "received"
         status = RequestStatus(request.status)
         booking = request.response.get("booking")
         if status is RequestStatus.BOOKED_AUTO and booking:
