@@ -110,7 +110,11 @@ NY_REP = """
 [[reps]]
 email = "alice@ourco.example"
 timezone = "America/New_York"
-working_hours = { mon = "09:00-17:00", tue = "09:00-17:00", wed = "09:00-17:00", thu = "09:00-17:00", fri = "09:00-17:00" }
+working_hours.mon = "09:00-17:00"
+working_hours.tue = "09:00-17:00"
+working_hours.wed = "09:00-17:00"
+working_hours.thu = "09:00-17:00"
+working_hours.fri = "09:00-17:00"
 provider = "google"
 booking_calendar = "alice@ourco.example"
 calendars = ["room-2@resource.calendar.google.com"]
@@ -167,7 +171,11 @@ BERLIN_REP = """
 [[reps]]
 email = "bruno@ourco.example"
 timezone = "Europe/Berlin"
-working_hours = { mon = "08:45-12:00", tue = "08:45-12:00", wed = "08:45-12:00", thu = "08:45-12:00", fri = "08:45-12:00" }
+working_hours.mon = "08:45-12:00"
+working_hours.tue = "08:45-12:00"
+working_hours.wed = "08:45-12:00"
+working_hours.thu = "08:45-12:00"
+working_hours.fri = "08:45-12:00"
 provider = "microsoft"
 booking_calendar = "bruno@ourco.example"
 calendars = ["room-berlin@ourco.example"]
