@@ -91,6 +91,21 @@ COMMON_ZONES = (
     "Pacific/Auckland",
 )
 
+# Old names some browsers still report (Chromium's ICU says "Asia/Calcutta"), shown and
+# stored under today's name so the zone picker finds them.
+ZONE_ALIASES = {
+    "Asia/Calcutta": "Asia/Kolkata",
+    "Asia/Saigon": "Asia/Ho_Chi_Minh",
+    "Asia/Katmandu": "Asia/Kathmandu",
+    "Asia/Rangoon": "Asia/Yangon",
+    "Europe/Kiev": "Europe/Kyiv",
+    "Atlantic/Faeroe": "Atlantic/Faroe",
+    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+    "America/Indianapolis": "America/Indiana/Indianapolis",
+    "Pacific/Truk": "Pacific/Chuuk",
+    "Pacific/Ponape": "Pacific/Pohnpei",
+}
+
 # The intake's field names, as the page names them.
 _PAGE_FIELD = {"requested_start": "slot", "timezone": "tz", "duration_minutes": "duration"}
 
@@ -413,7 +428,7 @@ class BookingPageService:
     def parse_zone(self, text: str | None, rep: Rep | None) -> str:
         if text is None or not text.strip():
             return self.default_zone(rep)
-        name = text.strip()
+        name = ZONE_ALIASES.get(text.strip(), text.strip())
         if zone_or_none(name) is None:
             raise BadParameter("tz", f"{name[:64]!r} is not an IANA time zone")
         return name
