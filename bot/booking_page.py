@@ -572,8 +572,17 @@ class BookingPageService:
                 week = this_week
         last_bookable = (now + timedelta(days=self.config.booking.horizon_days)).astimezone(zone)
         week = min(week, self.week_start(last_bookable.date()))
-        first = max(week, now.astimezone(zone).date())
-        slots, unreadable = self.slots_between(rep, zone, first, week + timedelta(days=6), duration)
+        last_week = self.week_start(last_bookable.date())
+        while True:
+            first = max(week, now.astimezone(zone).date())
+            slots, unreadable = self.slots_between(
+                rep, zone, first, week + timedelta(days=6), duration
+            )
+            # No week asked for and none free in this one (a Friday evening): show the
+            # first week that has a free time rather than an empty page.
+            if slots or week_text or week >= last_week:
+                break
+            week += timedelta(days=7)
         shown_values = {name: params.get(name, "") for name in PREFILL_FIELDS}
         shown_values.update({name: params.get(name, "") for name in UTM_FIELDS})
         shown_values.update(values or {})
@@ -589,7 +598,7 @@ class BookingPageService:
             durations=self.page.durations,
             week=week,
             this_week=this_week,
-            last_week=self.week_start(last_bookable.date()),
+            last_week=last_week,
             days=self._group(slots),
             token=self.tokens.issue(now).text,
             values=shown_values,

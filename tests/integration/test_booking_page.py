@@ -357,3 +357,15 @@ def test_headers_csp_and_cors(make_app: AppFactory) -> None:
     css = client.get("/book/static/book.css")
     assert css.status_code == 200
     assert client.get("/book/static/nope.css").status_code == 404
+
+
+def test_with_no_free_time_left_this_week_the_page_opens_on_the_next(
+    make_app: AppFactory, clock: FixedClock
+) -> None:
+    client, _ = make_app()
+    clock.now = clock.now.replace(day=27, hour=23)  # Friday 18:00 in New York: week over
+    page = client.get("/book/alice")
+    assert "Week of 30 November" in page.text
+    assert SLOT_RE.findall(page.text)[0] == "2026-11-30T14:00:00Z"  # Monday 09:00 EST
+    asked = client.get("/book/alice", params={"week": "2026-11-27"})
+    assert NO_SLOTS_THIS_WEEK in asked.text  # a week asked for is the week shown
