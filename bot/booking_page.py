@@ -145,6 +145,8 @@ class CachedSlotFinder:
         self.config = config
         self.bookings = bookings
         self.clock = clock
+        # Long-lived: its threads are not started anew for every visitor.
+        self._pool = ThreadPoolExecutor(TEAM_LOOKUPS, thread_name_prefix="booking-page-busy")
         self.cache = cache or BusyCache(
             lambda rep, start, end: integrations.calendar_for(rep).busy(rep, start, end),
             config.booking_page.cache_seconds,
@@ -208,8 +210,13 @@ class CachedSlotFinder:
                 log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
                 return rep, None
 
-        with ThreadPoolExecutor(max_workers=TEAM_LOOKUPS) as pool:
-            results = list(pool.map(read, self._round_robin()))
+        reps = self._round_robin()
+        known = {rep.email: self.cache.cached(rep, whole_start, whole_end) for rep in reps}
+        missing = [rep for rep in reps if known[rep.email] is None]
+        # A warm cache (the usual case) needs no thread; the reps to read are read at once.
+        for rep, busy in self._pool.map(read, missing):
+            known[rep.email] = busy
+        results = [(rep, known[rep.email]) for rep in reps]
         readable = [rep for rep, busy in results if busy is not None]
         held = self._held(readable, start, end)
         first_free: dict[datetime, tuple[Interval, Rep]] = {}

@@ -52,6 +52,18 @@ class BusyCache:
         self._in_flight: dict[str, tuple[datetime, datetime, Future[list[Interval]]]] = {}
         self.reads = 0  # calendar reads made, for the benchmark and the tests
 
+    def cached(self, rep: Rep, start: datetime, end: datetime) -> list[Interval] | None:
+        """The fresh cached busy intervals, or None when a read is needed (never blocks)."""
+        with self._lock:
+            entry = self._entries.get(rep.email)
+            if (
+                entry is None
+                or not self._covers(entry.start, entry.end, start, end)
+                or entry.expires <= self._monotonic()
+            ):
+                return None
+            return _overlapping(entry.intervals, start, end)
+
     def busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
         """The rep's busy intervals overlapping [start, end), from the cache when fresh."""
         if self._ttl <= 0:
