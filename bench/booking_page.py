@@ -229,53 +229,67 @@ def _wait_started(server: Any) -> None:
 # --------------------------------------------------------------------------- visitors
 
 
-def _ms(seconds: list[float], q: float) -> float:
-    ordered = sorted(seconds)
+Timing = tuple[float, float]  # (wall-clock start, seconds taken)
+
+
+def _ms(timings: list[Timing], q: float) -> float:
+    ordered = sorted(seconds for _, seconds in timings)
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 async def _visitor(
-    base: str, address: str, until: float, pause: float, times: dict[str, list[float]]
+    base: str,
+    address: str,
+    arrive: float,
+    until: float,
+    pause: float,
+    times: dict[str, list[Timing]],
 ) -> None:
     transport = httpx.AsyncHTTPTransport(local_address=address)
     async with httpx.AsyncClient(base_url=base, transport=transport, timeout=30) as client:
+        # Visitors arrive spread over one round of requests, not all in the same instant.
+        await asyncio.sleep(arrive)
         week = 0
         while time.perf_counter() < until:
-            started = time.perf_counter()
+            wall, started = time.time(), time.perf_counter()
             response = await client.get("/book", params={"tz": "Europe/Berlin"})
             times["page" if response.status_code == 200 else "failed"].append(
-                time.perf_counter() - started
+                (wall, time.perf_counter() - started)
             )
             await asyncio.sleep(pause)
             week = (week + 1) % 3
             day = (datetime.now(UTC) + timedelta(days=7 * week)).date().isoformat()
-            started = time.perf_counter()
+            wall, started = time.time(), time.perf_counter()
             response = await client.get(
                 "/api/slots", params={"from": day, "days": 7, "tz": "Asia/Kolkata"}
             )
             times["slots" if response.status_code == 200 else "failed"].append(
-                time.perf_counter() - started
+                (wall, time.perf_counter() - started)
             )
             await asyncio.sleep(pause)
 
 
-async def _health(base: str, until: float, pause: float, times: dict[str, list[float]]) -> None:
+async def _health(base: str, until: float, pause: float, times: dict[str, list[Timing]]) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         while time.perf_counter() < until:
-            started = time.perf_counter()
+            wall, started = time.time(), time.perf_counter()
             response = await client.get("/healthz")
             times["healthz" if response.status_code == 200 else "failed"].append(
-                time.perf_counter() - started
+                (wall, time.perf_counter() - started)
             )
             await asyncio.sleep(pause)
 
 
-async def _load(base: str, visitors: int, seconds: float, pause: float) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"page": [], "slots": [], "healthz": [], "failed": []}
+async def _load(base: str, visitors: int, seconds: float, pause: float) -> dict[str, list[Timing]]:
+    times: dict[str, list[Timing]] = {"page": [], "slots": [], "healthz": [], "failed": []}
     until = time.perf_counter() + seconds
-    tasks = [_visitor(base, f"127.0.0.{10 + i}", until, pause, times) for i in range(visitors)]
+    spread = 2 * pause / max(visitors, 1)
+    tasks = [
+        _visitor(base, f"127.0.0.{10 + i}", i * spread, until, pause, times)
+        for i in range(visitors)
+    ]
     tasks += [_health(base, until, pause / 2, times) for _ in range(2)]
     await asyncio.gather(*tasks)
     return times
@@ -312,6 +326,7 @@ def main() -> int:
     parser.add_argument("--visitors", type=int, default=20)
     parser.add_argument("--delay-ms", type=float, default=150.0)
     parser.add_argument("--pause", type=float, default=0.5, help="each visitor's think time")
+    parser.add_argument("--show-slowest", type=int, default=0, help="list the slowest pages")
     args = parser.parse_args()
     interrupt_on_sigterm()
 
@@ -339,6 +354,7 @@ def main() -> int:
                 print(f"the warm-up page failed: {warm_up.status_code}", file=sys.stderr)
                 return 1
             before = _stats(google_url)
+            before_wall = time.time()
             load = OtherLoad.start()
             run_started = time.perf_counter()
             times = asyncio.run(_load(base, args.visitors, args.seconds, args.pause))
@@ -359,7 +375,7 @@ def main() -> int:
         f"freeBusy after {args.delay_ms:.0f} ms; {args.visitors} visitors for {elapsed:.0f} s "
         f"(think time {args.pause} s), cache {CACHE_SECONDS} s; {machine_summary()}"
     )
-    print(f"Cold first load of /book (10 freeBusy reads, 8 at once): {cold * 1000:.0f} ms")
+    print(f"Cold first load of /book (10 freeBusy reads at once): {cold * 1000:.0f} ms")
     print(
         f"{'endpoint':<14}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'p50/healthz':>13}"
         f"{'p99/healthz':>13}"
@@ -386,7 +402,26 @@ def main() -> int:
         f"Page weight over the wire (gzip): HTML {html_bytes} B + CSS {css_bytes} B + "
         f"JS {js_bytes} B = {total / 1024:.1f} KB (target < {TARGET_PAGE_BYTES // 1024} KB)"
     )
-    page_p99 = _ms(times["page"], 0.99)
+    # A request that was under way while a freeBusy round was out waited for it (the cache
+    # had expired); the others were served from a warm cache.
+    rounds = [a for a in after["arrivals"] if a >= before_wall]
+    delay = args.delay_ms / 1000
+
+    def during_refresh(timing: Timing) -> bool:
+        start, seconds = timing
+        return any(start <= a + delay and a <= start + seconds for a in rounds)
+
+    warm = [t for t in times["page"] if not during_refresh(t)]
+    waited = [t for t in times["page"] if during_refresh(t)]
+    print(
+        f"GET /book with a warm cache: {len(warm)} requests, p50 {_ms(warm, 0.5):.1f} ms, "
+        f"p99 {_ms(warm, 0.99):.1f} ms; during a freeBusy round (cache expired): "
+        f"{len(waited)} requests, p99 {_ms(waited, 0.99):.1f} ms"
+    )
+    if args.show_slowest:
+        for start, seconds in sorted(times["page"], key=lambda t: -t[1])[: args.show_slowest]:
+            print(f"  slow: at +{start - before_wall:.2f} s took {seconds * 1000:.0f} ms")
+    page_p99 = _ms(warm, 0.99)
     verdict = "met" if page_p99 < TARGET_P99_MS else "MISSED"
     print(f"Target p99 < {TARGET_P99_MS} ms for the page with a warm cache: {verdict}")
     print_other_load(load)

@@ -36,7 +36,7 @@ from storage.repositories import BookingRepository, RequestRepository
 
 log = logging.getLogger("frontdesk.booking_page")
 
-TEAM_LOOKUPS = 8  # reps' calendars read at once
+TEAM_LOOKUPS = 16  # reps' calendars read at once: a team of up to 16 in one round
 MAX_API_DAYS = 31
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 PREFILL_FIELDS = ("name", "email", "company", "notes")
