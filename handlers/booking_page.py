@@ -51,9 +51,11 @@ TOO_MANY_TITLE = "Too many attempts"
 TOO_MANY_TEXT = "Please wait {seconds} seconds, then try again."
 UNAVAILABLE_TITLE = "Sorry, there is a problem with the service"
 UNAVAILABLE_TEXT = "Nothing was booked. Please try again in a few minutes."
+UNREADABLE_TITLE = "Sorry, the form could not be read"
+UNREADABLE_TEXT = "Nothing was booked. Please open the booking page and try again."
 FRESH_FORM = "Open a new booking form"
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 
 _templates = Environment(
     loader=PackageLoader("handlers", "templates"),
@@ -172,12 +174,12 @@ async def _show(request: Request, parts: Components, slug: str | None) -> Respon
     return _page(request, parts, view)
 
 
-@router.get("/book")
+@router.get("/book", include_in_schema=False)
 async def team_page(request: Request, parts: Parts) -> Response:
     return await _show(request, parts, None)
 
 
-@router.get("/book/{slug}")
+@router.get("/book/{slug}", include_in_schema=False)
 async def rep_page(request: Request, parts: Parts, slug: str) -> Response:
     return await _show(request, parts, slug)
 
@@ -202,8 +204,8 @@ async def _post(request: Request, parts: Components, slug: str | None) -> Respon
             request,
             parts,
             415 if content_type != FORM_TYPE else 413,
-            FORBIDDEN_TITLE,
-            FORBIDDEN_TEXT,
+            UNREADABLE_TITLE,
+            UNREADABLE_TEXT,
             again=_page_path(slug),
             embed=embed,
         )
@@ -245,17 +247,17 @@ async def _post(request: Request, parts: Components, slug: str | None) -> Respon
     return _page(request, parts, result)
 
 
-@router.post("/book")
+@router.post("/book", include_in_schema=False)
 async def team_post(request: Request, parts: Parts) -> Response:
     return await _post(request, parts, None)
 
 
-@router.post("/book/{slug}")
+@router.post("/book/{slug}", include_in_schema=False)
 async def rep_post(request: Request, parts: Parts, slug: str) -> Response:
     return await _post(request, parts, slug)
 
 
-@router.get("/book/done/{token}")
+@router.get("/book/done/{token}", include_in_schema=False)
 async def done_page(request: Request, parts: Parts, token: str) -> Response:
     embed = request.query_params.get("embed") == "1"
     try:
@@ -267,7 +269,7 @@ async def done_page(request: Request, parts: Parts, token: str) -> Response:
     return _page(request, parts, view)
 
 
-@router.get("/book/done/{token}/calendar.ics")
+@router.get("/book/done/{token}/calendar.ics", include_in_schema=False)
 async def done_calendar(request: Request, parts: Parts, token: str) -> Response:
     try:
         data = await run_in_threadpool(parts.booking_page.ics, token)
@@ -295,7 +297,15 @@ def _cors(request: Request, parts: Components) -> dict[str, str]:
     return {"Vary": "Origin"}
 
 
-@router.get("/api/slots")
+@router.get(
+    "/api/slots",
+    tags=["booking page"],
+    summary="Free slots of the team or one rep, in a time zone",
+    responses={
+        422: {"description": "Bad parameter: `{error, errors: [{field, message}]}`"},
+        429: {"description": "Over 120 requests a minute from this address; see Retry-After"},
+    },
+)
 async def api_slots(request: Request, parts: Parts) -> Response:
     headers = _cors(request, parts)
     retry = parts.rate_limits.hit(SLOT_READS, _client(request))
@@ -359,7 +369,7 @@ def _serve(request: Request, asset: _Asset, max_age: int) -> Response:
     return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 
-@router.get("/book/static/{name}")
+@router.get("/book/static/{name}", include_in_schema=False)
 async def static_file(request: Request, name: str) -> Response:
     asset = _ASSETS.get(name)
     if asset is None:
@@ -368,7 +378,7 @@ async def static_file(request: Request, name: str) -> Response:
     return _serve(request, asset, 86400)
 
 
-@router.get("/embed.js")
+@router.get("/embed.js", include_in_schema=False)
 async def embed_script(request: Request) -> Response:
     # Host pages link this address without a hash: a short cache picks changes up.
     response = _serve(request, _EMBED, 3600)

@@ -369,3 +369,13 @@ def test_with_no_free_time_left_this_week_the_page_opens_on_the_next(
     assert SLOT_RE.findall(page.text)[0] == "2026-11-30T14:00:00Z"  # Monday 09:00 EST
     asked = client.get("/book/alice", params={"week": "2026-11-27"})
     assert NO_SLOTS_THIS_WEEK in asked.text  # a week asked for is the week shown
+
+
+def test_a_post_that_is_not_a_form_is_refused_plainly(make_app: AppFactory) -> None:
+    client, _ = make_app()
+    response = client.post("/book", json={"token": "x"})
+    assert response.status_code == 415
+    assert "Nothing was booked" in response.text
+    schema = client.get("/openapi.json").json()
+    assert "/api/slots" in schema["paths"]
+    assert "/book" not in schema["paths"]
