@@ -9,7 +9,6 @@ decided here, as plain data.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -806,6 +805,3 @@ class BookingPageService:
         calendar.add_component(event)
         return calendar.to_ical()
 
-
-def slots_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"))

@@ -177,8 +177,8 @@
         prev.href = weekUrl(addDays(state.week, -7));
         next.href = weekUrl(addDays(state.week, 7));
         var count = render(data, checked ? checked.value : null);
-        status.textContent = count + " free times, " + label.toLowerCase() + ", in " +
-          state.zone.replace(/_/g, " ") + " time (" + data.zone_abbreviation + ")";
+        status.textContent = count + " free times in the " + label.replace("Week", "week") +
+          ", in " + state.zone.replace(/_/g, " ") + " time (" + data.zone_abbreviation + ")";
         if (window.history && history.replaceState) {
           history.replaceState(null, "", weekUrl(state.week) + location.hash);
         }

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.booking_page import FIELD_MESSAGES, NO_SLOTS_THIS_WEEK, SLOT_TAKEN
+from bot.rate_limits import BOOK_POSTS, SLOT_READS, ClientRateLimits
 from handlers.booking_page import FORBIDDEN_TITLE, NOT_FOUND_TITLE
 from storage.models import BookingStatus
 from tests.conftest import AppFactory, FixedClock, post_signed
@@ -379,3 +380,18 @@ def test_a_post_that_is_not_a_form_is_refused_plainly(make_app: AppFactory) -> N
     schema = client.get("/openapi.json").json()
     assert "/api/slots" in schema["paths"]
     assert "/book" not in schema["paths"]
+
+
+def test_slot_reads_over_the_limit_are_told_when_to_retry(make_app: AppFactory) -> None:
+    client, parts = make_app()
+    parts.rate_limits = ClientRateLimits(
+        "memory://", {BOOK_POSTS: "10/minute", SLOT_READS: "2/minute"}
+    )
+    origin = parts.config.booking_page.embed_origins[0]
+    for _ in range(2):
+        assert client.get("/api/slots").status_code == 200
+    refused = client.get("/api/slots", headers={"Origin": origin})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.json()["error"] == "rate_limited"
+    assert refused.headers["access-control-allow-origin"] == origin  # readable by the embed
