@@ -804,4 +804,3 @@ class BookingPageService:
             event.add("url", booking["video_url"])
         calendar.add_component(event)
         return calendar.to_ical()
-
