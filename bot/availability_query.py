@@ -272,18 +272,28 @@ def team_slots(
     booking: BookingConfig,
     now: datetime,
     step: timedelta = timedelta(minutes=15),
+    align_to_hour: bool = False,
 ) -> list[tuple[Interval, list[str]]]:
     """Every slot start in [start, end) where at least one rep is free, in time order, with
     the emails of the reps free then, in the order given (say, round-robin order).
 
-    Reps work on grids anchored to their own opening hours, so the starts are the union of
-    each rep's `free_slots`: one sweep per rep, then one sort of the distinct starts.
+    Reps work on grids anchored to their own opening hours (or, with `align_to_hour`, to
+    the hour in their zones), so the starts are the union of each rep's `free_slots`: one
+    sweep per rep, then one sort of the distinct starts.
     """
     duration = timedelta(minutes=duration_minutes)
     free_at: dict[datetime, list[str]] = {}
     for rep, busy in reps_with_busy:
         slots = free_slots(
-            rep, busy, start=start, end=end, duration=duration, now=now, booking=booking, step=step
+            rep,
+            busy,
+            start=start,
+            end=end,
+            duration=duration,
+            now=now,
+            booking=booking,
+            step=step,
+            align_to_hour=align_to_hour,
         )
         for slot in slots:
             free_at.setdefault(slot.start, []).append(rep.email)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from icalendar import Calendar, Event
 
 from bot.availability import free_slots, local_instant
-from bot.availability_query import clock_label
+from bot.availability_query import clock_label, team_slots
 from bot.busy_cache import BusyCache
 from bot.config import Config, Rep
 from bot.form_token import FormToken, FormTokens, TokenError
@@ -151,17 +151,26 @@ class CachedSlotFinder:
             config.booking_page.cache_seconds,
         )
 
-    def _range(self) -> tuple[datetime, datetime]:
-        """The whole range any slot can touch, so one cached read serves every visitor:
-        from now to the horizon, plus the longest meeting and the buffer, on whole hours.
+    def _busy(self, rep: Rep) -> list[Interval]:
+        """The rep's calendar busy time over the whole range any slot can touch (from now
+        to the horizon, plus the longest meeting and the buffer), so one cached read serves
+        every visitor. A read takes a day more, so the entry outlives the moving `now`.
         """
-        now = self.clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        now = self.clock()
         booking = self.config.booking
-        longest = max(self.config.booking_page.durations)
-        end = now + timedelta(
-            days=booking.horizon_days, hours=2, minutes=longest + booking.buffer_minutes
-        )
-        return now - timedelta(hours=1), end
+        margin = timedelta(minutes=max(self.config.booking_page.durations) + booking.buffer_minutes)
+        start = now - timedelta(minutes=booking.buffer_minutes)
+        end = now + timedelta(days=booking.horizon_days) + margin
+        hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        read_range = (hour - timedelta(hours=1), end + timedelta(days=1))
+        return self.cache.busy(rep, start, end, read_range=read_range)
+
+    def _cached(self, rep: Rep) -> list[Interval] | None:
+        now = self.clock()
+        booking = self.config.booking
+        margin = timedelta(minutes=max(self.config.booking_page.durations) + booking.buffer_minutes)
+        start = now - timedelta(minutes=booking.buffer_minutes)
+        return self.cache.cached(rep, start, now + timedelta(days=booking.horizon_days) + margin)
 
     def _slots(
         self,
@@ -192,42 +201,41 @@ class CachedSlotFinder:
     def rep_slots(
         self, rep: Rep, start: datetime, end: datetime, duration: timedelta, *, step: timedelta
     ) -> list[Interval]:
-        whole_start, whole_end = self._range()
-        busy = self.cache.busy(rep, whole_start, whole_end)
-        busy = busy + self._held([rep], start, end).get(rep.email, [])
+        busy = self._busy(rep) + self._held([rep], start, end).get(rep.email, [])
         return self._slots(rep, busy, start, end, duration, step)
 
     def team_slots(
         self, start: datetime, end: datetime, duration: timedelta, *, step: timedelta
     ) -> tuple[list[tuple[Interval, Rep]], list[Rep]]:
-        whole_start, whole_end = self._range()
-
         def read(rep: Rep) -> tuple[Rep, list[Interval] | None]:
             try:
-                return rep, self.cache.busy(rep, whole_start, whole_end)
+                return rep, self._busy(rep)
             except IntegrationError as exc:
                 log.warning("busy lookup failed", extra={"rep": rep.email, "error": exc.message})
                 return rep, None
 
         reps = self._round_robin()
-        known = {rep.email: self.cache.cached(rep, whole_start, whole_end) for rep in reps}
+        known = {rep.email: self._cached(rep) for rep in reps}
         missing = [rep for rep in reps if known[rep.email] is None]
         # A warm cache (the usual case) needs no thread; the reps to read are read at once.
         for rep, busy in self._pool.map(read, missing):
             known[rep.email] = busy
-        results = [(rep, known[rep.email]) for rep in reps]
-        readable = [rep for rep, busy in results if busy is not None]
+        readable = [rep for rep in reps if known[rep.email] is not None]
         held = self._held(readable, start, end)
-        first_free: dict[datetime, tuple[Interval, Rep]] = {}
-        for rep, busy in results:
-            if busy is None:
-                continue
-            for slot in self._slots(
-                rep, busy + held.get(rep.email, []), start, end, duration, step
-            ):
-                first_free.setdefault(slot.start, (slot, rep))
-        slots = [first_free[at] for at in sorted(first_free)]
-        return slots, [rep for rep, busy in results if busy is None]
+        pairs = team_slots(
+            [(rep, (known[rep.email] or []) + held.get(rep.email, [])) for rep in readable],
+            start,
+            end,
+            duration_minutes=int(duration / timedelta(minutes=1)),
+            booking=self.config.booking,
+            now=self.clock(),
+            step=step,
+            align_to_hour=True,
+        )
+        by_email = {rep.email: rep for rep in readable}
+        # Reps are given in round-robin order, so the first free one is who would be booked.
+        slots = [(slot, by_email[emails[0]]) for slot, emails in pairs]
+        return slots, [rep for rep in reps if known[rep.email] is None]
 
     def _round_robin(self) -> list[Rep]:
         last = self.bookings.last_booked_at()

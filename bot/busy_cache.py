@@ -31,8 +31,8 @@ class _Entry:
 class BusyCache:
     """Busy intervals per rep over the whole window asked for, kept `ttl_seconds`.
 
-    A miss reads the calendar for `window(start, end)` (by default just [start, end)): the
-    booking page passes its whole bookable range, so every visitor's week is one entry.
+    A miss reads the calendar for the window asked for (or a wider `read_range`): the
+    booking page asks for its whole bookable range, so every visitor's week is one entry.
     Concurrent misses for the same rep wait for the one read in flight instead of each
     reading; a failed read is not cached (the next visitor tries again).
     """
@@ -64,11 +64,24 @@ class BusyCache:
                 return None
             return _overlapping(entry.intervals, start, end)
 
-    def busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
-        """The rep's busy intervals overlapping [start, end), from the cache when fresh."""
+    def busy(
+        self,
+        rep: Rep,
+        start: datetime,
+        end: datetime,
+        *,
+        read_range: tuple[datetime, datetime] | None = None,
+    ) -> list[Interval]:
+        """The rep's busy intervals overlapping [start, end), from the cache when fresh.
+
+        A miss reads `read_range` (a window around [start, end)) when given, so that the
+        entry still covers the windows asked for a little later.
+        """
+        read_start, read_end = read_range or (start, end)
+        read_start, read_end = min(read_start, start), max(read_end, end)
         if self._ttl <= 0:
             self.reads += 1
-            return self._read(rep, start, end)
+            return _overlapping(self._read(rep, read_start, read_end), start, end)
         key = rep.email
         with self._lock:
             entry = self._entries.get(key)
@@ -84,20 +97,21 @@ class BusyCache:
                 owner = False
             else:
                 future = Future()
-                self._in_flight[key] = (start, end, future)
+                self._in_flight[key] = (read_start, read_end, future)
                 owner = True
         if not owner:
             return _overlapping(future.result(), start, end)
         try:
             self.reads += 1
-            intervals = self._read(rep, start, end)
+            intervals = self._read(rep, read_start, read_end)
         except BaseException as exc:
             with self._lock:
                 self._in_flight.pop(key, None)
             future.set_exception(exc)
             raise
         with self._lock:
-            self._entries[key] = _Entry(start, end, intervals, self._monotonic() + self._ttl)
+            expires = self._monotonic() + self._ttl
+            self._entries[key] = _Entry(read_start, read_end, intervals, expires)
             self._in_flight.pop(key, None)
         future.set_result(intervals)
         return _overlapping(intervals, start, end)

@@ -392,3 +392,31 @@ def test_rep_slugs_are_unique_and_well_formed(write_toml: Any) -> None:
     )
     with pytest.raises(ConfigError, match="is not a page slug"):
         load_config(write_toml(bad))
+
+
+def test_the_team_is_the_union_of_its_reps_with_the_round_robin_rep_first() -> None:
+    config = _config(NY_REP + BERLIN_REP)
+    clock = [_utc(2026, 11, 30, 6)]  # Monday 07:00 in Berlin, 01:00 in New York
+    calendar = _Calendar({})
+    finder = CachedSlotFinder(
+        config,
+        _Integrations(calendar),  # type: ignore[arg-type]
+        _Bookings(),  # type: ignore[arg-type]
+        clock=lambda: clock[0],
+    )
+    start, end = _utc(2026, 11, 30), _utc(2026, 12, 1)
+    slots, unreadable = finder.team_slots(
+        start, end, timedelta(minutes=30), step=timedelta(minutes=30)
+    )
+    assert unreadable == []
+    starts = [(f"{slot.start:%H:%M}", rep.page_slug) for slot, rep in slots]
+    # Bruno (Berlin, 08:45-12:00; notice from 09:00) gives 09:00-11:30 CET = 08:00-10:30 UTC;
+    # Alice (New York, 09:00-17:00) gives 14:00-21:30 UTC.
+    assert starts[:6] == [(f"{h:02d}:{m}", "bruno") for h in (8, 9, 10) for m in ("00", "30")]
+    assert starts[6:] == [(f"{h:02d}:{m}", "alice") for h in range(14, 22) for m in ("00", "30")]
+    assert calendar.reads == 2  # one read per rep
+    # Later within the cache window, past the hour: still served from the cache.
+    clock[0] += timedelta(minutes=75)
+    finder.team_slots(start, end, timedelta(minutes=30), step=timedelta(minutes=30))
+    finder.rep_slots(config.reps[0], start, end, timedelta(minutes=30), step=timedelta(minutes=30))
+    assert calendar.reads == 2
