@@ -107,7 +107,9 @@ def _security_headers(parts: Components) -> dict[str, str]:
     }
 
 
-def _html(request: Request, parts: Components, template: str, status: int, **context: Any):
+def _html(
+    request: Request, parts: Components, template: str, status: int, **context: Any
+) -> Response:
     body = _templates.get_template(template).render(
         embed_origins=parts.config.booking_page.embed_origins,
         site_title=parts.config.booking_page.title,
