@@ -291,16 +291,18 @@ def test_the_team_page_books_a_free_rep(make_app: AppFactory) -> None:
     assert " CET" in _text(done)
 
 
-def test_a_week_without_free_time_says_so(make_app: AppFactory) -> None:
+def test_weeks_beyond_the_horizon_and_an_unreadable_calendar(make_app: AppFactory) -> None:
     client, _ = make_app()
-    page = client.get("/book/alice", params={"week": "2027-06-07"})  # beyond the horizon
-    assert page.status_code == 200
-    # Clamped to the last bookable week, which may still have slots; far weeks never 500.
-    beyond = client.get("/book/chen", params={"week": "2026-11-23", "duration": "45"})
-    assert beyond.status_code == 200
-    assert (
-        NO_SLOTS_THIS_WEEK in client.get("/book/dmitri").text
-    )  # his sandbox calendar is broken: nothing can be vouched for
+    # Now is 23 November and the horizon 21 days: the last bookable week starts 14 December.
+    far = client.get("/book/alice", params={"week": "2027-06-07"})
+    assert far.status_code == 200
+    assert "Week of 14 December" in far.text
+    assert re.search(r'id="next-week" href="[^"]*" hidden', far.text)
+    # Dmitri's sandbox calendar refuses access: nothing can be vouched for, and it says so.
+    dmitri = client.get("/book/dmitri")
+    assert dmitri.status_code == 200
+    assert NO_SLOTS_THIS_WEEK in dmitri.text
+    assert "Some times may be missing right now." in dmitri.text
 
 
 def test_bad_page_parameters_are_shown_beside_their_field(make_app: AppFactory) -> None:
