@@ -202,3 +202,32 @@ document.querySelector("[data-frontdesk-book]").addEventListener("frontdesk:book
         assert frame.locator("h1").inner_text() == "You're booked"
     finally:
         context.close()
+
+
+def test_everything_works_with_javascript_off(chromium: Any, live: LiveServer) -> None:
+    context = chromium.new_context(
+        timezone_id="Asia/Kolkata", locale="en-US", java_script_enabled=False
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{live.url}/book/alice")
+        # Without a script the browser's zone is unknown: the rep's zone is shown...
+        assert page.locator("#zone-abbr").inner_text() == "EST"
+        # ...and the zone picker changes it with a plain GET.
+        page.fill("#tz_other", "America/Phoenix")
+        page.locator("#show-times").click()
+        page.wait_for_load_state()
+        assert page.locator("#zone-abbr").inner_text() == "MST"
+        page.locator("#next-week").click()
+        page.wait_for_load_state()
+        assert page.locator("#week-label").inner_text() == "Week of 14 December"
+        page.locator("#slots label").first.click()
+        page.fill("#name", "Dana Reyes")
+        page.fill("#email", "dana@northwind.example")
+        page.locator("#submit").click()
+        page.wait_for_url("**/book/done/**")
+        assert page.locator("h1").inner_text() == "You're booked"
+        assert "Monday 14 December 2026" in page.locator(".summary").inner_text()
+        assert "7:00 AM to 7:30 AM MST" in page.locator(".summary").inner_text()
+    finally:
+        context.close()
