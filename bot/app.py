@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.availability_lookup import AvailabilityLookup
 from bot.booking import Booker
-from bot.booking_page import BookingPageService, CachedSlotFinder
+from bot.booking_page import BookingPageService
+from bot.booking_page_slots import CachedSlotFinder
 from bot.config import Config
 from bot.connection_health import ConnectionHealth
 from bot.dashboard import Dashboard

@@ -14,7 +14,8 @@ import pytest
 from freezegun import freeze_time
 
 from bot.availability import free_slots
-from bot.booking_page import BookingPageService, CachedSlotFinder
+from bot.booking_page import BookingPageService
+from bot.booking_page_slots import CachedSlotFinder
 from bot.busy_cache import BusyCache
 from bot.config import ConfigError, Rep, load_config, parse_config
 from bot.form_token import FormTokens, TokenError, derive_key
