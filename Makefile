@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 	@mkdir -p var
 	@echo "Webhook secret for this development server: $(DEV_SECRET)"
 	@echo "Try:  FRONTDESK_WEBHOOK_SECRET=$(DEV_SECRET) $(BIN)/frontdesk submit examples/requests/booked_auto.json"
-	@echo "Then open http://127.0.0.1:3000/sandbox"
+	@echo "Book a call as a client: http://127.0.0.1:3000/book  (then see http://127.0.0.1:3000/sandbox)"
 	FRONTDESK_WEBHOOK_SECRET=$${FRONTDESK_WEBHOOK_SECRET:-$(DEV_SECRET)} \
 		$(BIN)/frontdesk serve --config $(CONFIG) --host 127.0.0.1 --port 3000
 
@@ -42,6 +42,8 @@ imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
 test: lint typecheck imports
+	@test -x /usr/bin/chromium || echo "Chromium is missing: the browser tests will be SKIPPED." \
+		"Get it with: sudo apt-get install -y chromium (Debian/Ubuntu)"
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.installed-test
@@ -51,6 +53,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.reminders
 	$(BIN)/python -m bench.report
 	$(BIN)/python -m bench.lambda_cold_start
+	$(BIN)/python -m bench.booking_page
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

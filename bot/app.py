@@ -18,6 +18,7 @@ from bot.components import Components
 from bot.metrics import build_registry
 from bot.services.home import HomeTab
 from handlers import (
+    booking_page,
     errors,
     health,
     metrics,
@@ -120,6 +121,15 @@ def create_app(
     app.state.metrics_registry = build_registry(components.db)
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
-    for module in (health, metrics, webhooks, sandbox, oauth, slack_events, sms_webhooks):
+    for module in (
+        health,
+        metrics,
+        webhooks,
+        sandbox,
+        oauth,
+        slack_events,
+        sms_webhooks,
+        booking_page,
+    ):
         app.include_router(module.router)
     return app

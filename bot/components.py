@@ -5,21 +5,26 @@ app (`bot/app.py`), the scheduler and the CLI all start from here.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.config import Config
+from bot.domain.form_token import FormTokens, derive_key
 from bot.providers import build_integrations
 from bot.reports.dashboard import Dashboard
 from bot.services.availability import AvailabilityService
 from bot.services.availability_lookup import AvailabilityLookup
 from bot.services.booking import Booker
+from bot.services.booking_page import BookingPageService
 from bot.services.connection_health import ConnectionHealth
 from bot.services.digest import WeeklyDigest
 from bot.services.escalation import Escalator
 from bot.services.outcomes import OutcomePrompter
 from bot.services.processing import RequestProcessor
+from bot.services.rate_limits import ClientRateLimits
 from bot.services.reminder_dispatch import ReminderDispatcher, TwilioCallbacks
 from bot.services.sla import SlaPinger
 from bot.services.sms_feedback import SmsFeedback
@@ -42,6 +47,8 @@ from storage.repositories import (
     TicketRepository,
 )
 from storage.types import utcnow
+
+log = logging.getLogger("frontdesk")
 
 
 @dataclass
@@ -73,6 +80,8 @@ class Components:
     sms_feedback: SmsFeedback
     digest: WeeklyDigest
     clock: Callable[[], datetime]
+    booking_page: BookingPageService
+    rate_limits: ClientRateLimits
     tickets: TicketService | None = None  # CRM tickets (SPEC §12); None without [crm]
 
 
@@ -95,7 +104,9 @@ def build_components(
         settings, config, outbox=outbox, bookings=bookings, connections=connections
     )
     health = ConnectionHealth(settings, config, connections, integrations.chat)
-    availability = AvailabilityService(config, integrations, health=health, clock=clock)
+    availability = AvailabilityService(
+        config, integrations, health=health, clock=clock, bookings=bookings
+    )
     booker = Booker(config, integrations, bookings, clock, health, availability)
     escalator = Escalator(config, integrations.chat, escalations, clock)
     processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
@@ -129,6 +140,15 @@ def build_components(
         escalator.ticket_hook = tickets.escalated
         escalator.ticket_line = triage.ticket_line = tickets.line
         triage.ticket_closed = tickets.closed
+    booking_page = BookingPageService(
+        config,
+        availability,
+        processor,
+        requests,
+        bookings,
+        FormTokens(derive_key(_page_secret(settings))),
+        clock=clock,
+    )
     return Components(
         settings=settings,
         config=config,
@@ -155,5 +175,19 @@ def build_components(
         sms_feedback=SmsFeedback(reminders, requests, opt_outs, dispatcher),
         digest=WeeklyDigest(config, KpiQueries(db), chat, outbox, clock),
         clock=clock,
+        booking_page=booking_page,
+        rate_limits=ClientRateLimits(settings.frontdesk_rate_limit_storage),
         tickets=tickets,
     )
+
+
+def _page_secret(settings: Settings) -> str:
+    """The booking page's form tokens are signed with a key derived from the webhook
+    secret, so every replica accepts the forms of the others. Without one, a key of this
+    process's own: forms then only post back to the process that served them.
+    """
+    secret = settings.frontdesk_webhook_secret
+    if secret is not None and secret.get_secret_value():
+        return secret.get_secret_value()
+    log.warning("FRONTDESK_WEBHOOK_SECRET is not set: booking page forms are signed per process")
+    return secrets.token_hex(32)

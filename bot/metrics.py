@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.services.telemetry import INTEGRATION_ERRORS, REMINDER_SENDS
+from bot.services.telemetry import BOOKING_PAGE_SPAM, INTEGRATION_ERRORS, REMINDER_SENDS
 from storage.db import Database
 from storage.models import EscalationKind, ReminderChannel, ReminderStatus, RequestStatus
 from storage.repositories.metrics_queries import MetricsQueries, MetricsSnapshot
@@ -97,4 +97,5 @@ def build_registry(db: Database) -> CollectorRegistry:
     registry.register(DatabaseCollector(db))
     registry.register(INTEGRATION_ERRORS)
     registry.register(REMINDER_SENDS)
+    registry.register(BOOKING_PAGE_SPAM)
     return registry

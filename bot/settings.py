@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     frontdesk_db_max_overflow: int | None = Field(default=None, ge=0, le=100)
     # Set by the Lambda runtime itself: Slack work is then done before the response.
     aws_lambda_function_name: str | None = None
+    # Where the booking page's per-client rate limits are counted: this process's memory,
+    # or a Redis URL (redis://host:6379/0) shared by every replica.
+    frontdesk_rate_limit_storage: str = "memory://"
 
     @classmethod
     def settings_customise_sources(

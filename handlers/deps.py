@@ -11,7 +11,9 @@ from fastapi import Depends, Request
 from pydantic import SecretStr
 
 from bot.domain.config import Config
+from bot.services.booking_page import BookingPageService
 from bot.services.processing import RequestProcessor
+from bot.services.rate_limits import ClientRateLimits
 from bot.services.sms_feedback import SmsFeedback
 from integrations.credentials import GoogleSettings
 from storage.db import Database
@@ -60,6 +62,12 @@ class AppParts(Protocol):
 
     @property
     def sms_feedback(self) -> SmsFeedback: ...
+
+    @property
+    def booking_page(self) -> BookingPageService: ...
+
+    @property
+    def rate_limits(self) -> ClientRateLimits: ...
 
 
 def app_parts(request: Request) -> AppParts:

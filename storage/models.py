@@ -70,6 +70,8 @@ class StoredRequest(SQLModel):
     rep_email: str | None = Field(default=None, max_length=320)
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Where a booking-page visitor came from (utm_source/medium/campaign), when known.
+    utm: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     attempts: int = 0
     received_at: datetime = _utc(now=True)
     lease_until: datetime | None = _utc()

@@ -27,6 +27,8 @@ _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _SLACK_GROUP_RE = re.compile(r"^S[A-Z0-9]{2,}$")
+_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+_ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(?::\d{1,5})?$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -146,6 +148,19 @@ class Rep(_Strict):
     provider: Literal["google", "microsoft"]
     booking_calendar: str
     calendars: tuple[str, ...] = ()
+    # The booking page's address (/book/<slug>) and the name it shows; both default to
+    # the part of the email before "@".
+    slug: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not _SLUG_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a page slug (lower-case letters, digits, '.', '_', '-')"
+            )
+        return value
 
     @field_validator("working_hours")
     @classmethod
@@ -171,6 +186,14 @@ class Rep(_Strict):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def page_slug(self) -> str:
+        return self.slug or self.email.split("@", 1)[0]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email.split("@", 1)[0]
 
     @cached_property
     def hours_by_weekday(self) -> dict[int, tuple[tuple[time, time], ...]]:
@@ -225,6 +248,41 @@ class SandboxConfig(_Strict):
     broken_calendars: tuple[str, ...] = ()
 
 
+class BookingPageConfig(_Strict):
+    """The client's booking page (SPEC §10)."""
+
+    title: str = Field(default="Book a call", min_length=1, max_length=120)
+    durations: tuple[int, ...] = Field(default=(30,), min_length=1, max_length=6)
+    slot_step_minutes: int = Field(default=30, ge=5, le=240)
+    embed_origins: tuple[str, ...] = ()
+    cache_seconds: int = Field(default=30, ge=0, le=600)
+
+    @field_validator("durations")
+    @classmethod
+    def _durations(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        for minutes in value:
+            if not 5 <= minutes <= 480:
+                raise ValueError(f"duration {minutes} must be 5 to 480 minutes")
+        if len(set(value)) != len(value):
+            raise ValueError("a duration is listed twice")
+        return value
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(origin.strip().lower().rstrip("/") for origin in value)
+        for origin in cleaned:
+            if not _ORIGIN_RE.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin (scheme and host, like https://www.ourco.example)"
+                )
+        return cleaned
+
+    @property
+    def default_duration(self) -> int:
+        return self.durations[0]
+
+
 class CrmConfig(_Strict):
     """`[crm]` (SPEC §12): which CRM gets tickets, for which escalations, and where."""
 
@@ -246,11 +304,13 @@ class Config(_Strict):
     reminders: RemindersConfig = RemindersConfig()
     sandbox: SandboxConfig = SandboxConfig()
     crm: CrmConfig | None = None
+    booking_page: BookingPageConfig = BookingPageConfig()
 
     @field_validator("reps")
     @classmethod
     def _unique_reps(cls, reps: tuple[Rep, ...]) -> tuple[Rep, ...]:
         _reject_duplicates("reps", "email", [rep.email for rep in reps])
+        _reject_duplicates("reps", "slug", [rep.page_slug for rep in reps])
         return reps
 
     @field_validator("vip")
@@ -274,6 +334,9 @@ class Config(_Strict):
     def rep(self, email: str) -> Rep | None:
         wanted = email.strip().lower()
         return next((rep for rep in self.reps if rep.email == wanted), None)
+
+    def rep_by_slug(self, slug: str) -> Rep | None:
+        return next((rep for rep in self.reps if rep.page_slug == slug), None)
 
     def vip_account(self, domain: str) -> VipAccount | None:
         return next((vip for vip in self.vip if vip.domain == domain), None)

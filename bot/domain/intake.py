@@ -83,6 +83,8 @@ class ValidRequest:
     requested_start: datetime | None  # aware, UTC
     duration_minutes: int
     rep: str | None
+    # Campaign tags the booking page passes along; the webhook has none.
+    utm: dict[str, str] | None = None
 
 
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:

@@ -157,11 +157,15 @@ def free_slots(
     now: datetime,
     booking: BookingConfig,
     step: timedelta = timedelta(minutes=15),
+    align_to_hour: bool = False,
 ) -> list[Interval]:
     """Every bookable slot of `duration` lying within [start, end), in order, in UTC.
 
     Slot starts fall on a grid of `step` from the opening of each working window, so a
     rep who opens at 09:00 local is offered 09:00, 09:15, ... whatever the UTC offset.
+    With `align_to_hour` the grid starts at the top of the opening's hour in the rep's
+    zone instead (the booking page): a rep opening at 08:45 on a 30-minute step is
+    offered 09:00, 09:30, ..., never 08:45, 09:15.
     Each slot passes `slot_problem` for the same busy list: notice and horizon bound its
     start, it fits inside one working window, and it stays a buffer away from busy time.
     One sweep over the sorted windows and merged busy intervals: O(b log b + w + slots).
@@ -178,7 +182,10 @@ def free_slots(
     index = 0  # into blocks; only moves forward since slot starts only grow
     for window in working_windows(rep, earliest, end):
         opens, closes = _utc(window.start), min(_utc(window.end), end)
-        slot = opens + _ceil_steps(earliest - opens, step) * step
+        if align_to_hour:
+            local = window.start.astimezone(rep.zone)
+            opens = _utc(local - timedelta(minutes=local.minute, seconds=local.second))
+        slot = opens + _ceil_steps(max(earliest, _utc(window.start)) - opens, step) * step
         while slot + duration <= closes and slot <= latest:
             while index < len(blocks) and blocks[index].end <= slot:
                 index += 1
@@ -255,18 +262,28 @@ def team_slots(
     booking: BookingConfig,
     now: datetime,
     step: timedelta = timedelta(minutes=15),
+    align_to_hour: bool = False,
 ) -> list[tuple[Interval, list[str]]]:
     """Every slot start in [start, end) where at least one rep is free, in time order, with
     the emails of the reps free then, in the order given (say, round-robin order).
 
-    Reps work on grids anchored to their own opening hours, so the starts are the union of
-    each rep's `free_slots`: one sweep per rep, then one sort of the distinct starts.
+    Reps work on grids anchored to their own opening hours (or, with `align_to_hour`, to
+    the hour in their zones), so the starts are the union of each rep's `free_slots`: one
+    sweep per rep, then one sort of the distinct starts.
     """
     duration = timedelta(minutes=duration_minutes)
     free_at: dict[datetime, list[str]] = {}
     for rep, busy in reps_with_busy:
         slots = free_slots(
-            rep, busy, start=start, end=end, duration=duration, now=now, booking=booking, step=step
+            rep,
+            busy,
+            start=start,
+            end=end,
+            duration=duration,
+            now=now,
+            booking=booking,
+            step=step,
+            align_to_hour=align_to_hour,
         )
         for slot in slots:
             free_at.setdefault(slot.start, []).append(rep.email)

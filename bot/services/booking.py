@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.config import Config, Rep
 from bot.domain.reminders import plan_reminders
@@ -58,7 +58,7 @@ class Booker:
         self.clock = clock
         self.health = health
         self.availability = availability or AvailabilityService(
-            config, integrations, health=health, clock=clock
+            config, integrations, health=health, clock=clock, bookings=bookings
         )
 
     def book(
@@ -133,12 +133,7 @@ class Booker:
         if request.rep_email:
             rep = self.config.rep(request.rep_email)
             return [rep] if rep else []
-        last = self.bookings.last_booked_at()
-        never = datetime.min.replace(tzinfo=UTC)
-        order = {rep.email: index for index, rep in enumerate(self.config.reps)}
-        return sorted(
-            self.config.reps, key=lambda rep: (last.get(rep.email, never), order[rep.email])
-        )
+        return self.availability.reps_in_turn()
 
     def _still_bookable(self, booking: StoredBooking) -> str | None:
         rep = self.config.rep(booking.rep_email)

@@ -120,6 +120,7 @@ class RequestProcessor:
                 requested_start=valid.requested_start,
                 duration_minutes=valid.duration_minutes,
                 rep_email=valid.rep,
+                utm=valid.utm,
             ),
             self._gate_record(decision),
         )

@@ -33,6 +33,13 @@ REMINDER_SENDS = Counter(
     registry=None,
 )
 
+BOOKING_PAGE_SPAM = Counter(
+    "frontdesk_booking_page_spam",
+    "Booking page posts that filled the hidden honeypot field: answered like a success, "
+    "nothing stored.",
+    registry=None,
+)
+
 # Every known series from the start, so rate() sees the first send, not a new series.
 for _channel in ReminderChannel:
     for _result in REMINDER_RESULTS:

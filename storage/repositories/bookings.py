@@ -43,6 +43,12 @@ _ON_CALENDARS = select(BOOKINGS.c.start, BOOKINGS.c.end).where(
     BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
     BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
 )
+_HELD_BY_REPS = select(BOOKINGS.c.rep_email, BOOKINGS.c.start, BOOKINGS.c.end).where(
+    BOOKINGS.c.rep_email.in_(bindparam("b_reps", expanding=True)),
+    BOOKINGS.c.status.in_(_HOLDING),
+    BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
+    BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
+)
 _CONFIRM = (
     update(BOOKINGS)
     .where(BOOKINGS.c.id == bindparam("b_id"))
@@ -192,6 +198,21 @@ class BookingRepository:
                 {"b_calendars": list(calendar_ids), "b_until": end, "b_from": start},
             ).all()
         return [(row[0], row[1]) for row in rows]
+
+    def held_by_reps(
+        self, rep_emails: Iterable[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Every slot held (reserved or confirmed) by each rep overlapping [start, end), in
+        one query: the booking page reads it on every view, as the truth a cache cannot be.
+        """
+        held: dict[str, list[tuple[datetime, datetime]]] = {}
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                _HELD_BY_REPS, {"b_reps": list(rep_emails), "b_until": end, "b_from": start}
+            ).all()
+        for rep, held_start, held_end in rows:
+            held.setdefault(rep, []).append((held_start, held_end))
+        return held
 
     def last_booked_at(self) -> dict[str, datetime]:
         """When each rep was last given a booking: the round-robin's memory."""
