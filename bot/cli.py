@@ -65,6 +65,29 @@ def _components(settings: Settings, config: Config) -> Components:
         raise click.ClickException(str(exc)) from None
 
 
+PORT_BUSY = (
+    "cannot listen on {host}:{port}: {reason}. Is another Frontdesk running? "
+    "Choose another port: `frontdesk serve --port 3300` or `make run PORT=3300`"
+)
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    """Say a busy port plainly, before migrations run and services start: uvicorn would only
+    find out after them, with a bare Errno 98."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port in TIME_WAIT after a restart is not busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            message = PORT_BUSY.format(host=host, port=port, reason=reason)
+            raise click.ClickException(message) from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Frontdesk: human-in-the-loop appointment scheduling for Slack."""
@@ -89,6 +112,7 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
         raise click.ClickException(
             "FRONTDESK_WEBHOOK_SECRET is not set; the intake webhook always checks signatures"
         )
+    _refuse_busy_port(host, port)
     components = _components(settings, config)
     scheduler = None if no_scheduler else build_scheduler(components)
     # The app starts and stops the scheduler: on SIGTERM uvicorn finishes the open requests,
@@ -164,11 +188,10 @@ def check(config_path: str | None) -> None:
             settings, config, outbox=outbox, bookings=bookings, connections=connections
         )
 
+    from bot.reports.checks import render_rows
+
     rows = run_checks(settings, config, integrations)
-    width = max(len(row.subject) for row in rows)
-    for row in rows:
-        mark = "ok " if row.ok else "FAIL"
-        click.echo(f"{mark}  {row.subject.ljust(width)}  {row.detail}")
+    click.echo(render_rows(rows))
     if not all(row.ok for row in rows):
         sys.exit(1)
 

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from bot.domain.config import Config
 from bot.services.processing import RequestProcessor
 from bot.services.sms_feedback import SmsFeedback
+from integrations.bundle import Integrations
 from integrations.credentials import GoogleSettings
 from storage.db import Database
 from storage.repositories import ConnectionRepository, OutboxRepository
@@ -60,6 +61,9 @@ class AppParts(Protocol):
 
     @property
     def sms_feedback(self) -> SmsFeedback: ...
+
+    @property
+    def integrations(self) -> Integrations: ...
 
 
 def app_parts(request: Request) -> AppParts:

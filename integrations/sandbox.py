@@ -46,7 +46,7 @@ class SandboxCalendar:
 
     def busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
         for calendar in rep.calendars:
-            self._refuse_if_broken(calendar)
+            self._refuse_if_broken(calendar, rep.provider)
         intervals = [
             Interval(s, e)
             for s, e in self.bookings.confirmed_on_calendars(rep.calendars, start, end)
@@ -73,10 +73,12 @@ class SandboxCalendar:
                 day += timedelta(days=1)
         return found
 
-    def _refuse_if_broken(self, calendar: str) -> None:
+    def _refuse_if_broken(self, calendar: str, provider: str) -> None:
+        # The stand-in speaks as the provider it replaces (SPEC §3.1): the reason code, the
+        # metrics label and the escalation read as they will in production.
         if calendar in self.config.sandbox.broken_calendars:
             raise IntegrationError(
-                "sandbox",
+                provider,
                 403,
                 "insufficientPermissions",
                 f"the sandbox calendar {calendar} is configured as broken "
@@ -97,7 +99,7 @@ class SandboxCalendar:
         ]
 
     def create_event(self, rep: Rep, draft: EventDraft) -> CreatedEvent:
-        self._refuse_if_broken(draft.calendar_id)
+        self._refuse_if_broken(draft.calendar_id, rep.provider)
         event_id = "sbx" + draft.request_id.split("_", 1)[-1].lower()
         video_url = f"{SANDBOX_VIDEO_BASE}{event_id}" if draft.video else None
         created = CreatedEvent(event_id, f"{event_id}@sandbox.frontdesk", video_url)
