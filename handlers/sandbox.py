@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from handlers.deps import Parts
+from handlers.schemas import VALIDATION_FAILED, SandboxList
 from storage.models import OutboxMessage, OutboxStatus
 
 router = APIRouter(tags=["sandbox"])
@@ -42,7 +43,12 @@ async def _items(parts: Parts, service: str | None, limit: int) -> list[dict[str
     return [_item(row) for row in rows]
 
 
-@router.get("/sandbox.json", summary="Recorded outgoing messages, newest first")
+@router.get(
+    "/sandbox.json",
+    summary="Recorded outgoing messages, newest first",
+    response_model=SandboxList,
+    responses=VALIDATION_FAILED,
+)
 async def sandbox_json(
     parts: Parts,
     service: Service | None = None,
