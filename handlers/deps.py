@@ -16,7 +16,13 @@ from bot.services.sms_feedback import SmsFeedback
 from integrations.bundle import Integrations
 from integrations.credentials import GoogleSettings
 from storage.db import Database
-from storage.repositories import ConnectionRepository, OutboxRepository
+from storage.repositories import (
+    BookingRepository,
+    ConnectionRepository,
+    EscalationRepository,
+    OutboxRepository,
+    RequestRepository,
+)
 
 
 class HttpSettings(GoogleSettings, Protocol):
@@ -64,6 +70,15 @@ class AppParts(Protocol):
 
     @property
     def integrations(self) -> Integrations: ...
+
+    @property
+    def requests(self) -> RequestRepository: ...
+
+    @property
+    def escalations(self) -> EscalationRepository: ...
+
+    @property
+    def bookings(self) -> BookingRepository: ...
 
 
 def app_parts(request: Request) -> AppParts:

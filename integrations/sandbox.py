@@ -34,6 +34,16 @@ def _stand_in_id(prefix: str, seed: str) -> str:
     return f"{prefix}SBX{digest[:8]}"
 
 
+def stand_in_user_id(email: str) -> str:
+    """The Slack user id the sandbox answers for this email (users.lookupByEmail)."""
+    return _stand_in_id("U", email)
+
+
+def sandbox_ts(created_at: datetime, row_id: int) -> str:
+    """The message ts the sandbox answers for an outbox row: threads and updates name it."""
+    return f"{int(created_at.timestamp())}.{row_id:06d}"
+
+
 class SandboxCalendar:
     """Answers busy time from the config's `[sandbox]` blocks plus the events it booked."""
 
@@ -171,8 +181,7 @@ class SandboxChat:
         row = self.outbox.record(
             dedupe_key, "slack", "chat.postMessage", payload, request_id=request_id
         )
-        ts = f"{int(row.created_at.timestamp())}.{row.id or 0:06d}"
-        return PostedMessage(channel, ts)
+        return PostedMessage(channel, sandbox_ts(row.created_at, row.id or 0))
 
     def backlog_seconds(self, channel: str) -> float:
         return 0.0  # nothing is paced: recording is instant
@@ -181,7 +190,7 @@ class SandboxChat:
         return "D" + user_id[1:]
 
     def user_id_for_email(self, email: str) -> str | None:
-        return _stand_in_id("U", email)
+        return stand_in_user_id(email)
 
     def update_message(
         self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]
