@@ -55,6 +55,7 @@ OUTCOME_WORDS = {
     "handled_elsewhere": "handled elsewhere",
 }
 MEETING_WORDS = {"held": "held", "no_show": "a no-show", "rescheduled": "rescheduled"}
+SLA_PINGED = "Unclaimed past the SLA: the ops group re-pinged {times}"
 EMAIL_TITLE = {
     "send": "Confirmation email to the client",
     "send:reminder": "Reminder email to the client",
@@ -317,7 +318,9 @@ def _escalation(escalation: StoredEscalation, context: RenderContext) -> list[En
             Entry(
                 escalation.sla_pinged_at,
                 "person",
-                f"Unclaimed past the SLA: re-pinged {escalation.sla_pings} times",
+                SLA_PINGED.format(
+                    times="once" if escalation.sla_pings == 1 else f"{escalation.sla_pings} times"
+                ),
             )
         )
     if escalation.claimed_at:
