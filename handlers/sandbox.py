@@ -21,7 +21,7 @@ from storage.models import OutboxMessage, OutboxStatus
 
 router = APIRouter(tags=["sandbox"])
 
-Service = Literal["slack", "calendar", "email", "sms"]
+Service = Literal["slack", "calendar", "email", "sms", "crm"]
 
 
 REAL_PAYLOAD_HIDDEN = {"hidden": "sent through the real service; the content stays private"}

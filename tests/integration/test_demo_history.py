@@ -135,3 +135,16 @@ def test_demo_refuses_a_database_with_real_requests(cli_env: str) -> None:
     assert "already holds 1 real request" in refused.output and "--force" in refused.output
     forced = runner.invoke(cli.main, ["demo", "--config", str(EXAMPLE_CONFIG), "--force"])
     assert forced.exit_code == 0, forced.output
+
+
+def test_the_home_tab_shows_the_demo_month(migrated_db: Database, example_config) -> None:
+    from bot.components import build_components
+    from tests.conftest import make_settings
+
+    _history(migrated_db, example_config).load(now=NOW, days=30, seed=7)
+    components = build_components(
+        make_settings(migrated_db.url), example_config, db=migrated_db, clock=lambda: NOW
+    )
+    week, month = components.dashboard.recent()
+    assert 0 < week.kpis.requests < month.kpis.requests
+    assert month.kpis.rate is not None and month.kpis.overall.to_claim.p50
