@@ -4,7 +4,7 @@ email, texts as a phone bubble, calendar events as an event.
 
 `RequestHistory` is what the sandbox viewer service (`bot/services/sandbox_view.py`) reads
 from storage for one request; `timeline()` turns it into `Timeline` entries, and
-`render_page()` into the page (Jinja2, `templates/sandbox/`, autoescaped).
+`render()` into the page (Jinja2, `templates/sandbox/`, autoescaped).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from bot.domain.reasons import describe
 from bot.messages import slack_render
@@ -460,6 +460,5 @@ def render(
         zone=context.zone.key,
         app_name=APP_NAME,
         nothing_yet=NOTHING_YET,
-        escape=escape,
         **(extra or {}),
     )

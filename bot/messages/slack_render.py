@@ -16,12 +16,11 @@ in the viewer's own zone from `data-ts`, keeping Slack's fallback as the title),
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -503,20 +502,3 @@ def plain_text_html(text: str) -> Markup:
         escaped,
     )
     return Markup(linked.replace("\n", "<br>"))
-
-
-def unescape_for_title(text: str) -> str:
-    """Slack text for an HTML attribute or a plain heading (Markup escapes it again)."""
-    return html.unescape(_slack_unescape(text))
-
-
-def duration_words(delta: timedelta) -> str:
-    """ "4 min", "2 h 05 min", "3 d" — how long a step of a timeline took."""
-    seconds = int(delta.total_seconds())
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 86400} d"
