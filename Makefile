@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= examples/frontdesk.toml
 DEV_SECRET ?= dev-webhook-secret-change-me
+HOST ?= 127.0.0.1
+PORT ?= 3000
 export DATABASE_URL ?= sqlite:///./var/frontdesk.db
 
 .PHONY: run test lint typecheck imports unit bench clean
@@ -25,10 +27,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	@mkdir -p var
 	@echo "Webhook secret for this development server: $(DEV_SECRET)"
-	@echo "Try:  FRONTDESK_WEBHOOK_SECRET=$(DEV_SECRET) $(BIN)/frontdesk submit examples/requests/booked_auto.json"
-	@echo "Book a call as a client: http://127.0.0.1:3000/book  (then see http://127.0.0.1:3000/sandbox)"
+	@echo "Try:  FRONTDESK_WEBHOOK_SECRET=$(DEV_SECRET) $(BIN)/frontdesk submit examples/requests/booked_auto.json --url http://$(HOST):$(PORT)"
+	@echo "Book a call as a client: http://$(HOST):$(PORT)/book  (then see http://$(HOST):$(PORT)/sandbox, or everything at http://$(HOST):$(PORT)/)"
 	FRONTDESK_WEBHOOK_SECRET=$${FRONTDESK_WEBHOOK_SECRET:-$(DEV_SECRET)} \
-		$(BIN)/frontdesk serve --config $(CONFIG) --host 127.0.0.1 --port 3000
+		$(BIN)/frontdesk serve --config $(CONFIG) --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot handlers integrations storage testkit tests bench

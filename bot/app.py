@@ -21,6 +21,7 @@ from handlers import (
     booking_page,
     errors,
     health,
+    landing,
     metrics,
     oauth,
     sandbox,
@@ -122,6 +123,7 @@ def create_app(
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
     for module in (
+        landing,
         health,
         metrics,
         webhooks,

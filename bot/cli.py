@@ -21,6 +21,7 @@ from bot.settings_files import SettingsFileError
 
 if TYPE_CHECKING:
     from bot.components import Components
+    from bot.services.demo import DemoSummary
     from integrations.bundle import Integrations
     from storage.repositories import (
         BookingRepository,
@@ -69,6 +70,29 @@ def _components(settings: Settings, config: Config) -> Components:
         raise click.ClickException(str(exc)) from None
 
 
+PORT_BUSY = (
+    "cannot listen on {host}:{port}: {reason}. Is another Frontdesk running? "
+    "Choose another port: `frontdesk serve --port 3300` or `make run PORT=3300`"
+)
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    """Say a busy port plainly, before migrations run and services start: uvicorn would only
+    find out after them, with a bare Errno 98."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port in TIME_WAIT after a restart is not busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            message = PORT_BUSY.format(host=host, port=port, reason=reason)
+            raise click.ClickException(message) from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Frontdesk: human-in-the-loop appointment scheduling for Slack."""
@@ -114,6 +138,7 @@ def serve(
         raise click.ClickException(
             "FRONTDESK_WEBHOOK_SECRET is not set; the intake webhook always checks signatures"
         )
+    _refuse_busy_port(host, port)
     components = _components(settings, config)
     scheduler = None if no_scheduler else build_scheduler(components)
     # The app starts and stops the scheduler: on SIGTERM uvicorn finishes the open requests,
@@ -197,11 +222,10 @@ def check(config_path: str | None) -> None:
             settings, config, outbox=outbox, bookings=bookings, connections=connections
         )
 
+    from bot.reports.checks import render_rows
+
     rows = run_checks(settings, config, integrations)
-    width = max(len(row.subject) for row in rows)
-    for row in rows:
-        mark = "ok " if row.ok else "FAIL"
-        click.echo(f"{mark}  {row.subject.ljust(width)}  {row.detail}")
+    click.echo(render_rows(rows))
     if not all(row.ok for row in rows):
         sys.exit(1)
 
@@ -323,6 +347,72 @@ def report(
 
         render_png(kpis, png_path, zone)
         click.echo(f"chart written to {png_path}", err=as_json)
+
+
+DEMO_ALREADY_LOADED = "The demo history is already loaded; nothing was added."
+DEMO_NEXT_STEPS = (
+    "Look at it: `frontdesk report --config CONFIG --png kpis.png`, the Slack Home tab, "
+    "or http://127.0.0.1:3000/ with `make run`."
+)
+DEMO_REFUSED = (
+    "this database already holds {count} real request(s): the demo history would mix with "
+    "them and skew every KPI. Use a fresh database (DATABASE_URL), or --force"
+)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 366))
+@click.option("--seed", default=2026, show_default=True, help="The same seed, the same month.")
+@click.option("--force", is_flag=True, help="Load even beside real requests.")
+def demo(config_path: str | None, days: int, seed: int, force: bool) -> None:
+    """Load a realistic recent month (generated, ending now) into the database, so the Home
+    tab, `frontdesk report` and its chart have something to show on the first day.
+    """
+    from bot.services.demo import DemoHistory
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from storage.repositories import BookingRepository, EscalationRepository, RequestRepository
+    from storage.repositories.demo import DemoRepository
+
+    settings = _settings()
+    config = _config(settings, config_path)
+    if settings.database_url.startswith("sqlite"):
+        upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        history = DemoHistory(
+            config,
+            RequestRepository(db),
+            EscalationRepository(db),
+            BookingRepository(db),
+            DemoRepository(db),
+        )
+        real = history.real_requests()
+        if real and not force:
+            raise click.ClickException(DEMO_REFUSED.format(count=real))
+        summary = history.load(now=datetime.now(UTC), days=days, seed=seed)
+    finally:
+        db.dispose()
+    click.echo("\n".join(_demo_lines(summary, config.zone)))
+
+
+def _demo_lines(summary: DemoSummary, zone: ZoneInfo) -> list[str]:
+    if summary.already_loaded and not summary.requests:
+        return [DEMO_ALREADY_LOADED]
+    since, until = (
+        at.astimezone(zone).strftime("%Y-%m-%d") for at in (summary.since, summary.until)
+    )
+    statuses = ", ".join(f"{status} {count}" for status, count in summary.by_status.most_common())
+    outcomes = ", ".join(f"{name} {count}" for name, count in summary.outcomes.most_common())
+    return [
+        f"Loaded a demo history from {since} to {until} ({zone.key}):",
+        f"  {summary.requests} requests: {statuses}",
+        f"  {summary.escalations} escalations, {summary.still_open} still open",
+        f"  {summary.bookings} bookings, {summary.cancelled} cancelled; "
+        f"meetings: {outcomes or 'none ended yet'}",
+        DEMO_NEXT_STEPS,
+    ]
 
 
 @main.command()

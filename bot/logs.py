@@ -15,11 +15,19 @@ _EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@((?:[\w-]+\.)+[^\W\d_]{2,})")
 _SECRET_MARKERS = ("token", "secret", "password", "authorization", "signature", "credential")
 _SECRET_SUFFIXES = ("api_key", "private_key", "encryption_key", "signing_key")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn adds `color_message`, its message again with terminal colours: noise in JSON.
+_DROPPED = {"color_message"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def mask_email(text: str) -> str:
     """dana.reyes@majorclient.com -> d***@majorclient.com (the domain helps debugging)."""
     return _EMAIL.sub(r"\1***@\2", text)
+
+
+def strip_ansi(text: str) -> str:
+    """Terminal colour codes removed: a JSON line is read by machines, not a terminal."""
+    return _ANSI.sub("", text)
 
 
 def _clean(key: str, value: Any) -> Any:
@@ -43,10 +51,10 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": mask_email(record.getMessage()),
+            "msg": mask_email(strip_ansi(record.getMessage())),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and key not in _DROPPED and not key.startswith("_"):
                 entry[key] = _clean(key, value)
         if record.exc_info:
             entry["exc"] = mask_email(self.formatException(record.exc_info))

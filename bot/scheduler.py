@@ -108,11 +108,15 @@ class Jobs:
         except Exception:
             log.exception("job failed; it runs again at its next interval", extra={"job": name})
             return
-        log.info(
+        done = {key: value for key, value in counts.items() if value}
+        # An idle tick (nothing due) runs every 30 s on every job: at INFO it would bury
+        # the lines that matter, so only runs that did something are logged there.
+        log.log(
+            logging.INFO if done else logging.DEBUG,
             "job ran",
             extra={
                 "job": name,
-                "counts": {key: value for key, value in counts.items() if value},
+                "counts": done,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )

@@ -15,9 +15,16 @@ from bot.services.booking_page import BookingPageService
 from bot.services.processing import RequestProcessor
 from bot.services.rate_limits import ClientRateLimits
 from bot.services.sms_feedback import SmsFeedback
+from integrations.bundle import Integrations
 from integrations.credentials import GoogleSettings
 from storage.db import Database
-from storage.repositories import ConnectionRepository, OutboxRepository
+from storage.repositories import (
+    BookingRepository,
+    ConnectionRepository,
+    EscalationRepository,
+    OutboxRepository,
+    RequestRepository,
+)
 
 
 class HttpSettings(GoogleSettings, Protocol):
@@ -68,6 +75,18 @@ class AppParts(Protocol):
 
     @property
     def rate_limits(self) -> ClientRateLimits: ...
+
+    @property
+    def integrations(self) -> Integrations: ...
+
+    @property
+    def requests(self) -> RequestRepository: ...
+
+    @property
+    def escalations(self) -> EscalationRepository: ...
+
+    @property
+    def bookings(self) -> BookingRepository: ...
 
 
 def app_parts(request: Request) -> AppParts:

@@ -1,16 +1,22 @@
-"""GET /sandbox and /sandbox.json: what sandbox mode would have sent (SPEC §8)."""
+"""GET /sandbox and /sandbox.json: what sandbox mode would have sent (SPEC §8). The page is
+drawn by bot/messages/sandbox_page.py from what bot/services/sandbox_view.py reads."""
 
 from __future__ import annotations
 
-import html
-import json
+from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from handlers.deps import Parts
+from bot.messages import sandbox_page
+from bot.messages.sandbox_page import Filters
+from bot.messages.slack_render import RenderContext
+from bot.services.sandbox_view import SandboxViewer
+from handlers.deps import AppParts, Parts
+from handlers.schemas import VALIDATION_FAILED, SandboxList
 from storage.models import OutboxMessage, OutboxStatus
 
 router = APIRouter(tags=["sandbox"])
@@ -42,7 +48,12 @@ async def _items(parts: Parts, service: str | None, limit: int) -> list[dict[str
     return [_item(row) for row in rows]
 
 
-@router.get("/sandbox.json", summary="Recorded outgoing messages, newest first")
+@router.get(
+    "/sandbox.json",
+    summary="Recorded outgoing messages, newest first",
+    response_model=SandboxList,
+    responses=VALIDATION_FAILED,
+)
 async def sandbox_json(
     parts: Parts,
     service: Service | None = None,
@@ -51,40 +62,27 @@ async def sandbox_json(
     return {"items": await _items(parts, service, limit)}
 
 
-@router.get("/sandbox", response_class=HTMLResponse, include_in_schema=False)
-async def sandbox_page(
-    parts: Parts,
-    service: Service | None = None,
-    limit: int = Query(default=100, ge=1, le=1000),
-) -> HTMLResponse:
-    items = await _items(parts, service, limit)
-    rows = "".join(
-        "<tr><td>{at}</td><td>{service}</td><td>{action}</td><td>{request}</td>"
-        "<td>{status}</td><td><pre>{payload}</pre></td></tr>".format(
-            at=html.escape(item["at"]),
-            service=html.escape(item["service"]),
-            action=html.escape(item["action"]),
-            request=html.escape(item["request_id"] or ""),
-            status=html.escape(item["status"] + (f": {item['error']}" if item["error"] else "")),
-            payload=html.escape(json.dumps(item["payload"], indent=2, ensure_ascii=False)),
-        )
-        for item in items
+def _page(parts: AppParts, filters: Filters, zone: ZoneInfo) -> str:
+    viewer = SandboxViewer(
+        parts.config, parts.outbox, parts.requests, parts.escalations, parts.bookings
     )
-    empty = "<p>Nothing recorded yet. Try <code>frontdesk submit</code>.</p>" if not items else ""
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Frontdesk sandbox</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2rem}}
-table{{border-collapse:collapse;width:100%}}
-td,th{{border:1px solid #ddd;padding:.4rem;vertical-align:top;text-align:left}}
-pre{{margin:0;white-space:pre-wrap;max-height:20rem;overflow:auto;font-size:.8rem}}
-</style></head><body>
-<h1>Sandbox outbox</h1>
-<p>What Frontdesk would have sent (sandboxed services) or sent and failed to send (real
-ones), newest first. Filter:
-<a href="/sandbox">all</a> · <a href="/sandbox?service=slack">slack</a> ·
-<a href="/sandbox?service=calendar">calendar</a> · <a href="/sandbox?service=email">email</a> ·
-<a href="/sandbox?service=sms">sms</a> · <a href="/sandbox.json">JSON</a></p>
-{empty}<table><tr><th>at</th><th>service</th><th>action</th><th>request</th><th>status</th><th>payload</th></tr>
-{rows}</table></body></html>"""
-    return HTMLResponse(page)
+    histories = viewer.histories(request_id=filters.request, limit=filters.limit)
+    context = RenderContext(zone=zone, names=viewer.names())
+    return sandbox_page.render(histories, context, filters, now=datetime.now(UTC))
+
+
+@router.get("/sandbox", response_class=HTMLResponse, include_in_schema=False)
+async def sandbox_view(
+    parts: Parts,
+    service: Service | Literal[""] = "",
+    request: str = Query(default="", max_length=40, pattern=r"^[A-Za-z0-9_]*$"),
+    limit: int = Query(default=200, ge=1, le=1000),
+    tz: str = Query(default="", max_length=64, description="IANA zone; default the business's"),
+) -> HTMLResponse:
+    """Each request as a timeline, every message drawn as its reader sees it."""
+    try:
+        zone = ZoneInfo(tz) if tz else parts.config.zone
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = parts.config.zone
+    filters = Filters(request=request.strip(), service=service, limit=limit)
+    return HTMLResponse(await run_in_threadpool(_page, parts, filters, zone))

@@ -17,6 +17,7 @@ from bot.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureErro
 from bot.services.processing import StillProcessing, Submitted
 from handlers.deps import AppParts, Parts
 from handlers.errors import error_response
+from handlers.schemas import IntakeResponse, ValidationFailed, error
 
 log = logging.getLogger("frontdesk.intake")
 
@@ -97,13 +98,27 @@ def _result(submitted: Submitted) -> JSONResponse:
     return JSONResponse(submitted.response, headers=headers)
 
 
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, bad or stale signature"},
-    400: {"description": "Body does not parse"},
-    409: {"description": "A duplicate is still being processed; retry after Retry-After"},
-    413: {"description": "Body over 64 KiB"},
-    415: {"description": "Content type other than JSON or form"},
-    422: {"description": "Validation failed: `{error, errors: [{field, message}]}`"},
+    200: {
+        "description": "The request's outcome; a replay of a seen submission gets the original "
+        "answer again",
+        "headers": {
+            REPLAY_HEADER: {
+                "description": "`true` when this answers a submission seen before",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        },
+    },
+    400: error("Body does not parse"),
+    401: error("Missing, bad or stale signature"),
+    409: {**error("A duplicate is still being processed; retry after Retry-After")}
+    | {"headers": _RETRY_AFTER},
+    413: error("Body over 64 KiB"),
+    415: error("Content type other than JSON or form"),
+    422: {"model": ValidationFailed, "description": "Validation failed, per field"},
+    503: {**error("The database is unreachable; retry with the same submission_id")}
+    | {"headers": _RETRY_AFTER},
 }
 
 
@@ -111,6 +126,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     "/webhooks/booking",
     tags=["intake"],
     summary="Submit a booking request (signed)",
+    response_model=IntakeResponse,
     responses=_ERRORS,
     openapi_extra={
         "requestBody": {

@@ -36,6 +36,16 @@ def _stand_in_id(prefix: str, seed: str) -> str:
     return f"{prefix}SBX{digest[:8]}"
 
 
+def stand_in_user_id(email: str) -> str:
+    """The Slack user id the sandbox answers for this email (users.lookupByEmail)."""
+    return _stand_in_id("U", email)
+
+
+def sandbox_ts(created_at: datetime, row_id: int) -> str:
+    """The message ts the sandbox answers for an outbox row: threads and updates name it."""
+    return f"{int(created_at.timestamp())}.{row_id:06d}"
+
+
 class SandboxCalendar:
     """Answers busy time from the config's `[sandbox]` blocks plus the events it booked."""
 
@@ -48,7 +58,7 @@ class SandboxCalendar:
 
     def busy(self, rep: Rep, start: datetime, end: datetime) -> list[Interval]:
         for calendar in rep.calendars:
-            self._refuse_if_broken(calendar)
+            self._refuse_if_broken(calendar, rep.provider)
         intervals = [
             Interval(s, e)
             for s, e in self.bookings.confirmed_on_calendars(rep.calendars, start, end)
@@ -75,10 +85,12 @@ class SandboxCalendar:
                 day += timedelta(days=1)
         return found
 
-    def _refuse_if_broken(self, calendar: str) -> None:
+    def _refuse_if_broken(self, calendar: str, provider: str) -> None:
+        # The stand-in speaks as the provider it replaces (SPEC §3.1): the reason code, the
+        # metrics label and the escalation read as they will in production.
         if calendar in self.config.sandbox.broken_calendars:
             raise IntegrationError(
-                "sandbox",
+                provider,
                 403,
                 "insufficientPermissions",
                 f"the sandbox calendar {calendar} is configured as broken "
@@ -99,7 +111,7 @@ class SandboxCalendar:
         ]
 
     def create_event(self, rep: Rep, draft: EventDraft) -> CreatedEvent:
-        self._refuse_if_broken(draft.calendar_id)
+        self._refuse_if_broken(draft.calendar_id, rep.provider)
         event_id = "sbx" + draft.request_id.split("_", 1)[-1].lower()
         video_url = f"{SANDBOX_VIDEO_BASE}{event_id}" if draft.video else None
         created = CreatedEvent(event_id, f"{event_id}@sandbox.frontdesk", video_url)
@@ -171,8 +183,7 @@ class SandboxChat:
         row = self.outbox.record(
             dedupe_key, "slack", "chat.postMessage", payload, request_id=request_id
         )
-        ts = f"{int(row.created_at.timestamp())}.{row.id or 0:06d}"
-        return PostedMessage(channel, ts)
+        return PostedMessage(channel, sandbox_ts(row.created_at, row.id or 0))
 
     def backlog_seconds(self, channel: str) -> float:
         return 0.0  # nothing is paced: recording is instant
@@ -181,7 +192,7 @@ class SandboxChat:
         return "D" + user_id[1:]
 
     def user_id_for_email(self, email: str) -> str | None:
-        return _stand_in_id("U", email)
+        return stand_in_user_id(email)
 
     def update_message(
         self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]

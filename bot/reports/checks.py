@@ -45,6 +45,20 @@ class CheckRow:
     detail: str
 
 
+def render_rows(rows: list[CheckRow]) -> str:
+    """The table `frontdesk check` prints: the mark, subject and detail columns line up
+    whatever the mark ("ok" or "FAIL"), and a multi-line detail stays in its column."""
+    width = max((len(row.subject) for row in rows), default=0)
+    indent = " " * (len("FAIL") + 2 + width + 2)
+    lines = []
+    for row in rows:
+        first, *rest = row.detail.splitlines() or [""]
+        mark = "ok" if row.ok else "FAIL"
+        lines.append(f"{mark:<4}  {row.subject:<{width}}  {first}".rstrip())
+        lines += [indent + more for more in rest]
+    return "\n".join(lines)
+
+
 def _row(probe: Probe) -> CheckRow:
     subject = f"{probe.service}:{probe.check}" + (
         f" {probe.subject}" if probe.subject != "-" else ""

@@ -98,12 +98,20 @@ def render_text(kpis: Kpis, zone: ZoneInfo) -> str:
         f"VIP conversion: {percent(kpis.vip_conversion, 0)} "
         f"({kpis.route('vip').booked} booked of {kpis.route('vip').escalations} escalated)",
     ]
+    return "\n".join(lines + _reason_rows(kpis))
+
+
+def _reason_rows(kpis: Kpis) -> list[str]:
+    """The reason table, as wide as its longest code: a code is never cut (two codes that
+    differ only at the end, `api_error:google:403:…`, must stay apart)."""
     reasons = kpis.reasons
-    if reasons:
-        lines += ["", "reason code                          escalations   share   to claim p50"]
-        lines += [
-            f"{reason[:36]:<36} {figures.escalations:>11} "
-            f"{percent(kpis.share(figures.escalations)):>7} {duration(figures.to_claim.p50):>14}"
-            for reason, figures in reasons.items()
-        ]
-    return "\n".join(lines)
+    if not reasons:
+        return []
+    width = max(len("reason code"), *(len(reason) for reason in reasons))
+    rows = ["", f"{'reason code':<{width}} escalations   share   to claim p50"]
+    rows += [
+        f"{reason:<{width}} {figures.escalations:>11} "
+        f"{percent(kpis.share(figures.escalations)):>7} {duration(figures.to_claim.p50):>14}"
+        for reason, figures in reasons.items()
+    ]
+    return rows

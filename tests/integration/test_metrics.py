@@ -167,7 +167,7 @@ def test_requests_by_status_and_open_escalations_by_kind(make_app) -> None:
     assert reminders[labels(channel="email", status="pending")] == 1  # the booked one's
     assert sum(reminders.values()) == 1
     assert increase(before, after, "frontdesk_integration_errors_total") == {
-        labels(provider="sandbox", status="403", reason="insufficientPermissions"): 1
+        labels(provider="google", status="403", reason="insufficientPermissions"): 1
     }
 
 

@@ -180,7 +180,8 @@ def start_worker(tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[StartWorke
             "TWILIO_API_URL": fake_twilio.url,
             "FRONTDESK_TICK_SECONDS": str(TICK_SECONDS),
             "FRONTDESK_PUBLIC_URL": PUBLIC_URL,
-            "FRONTDESK_LOG_LEVEL": "INFO",
+            # Idle ticks are logged at DEBUG only; the tests count every tick.
+            "FRONTDESK_LOG_LEVEL": "DEBUG",
             "FRONTDESK_WEBHOOK_SECRET": "process-test-secret",
         }
         log_path = tmp_path / f"{name}.log"

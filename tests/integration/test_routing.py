@@ -337,7 +337,7 @@ def test_broken_sandbox_calendar_from_the_example_config(make_app):
         ),
     )
     assert body["status"] == "escalated_on_error"
-    assert body["reasons"] == ["api_error:sandbox:403:insufficientPermissions"]
+    assert body["reasons"] == ["api_error:google:403:insufficientPermissions"]
 
 
 def test_unexpected_calendar_crash_is_escalated_not_500(make_app, calendar_double):

@@ -108,3 +108,32 @@ def test_backtest_with_a_new_vip_domain_moves_exactly_its_requests(
     text = CliRunner().invoke(main, args).output
     assert "51 requests would change route:" in text
     assert all(f"  {submission}: " in text for submission in expected)
+
+
+def test_the_shipped_variant_drops_only_the_custom_keyword(shared_requests) -> None:
+    """README's example: `--against examples/variants/drop-custom.toml` over the sample month
+    moves exactly the requests whose only trigger was "custom" to the automatic route."""
+    from tests.conftest import ROOT
+
+    variant = ROOT / "examples" / "variants" / "drop-custom.toml"
+    result = CliRunner().invoke(
+        main,
+        [
+            "backtest",
+            str(SHARED_FIXTURES / "requests.jsonl"),
+            "--config",
+            str(ROOT / "examples" / "frontdesk.toml"),
+            "--against",
+            str(variant),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    changes = json.loads(result.output)["changes"]
+    assert changes, "dropping `custom` changes some routes in the sample month"
+    assert all(change["after"]["route"] == "auto" for change in changes)
+    assert all(
+        "custom" in row["notes"].lower()
+        for row in shared_requests
+        if any(row["submission_id"] == change["submission_id"] for change in changes)
+    )

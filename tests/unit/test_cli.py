@@ -325,3 +325,39 @@ def test_submit_without_secret_fails(env: pytest.MonkeyPatch, tmp_path: Path) ->
     result = _run("submit", str(request), "--url", "http://127.0.0.1:9")
     assert result.exit_code == 1
     assert "FRONTDESK_WEBHOOK_SECRET is not set" in result.output
+
+
+def test_serve_reports_a_busy_port_before_migrating(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    env.setenv("FRONTDESK_WEBHOOK_SECRET", SECRET)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("serve", "--config", str(EXAMPLE_CONFIG), "--port", str(port))
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "--port" in result.output
+    assert not (tmp_path / "cli.db").exists()  # refused before any migration ran
+
+
+def test_make_run_passes_port_and_host_to_serve() -> None:
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(
+        ["make", "-n", "--always-make", "run", "PORT=3300", "HOST=0.0.0.0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (serve,) = [line for line in dry.splitlines() if "frontdesk serve" in line]
+    assert "--host 0.0.0.0 --port 3300" in serve

@@ -96,6 +96,23 @@ def test_each_run_is_logged_with_its_counts(caplog: pytest.LogCaptureFixture) ->
         assert ticker.stops == [jobs._stopping]  # type: ignore[attr-defined]
 
 
+def test_an_idle_run_is_silent_at_info_and_kept_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    parts = components()
+    jobs = Jobs(parts, tick_seconds=30)
+    plan = {name: job for name, _, job in jobs.plan()}
+    with caplog.at_level(logging.INFO, logger="frontdesk.scheduler"):
+        jobs.run("outcome_prompts", plan["outcome_prompts"])  # nothing due
+        jobs.run("sla_pings", plan["sla_pings"])  # one ping
+    assert [(r.getMessage(), r.job) for r in caplog.records] == [  # type: ignore[attr-defined]
+        ("job ran", "sla_pings")
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="frontdesk.scheduler"):
+        jobs.run("outcome_prompts", plan["outcome_prompts"])
+    (idle,) = caplog.records
+    assert idle.levelno == logging.DEBUG and idle.counts == {}  # type: ignore[attr-defined]
+
+
 def test_a_failing_job_is_logged_and_does_not_stop_the_scheduler(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -152,6 +152,24 @@ def test_json_formatter_writes_one_json_object_per_line(
     assert second["msg"] == "second line\nbreak"
 
 
+def test_uvicorns_colour_copy_and_ansi_codes_stay_out_of_json(
+    log_lines: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = log_lines
+    # What uvicorn logs on start-up: the message, and a copy with terminal colours.
+    logger.info(
+        "Uvicorn running on %s (Press CTRL+C to quit)",
+        "http://127.0.0.1:3000",
+        extra={"color_message": "Uvicorn running on \x1b[1m%s\x1b[0m (Press CTRL+C to quit)"},
+    )
+    logger.info("\x1b[32mINFO\x1b[0m: started")
+    first, second = _entries(stream)
+    assert "color_message" not in first
+    assert first["msg"] == "Uvicorn running on http://127.0.0.1:3000 (Press CTRL+C to quit)"
+    assert second["msg"] == "INFO: started"
+    assert "\x1b" not in stream.getvalue() and "\\u001b" not in stream.getvalue()
+
+
 def test_emails_masked_in_message_and_extra_fields(
     log_lines: tuple[logging.Logger, io.StringIO],
 ) -> None:
