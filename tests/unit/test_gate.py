@@ -335,3 +335,17 @@ def test_decide_reports_the_configured_keyword_lower_cased() -> None:
 
 def test_route_values_are_the_stored_strings() -> None:
     assert [str(route) for route in Route] == ["vip", "review", "auto"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["team of ſix", "a team of ſeven", "group of fıve", "ſix people", "fıve of us"],
+)
+def test_unicode_look_alikes_of_number_words_are_not_group_sizes(text: str) -> None:
+    # Unicode case folding maps "ſ" to "s" and "ı" to "i"; the lookup once raised KeyError.
+    assert group_size(text) is None
+
+
+def test_number_words_still_match_in_any_ascii_case() -> None:
+    assert group_size("TEAM OF SIX") == 6
+    assert group_size("Group Of Five") == 5
