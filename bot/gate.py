@@ -122,8 +122,8 @@ _NUMBER_WORDS = {
 # A "." "," or ":" after the number only disqualifies it when a digit follows, so a
 # sentence may still end right after it ("a team of 12."); "-" likewise ("12-person").
 _DIGIT_NUMBER = r"(?<![\w+$€£.,/:])(?<!\d-)[1-9][0-9]{0,2}(?![\w/%])(?![.,:]\d)(?!-\d)"
-# ASCII-only case folding for the number words: under Unicode IGNORECASE "ſix" matches
-# "six" and "fıve" matches "five", and such a look-alike is no number word.
+# ASCII-only case folding for the number words: under Unicode IGNORECASE a long s (U+017F)
+# matches "s" and a dotless i (U+0131) "i", and such a look-alike is no number word.
 _WORD_NUMBER = r"(?<![\w-])(?a:" + "|".join(_NUMBER_WORDS) + r")(?!\w)"
 _NUMBER = rf"(?P<number>{_DIGIT_NUMBER}|{_WORD_NUMBER})"
 _PEOPLE = r"(?:people|persons?|attendees?|participants?|guests?|colleagues?)(?!\w)"

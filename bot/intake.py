@@ -6,7 +6,6 @@ the checks that need the config, the clock or two fields at once follow it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,8 +16,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bot.config import Config
+from bot.phone import PhoneError, to_e164
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_START_AHEAD = timedelta(days=366)
 
 
@@ -44,7 +43,9 @@ class IntakeForm(BaseModel):
     )
     name: Annotated[str, Stripped] = Field(min_length=1, max_length=200)
     email: Annotated[str, Stripped] = Field(min_length=3, max_length=320)
-    phone: Annotated[str | None, BlankIsNone] = Field(default=None, description="E.164")
+    phone: Annotated[str | None, BlankIsNone] = Field(
+        default=None, description="Any common written form with the country code; stored as E.164"
+    )
     sms_opt_in: Annotated[bool, BeforeValidator(lambda v: False if v in ("", None) else v)] = False
     company: Annotated[str | None, BlankIsNone] = Field(default=None, max_length=200)
     notes: Annotated[str, BeforeValidator(lambda v: "" if v is None else v)] = Field(
@@ -188,8 +189,11 @@ def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) 
             errors.append(FieldError("email", f"is not a valid email address: {exc}"))
 
     phone = check("phone")
-    if phone is not None and not E164.match(phone):
-        errors.append(FieldError("phone", "must be in E.164 form, like +16025550143"))
+    if phone is not None:
+        try:
+            phone = to_e164(phone)
+        except PhoneError as exc:
+            errors.append(FieldError("phone", str(exc)))
 
     zone: ZoneInfo | None = None
     zone_name = check("timezone")
@@ -222,7 +226,7 @@ def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) 
         submission_id=form.submission_id,
         name=form.name,
         email=email or form.email,
-        phone=form.phone,
+        phone=phone,
         sms_opt_in=form.sms_opt_in,
         company=form.company,
         notes=form.notes,

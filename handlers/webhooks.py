@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.app import Components
 from bot.intake import FieldError, IntakeForm, IntakeValidationError, validate_request
+from bot.intake_guard import unstorable_fields
 from bot.processing import StillProcessing, Submitted
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from handlers.deps import Parts
@@ -81,6 +82,11 @@ def _accept(
     parts: Components, payload: dict[str, Any], header_key: str | None, body_sha: str
 ) -> Submitted:
     """Validate and submit, or replay a submission seen before (one trip to the threadpool)."""
+    unstorable = unstorable_fields(payload, IntakeForm.model_fields)
+    if header_key is not None:
+        unstorable += unstorable_fields({"Idempotency-Key": header_key}, ["Idempotency-Key"])
+    if unstorable:  # before anything reads a field: no database can store these
+        raise IntakeValidationError(unstorable)
     key = _idempotency_key(payload, header_key, body_sha)
     try:
         valid = validate_request(payload, parts.config, parts.processor.clock())

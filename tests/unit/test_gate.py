@@ -339,10 +339,17 @@ def test_route_values_are_the_stored_strings() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["team of ſix", "a team of ſeven", "group of fıve", "ſix people", "fıve of us"],
+    [
+        "team of \u017fix",
+        "a team of \u017feven",
+        "group of f\u0131ve",
+        "\u017fix people",
+        "f\u0131ve of us",
+    ],
 )
 def test_unicode_look_alikes_of_number_words_are_not_group_sizes(text: str) -> None:
-    # Unicode case folding maps "ſ" to "s" and "ı" to "i"; the lookup once raised KeyError.
+    # Unicode case folding maps long s (U+017F) to "s" and dotless i (U+0131) to "i";
+    # the number-word lookup once raised KeyError on them.
     assert group_size(text) is None
 
 

@@ -248,3 +248,10 @@ def test_scheduler_runs_log_our_line_not_apschedulers_two() -> None:
         root.setLevel(level)
         for name in CHATTY_LIBRARIES:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_a_timestamp_in_other_scripts_digits_is_refused() -> None:
+    arabic_indic = "".join(chr(0x660 + digit) for digit in range(10))
+    arabic = str(NOW).translate(str.maketrans("0123456789", arabic_indic))
+    with pytest.raises(SignatureError, match="unix seconds"):
+        verify(SECRET, arabic, sign(SECRET, arabic, BODY), BODY, now=NOW)
