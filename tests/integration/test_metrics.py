@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import Components, build_components, create_app
 from bot.config import Config
 from storage.db import Database
-from tests.conftest import FixedClock, make_settings, post_signed
+from tests.conftest import ADMIN_HEADERS, FixedClock, make_settings, post_signed
 from tests.fakes.postmark import FakePostmark
 from tests.fakes.slack import FakeSlack
 from tests.fakes.twilio import FakeTwilio
@@ -49,7 +49,7 @@ def submit(client: TestClient, payload: dict[str, Any]) -> dict[str, Any]:
 
 def scrape(client: TestClient) -> dict[str, dict[Labels, float]]:
     """Every sample of one scrape: sample name -> labels -> value."""
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=ADMIN_HEADERS)
     assert response.status_code == 200, response.text
     samples: dict[str, dict[Labels, float]] = {}
     for family in text_string_to_metric_families(response.text):
