@@ -74,6 +74,8 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
 
     from bot.app import create_app
     from bot.scheduler import build_scheduler
+    from bot.services import UnavailableIntegrationError, refuse_mixed_mode
+    from bot.serving import uvicorn_options
 
     settings = _settings()
     configure_logging(settings.frontdesk_log_level)
@@ -83,11 +85,15 @@ def serve(config_path: str | None, host: str, port: int, no_scheduler: bool) -> 
             "FRONTDESK_WEBHOOK_SECRET is not set; the intake webhook always checks signatures"
         )
     components = _components(settings, config)
+    try:
+        refuse_mixed_mode(settings, config, components.integrations)
+    except UnavailableIntegrationError as exc:
+        raise click.ClickException(str(exc)) from None
     scheduler = None if no_scheduler else build_scheduler(components)
     # The app starts and stops the scheduler: on SIGTERM uvicorn finishes the open requests,
     # runs the app's shutdown (the scheduler's included), then re-raises the signal.
     app = create_app(components, scheduler=scheduler)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
 
 
 @main.command()
