@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     frontdesk_allow_mixed: bool = False
     # How long a duplicate submission waits (without holding a thread) for the original's
     # answer before it gets 409 + Retry-After.
-    frontdesk_duplicate_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    frontdesk_duplicate_wait_seconds: float = Field(default=3.0, ge=0, le=60)
     # Connection limits of `frontdesk serve` (documented in README "Security and limits").
     frontdesk_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     frontdesk_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

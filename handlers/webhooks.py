@@ -18,6 +18,7 @@ from bot.intake_guard import unstorable_fields
 from bot.processing import StillProcessing, Submitted
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from handlers.deps import Parts
+from handlers.duplicates import await_original
 from handlers.errors import error_response
 
 log = logging.getLogger("frontdesk.intake")
@@ -92,11 +93,11 @@ def _accept(
         valid = validate_request(payload, parts.config, parts.processor.clock())
     except IntakeValidationError:
         # A seen submission is answered from storage, even if it would not validate today.
-        replayed = parts.processor.replay(key)
+        replayed = parts.processor.replay(key, wait=0.0)
         if replayed is None:
             raise
         return replayed
-    return parts.processor.submit(valid, key, body_sha)
+    return parts.processor.submit(valid, key, body_sha, wait=0.0)
 
 
 def _result(submitted: Submitted) -> JSONResponse:
@@ -185,7 +186,13 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
     body_sha = hashlib.sha256(body).hexdigest()
     header_key = request.headers.get("idempotency-key")
     try:
-        submitted = await run_in_threadpool(_accept, parts, payload, header_key, body_sha)
+        try:
+            submitted = await run_in_threadpool(_accept, parts, payload, header_key, body_sha)
+        except StillProcessing as still:
+            # A duplicate: wait for the original on the event loop, not in a thread.
+            budget = settings.frontdesk_duplicate_wait_seconds
+            response = await await_original(parts.processor, still, budget)
+            submitted = Submitted(still.request_id, response, replay=True)
     except IntakeValidationError as exc:
         log_fields["outcome"] = "rejected"
         errors = [{"field": e.field, "message": e.message} for e in exc.errors]
@@ -197,7 +204,7 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
             "in_progress",
             "this submission is still being processed; retry shortly",
             request_id=exc.request_id,
-            retry_after=5,
+            retry_after=exc.retry_after,
         )
     except Exception:
         log.exception("intake failed after validation")
