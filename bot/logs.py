@@ -1,11 +1,20 @@
-"""Structured logs: one JSON object per line, emails masked, secrets never printed."""
+"""Structured logs: one JSON object per line, emails masked, secrets never printed, and the
+client's own words (name, phone, company, notes) never printed either (SPEC §9).
+
+Code that handles a client's request names the client's values once (`client_data`); every
+line logged meanwhile, exception messages and tracebacks included, has them replaced. That
+also covers what a library echoes back, such as PostgreSQL's "Failing row contains (…)".
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,19 +31,57 @@ def mask_email(text: str) -> str:
     return _EMAIL.sub(r"\1***@\2", text)
 
 
+CLIENT_DATA = "[client data]"
+# Shorter values ("Al", "ok") would blank out ordinary words of every line.
+MIN_CLIENT_TEXT = 3
+_client_texts: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "client_texts", default=()
+)
+
+
+def _forms(value: str) -> set[str]:
+    """The value as written, and as it appears inside JSON or a repr (newlines escaped)."""
+    forms = {value.strip(), json.dumps(value.strip(), ensure_ascii=False)[1:-1]}
+    forms.add(value.strip().encode("unicode_escape").decode("ascii"))
+    return {form for form in forms if len(form) >= MIN_CLIENT_TEXT}
+
+
+@contextmanager
+def client_data(*values: str | None) -> Iterator[None]:
+    """Every line logged inside (in this context and threads started from it) has these
+    values replaced by CLIENT_DATA."""
+    texts = set(_client_texts.get())
+    for value in values:
+        if isinstance(value, str):
+            texts |= _forms(value)
+    token = _client_texts.set(tuple(sorted(texts, key=len, reverse=True)))
+    try:
+        yield
+    finally:
+        _client_texts.reset(token)
+
+
+def redact(text: str) -> str:
+    """Emails masked, and the client's values of the current context replaced."""
+    for value in _client_texts.get():
+        if value in text:
+            text = text.replace(value, CLIENT_DATA)
+    return mask_email(text)
+
+
 def _clean(key: str, value: Any) -> Any:
     name = key.lower()
     if any(marker in name for marker in _SECRET_MARKERS) or name.endswith(_SECRET_SUFFIXES):
         return "[redacted]"
     if isinstance(value, str):
-        return mask_email(value)
+        return redact(value)
     if isinstance(value, list | tuple):
         return [_clean(key, item) for item in value]
     if isinstance(value, dict):
         return {k: _clean(str(k), v) for k, v in value.items()}
     if isinstance(value, int | float | bool) or value is None:
         return value
-    return mask_email(str(value))
+    return redact(str(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,13 +90,13 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": mask_email(record.getMessage()),
+            "msg": redact(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = _clean(key, value)
         if record.exc_info:
-            entry["exc"] = mask_email(self.formatException(record.exc_info))
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -57,6 +104,20 @@ TOKEN_LOGGING_LIBRARIES = ("requests_oauthlib", "oauthlib", "msal", "urllib3", "
 # Libraries whose INFO lines repeat what our own lines say better: APScheduler logs two
 # lines per job run ("job ran" has the counts), alembic one per plugin it loads.
 CHATTY_LIBRARIES = ("apscheduler", "alembic.runtime.plugins")
+# Libraries that log request and response bodies (clients' names and notes in Slack
+# messages and emails, result rows) at DEBUG; Twilio's client logs the SMS it sends at INFO.
+BODY_LOGGING_LIBRARIES = (
+    "frontdesk.bolt",
+    "frontdesk.slack.sdk",
+    "slack_bolt",
+    "slack_sdk",
+    "sqlalchemy",
+    "googleapiclient",
+    "postmarker",
+    "httpx",
+    "httpcore",
+)
+INFO_BODY_LOGGING_LIBRARIES = ("twilio.http_client",)
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -71,4 +132,8 @@ def configure_logging(level: str = "INFO") -> None:
     for name in TOKEN_LOGGING_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name in BODY_LOGGING_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    for name in INFO_BODY_LOGGING_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

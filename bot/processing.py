@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.escalation import Escalator
 from bot.gate import GateDecision, GateInput, Route, decide
 from bot.intake import ValidRequest
+from bot.logs import client_data
 from integrations.base import IntegrationError
 from storage.models import EscalationKind, RequestStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import RequestRepository
@@ -195,6 +196,10 @@ class RequestProcessor:
         return DecisionRecord("gate", decision.route, list(decision.reasons), self.rules_version)
 
     def _run(self, request: StoredRequest, decision: GateDecision | None = None) -> dict[str, Any]:
+        with client_data(request.name, request.phone, request.company, request.notes):
+            return self._run_logged(request, decision)
+
+    def _run_logged(self, request: StoredRequest, decision: GateDecision | None) -> dict[str, Any]:
         if decision is None:  # resuming: the gate is deterministic, its first record stays
             decision = self._decide(
                 request.email, request.notes, request.requested_start is not None

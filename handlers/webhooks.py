@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import suppress
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from bot.app import Components
 from bot.intake import FieldError, IntakeForm, IntakeValidationError, validate_request
 from bot.intake_guard import unstorable_fields
+from bot.logs import client_data
+from bot.phone import PhoneError, to_e164
 from bot.processing import StillProcessing, Submitted
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from handlers.deps import Parts
@@ -26,6 +29,8 @@ log = logging.getLogger("frontdesk.intake")
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
 REPLAY_HEADER = "Idempotent-Replay"
+# The client's own words: never in a log line (SPEC §9).
+CLIENT_FIELDS = ("name", "phone", "company", "notes")
 
 router = APIRouter()
 
@@ -45,6 +50,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _client_values(payload: dict[str, Any]) -> list[Any]:
+    """The client's words as sent, and the phone also as it will be stored."""
+    values = [payload.get(field) for field in CLIENT_FIELDS]
+    phone = payload.get("phone")
+    if isinstance(phone, str):
+        with suppress(PhoneError):
+            values.append(to_e164(phone))
+    return values
 
 
 def _parse(content_type: str, body: bytes) -> dict[str, Any]:
@@ -185,6 +200,18 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
 
     body_sha = hashlib.sha256(body).hexdigest()
     header_key = request.headers.get("idempotency-key")
+    with client_data(*_client_values(payload)):
+        return await _submit(parts, payload, header_key, body_sha, log_fields)
+
+
+async def _submit(
+    parts: Components,
+    payload: dict[str, Any],
+    header_key: str | None,
+    body_sha: str,
+    log_fields: dict[str, Any],
+) -> Response:
+    settings = parts.settings
     try:
         try:
             submitted = await run_in_threadpool(_accept, parts, payload, header_key, body_sha)
