@@ -261,3 +261,13 @@ class SlackInteraction(SQLModel, table=True):
     kind: str = Field(max_length=32)
     user_id: str | None = Field(default=None, max_length=32)
     received_at: datetime = _utc(now=True, index=True)
+
+
+class OAuthStateUse(SQLModel, table=True):
+    """OAuth `state` values already used at a callback: each state opens one consent only
+    (OAuth 2.0 Security BCP), on whichever replica the callback lands."""
+
+    __tablename__ = "oauth_state_use"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    used_at: datetime = _utc(now=True, index=True)
