@@ -181,7 +181,9 @@ class RequestProcessor:
                 self._run(claimed)
                 finished += 1
             except Exception:
-                log.exception("recovery failed; will retry", extra={"request_id": request_id})
+                # Outside _run's own redaction: the traceback may quote the client's words.
+                with client_data(claimed.name, claimed.phone, claimed.company, claimed.notes):
+                    log.exception("recovery failed; will retry", extra={"request_id": request_id})
         return finished
 
     # -- the pipeline ---------------------------------------------------------------------
