@@ -47,6 +47,9 @@ class CheckRow:
     detail: str
 
 
+MIXED_ALLOWED = "allowed by FRONTDESK_ALLOW_MIXED=1"
+
+
 def _row(probe: Probe) -> CheckRow:
     subject = f"{probe.service}:{probe.check}" + (
         f" {probe.subject}" if probe.subject != "-" else ""
@@ -93,8 +96,11 @@ def run_checks(settings: Settings, config: Config) -> list[CheckRow]:
             rows.append(CheckRow("integrations", False, str(exc)))
             return rows
         migrated = reachable and inspect(db.engine).has_table("calendar_connection")
+        # `serve` refuses these unless FRONTDESK_ALLOW_MIXED=1 says the mix is deliberate.
+        allowed = settings.frontdesk_allow_mixed
         rows += [
-            CheckRow("integrations", False, p) for p in mixed_mode_problems(config, integrations)
+            CheckRow("integrations", allowed, f"{p} ({MIXED_ALLOWED})" if allowed else p)
+            for p in mixed_mode_problems(config, integrations)
         ]
         rows += _probe_services(
             config,
