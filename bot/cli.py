@@ -119,11 +119,10 @@ def worker(config_path: str | None, metrics_port: int | None, metrics_host: str)
     log.info("worker starting", extra={"services": components.integrations.modes()})
     if metrics_port is not None:
         # The worker sends reminders and re-pings: its counters exist only in this process.
-        from prometheus_client import start_http_server
-
         from bot.metrics import build_registry
+        from handlers.worker_metrics import serve_metrics
 
-        start_http_server(metrics_port, addr=metrics_host, registry=build_registry(components.db))
+        serve_metrics(settings, build_registry(components.db), metrics_host, metrics_port)
         log.info(
             "metrics served",
             extra={"host": metrics_host, "port": metrics_port, "path": "/metrics"},

@@ -47,12 +47,39 @@ def _matches(given: bytes, token: SecretStr | None) -> bool:
     return hmac.compare_digest(given, token.get_secret_value().encode())
 
 
-def _bearer(scope: Scope) -> bytes | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, credentials = value.partition(b" ")
-            return credentials.strip() if scheme.lower() == b"bearer" else b""
-    return None
+def bearer_of(authorization: bytes | None) -> bytes | None:
+    """The bearer credentials of an Authorization header; b"" for another scheme, None
+    without the header."""
+    if authorization is None:
+        return None
+    scheme, _, credentials = authorization.partition(b" ")
+    return credentials.strip() if scheme.lower() == b"bearer" else b""
+
+
+def refusal(settings: Settings, path: str, bearer: bytes | None) -> tuple[int, str, str] | None:
+    """(status, error, message) when `path` is an ops page that `bearer` does not open."""
+    if path not in OPS_PATHS or full_sandbox(settings):
+        return None
+    if bearer is None:
+        missing = NO_TOKEN_MESSAGE if settings.frontdesk_admin_token else NOT_CONFIGURED_MESSAGE
+        return 401, "unauthorized", missing
+    allowed = _matches(bearer, settings.frontdesk_admin_token) or (
+        path == METRICS_PATH and _matches(bearer, settings.frontdesk_metrics_token)
+    )
+    return None if allowed else (403, "forbidden", WRONG_TOKEN_MESSAGE)
+
+
+def refusal_response(status: int, error: str, message: str) -> tuple[bytes, list[tuple[str, str]]]:
+    """The JSON body and headers of a refusal (the worker's metrics server sends it too)."""
+    body = json.dumps({"error": error, "message": message}).encode()
+    headers = [
+        ("content-type", "application/json"),
+        ("content-length", str(len(body))),
+        ("cache-control", "no-store"),
+    ]
+    if status == 401:
+        headers.append(("www-authenticate", 'Bearer realm="frontdesk-ops"'))
+    return body, headers
 
 
 class OpsAuthMiddleware:
@@ -67,30 +94,18 @@ class OpsAuthMiddleware:
         if scope["type"] != "http" or self.open or scope["path"] not in OPS_PATHS:
             await self.app(scope, receive, send)
             return
-        given = _bearer(scope)
-        if given is None:
-            await _refuse(send, 401, "unauthorized", self._missing_message())
+        authorization = dict(scope.get("headers", ())).get(b"authorization")
+        refused = refusal(self.settings, scope["path"], bearer_of(authorization))
+        if refused is None:
+            await self.app(scope, receive, send)
             return
-        allowed = _matches(given, self.settings.frontdesk_admin_token) or (
-            scope["path"] == METRICS_PATH and _matches(given, self.settings.frontdesk_metrics_token)
+        status, error, message = refused
+        body, headers = refusal_response(status, error, message)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(name.encode(), value.encode()) for name, value in headers],
+            }
         )
-        if not allowed:
-            await _refuse(send, 403, "forbidden", WRONG_TOKEN_MESSAGE)
-            return
-        await self.app(scope, receive, send)
-
-    def _missing_message(self) -> str:
-        return NO_TOKEN_MESSAGE if self.settings.frontdesk_admin_token else NOT_CONFIGURED_MESSAGE
-
-
-async def _refuse(send: Send, status: int, error: str, message: str) -> None:
-    body = json.dumps({"error": error, "message": message}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="frontdesk-ops"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": body})

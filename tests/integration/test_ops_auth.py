@@ -80,3 +80,35 @@ def test_the_public_endpoints_stay_open(migrated_db, example_config):
     assert client.get("/healthz").status_code == 200
     # Not an ops page: the refusal is the intake's own (a missing signature).
     assert client.post("/webhooks/booking", content=b"{}").status_code == 401
+
+
+@SQLITE_ONLY
+def test_the_workers_metrics_port_takes_the_same_tokens(migrated_db, example_config):
+    import httpx
+
+    from bot.metrics import build_registry
+    from handlers.worker_metrics import serve_metrics
+
+    def metrics_server(**values: Any) -> str:
+        settings = make_settings(migrated_db.url, **values)
+        server = serve_metrics(settings, build_registry(migrated_db), "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/metrics"
+
+    servers: list[Any] = []
+    try:
+        sandboxed = metrics_server()
+        assert httpx.get(sandboxed, timeout=5).status_code == 200
+        real = metrics_server(
+            frontdesk_admin_token=ADMIN, frontdesk_metrics_token=SCRAPE, **REAL_EMAIL
+        )
+        assert httpx.get(real, timeout=5).status_code == 401
+        assert httpx.get(real, headers=_bearer("wrong"), timeout=5).status_code == 403
+        scraped = httpx.get(real, headers=_bearer(SCRAPE), timeout=5)
+        assert scraped.status_code == 200
+        assert "frontdesk_database_up" in scraped.text
+        assert httpx.get(real, headers=_bearer(ADMIN), timeout=5).status_code == 200
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
