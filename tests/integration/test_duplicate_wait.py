@@ -71,7 +71,7 @@ async def _post(client: httpx.AsyncClient) -> httpx.Response:
 
 
 def test_healthz_is_answered_while_a_burst_of_duplicates_waits(migrated_db, example_config, clock):
-    app, components = _app(migrated_db, example_config, clock, budget=2.0)
+    app, components = _app(migrated_db, example_config, clock, budget=3.0)
     request_id = _held_by_a_dead_replica(components, LEASE_LEFT)
 
     async def burst() -> tuple[httpx.Response, list[bool], list[httpx.Response]]:
