@@ -3,8 +3,8 @@ way in the same run.
 
 Run it from the repository root:
 
-    .venv/bin/python bench/availability.py
-    .venv/bin/python bench/availability.py --quick --latency-ms 20
+    .venv/bin/python -m bench.availability
+    .venv/bin/python -m bench.availability --quick --latency-ms 20
 
 Everything covers three weeks of 30-minute slots on a 15-minute grid from 2027-03-01
 (across New York's spring-forward), with busy blocks drawn from a fixed seed:

@@ -2,8 +2,8 @@
 
 Run it from the repository root:
 
-    make bench                                   # = .venv/bin/python bench/intake.py
-    .venv/bin/python bench/intake.py --seconds 5 --concurrency 10,50
+    make bench                                   # = .venv/bin/python -m bench.intake
+    .venv/bin/python -m bench.intake --seconds 5 --concurrency 10,50
 
 What it does:
 

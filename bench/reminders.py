@@ -4,8 +4,8 @@ table, against the same tick with only the due ones in it, in the same run.
 Run it from the repository root:
 
     make bench                                   # also runs this
-    .venv/bin/python bench/reminders.py
-    .venv/bin/python bench/reminders.py --database sqlite --runs 3
+    .venv/bin/python -m bench.reminders
+    .venv/bin/python -m bench.reminders --database sqlite --runs 3
 
 What it does, on SQLite (a file in a temporary directory) and on PostgreSQL (a fresh schema
 of the `test` database at the address tests/conftest.py uses, dropped afterwards; skipped

@@ -4,8 +4,8 @@ against the whole 365 days, on SQLite and PostgreSQL, in the same run.
 Run it from the repository root:
 
     make bench                                   # also runs this
-    .venv/bin/python bench/report.py
-    .venv/bin/python bench/report.py --database sqlite --runs 3
+    .venv/bin/python -m bench.report
+    .venv/bin/python -m bench.report --database sqlite --runs 3
 
 What it does, on SQLite (a file in a temporary directory, WAL, migrated with Alembic) and on
 PostgreSQL (a fresh schema of the `test` database at the address tests/conftest.py uses,

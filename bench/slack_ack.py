@@ -4,8 +4,8 @@ GET /healthz of the same server in the same run.
 Run it from the repository root:
 
     make bench                                   # also runs this
-    .venv/bin/python bench/slack_ack.py --quick
-    .venv/bin/python bench/slack_ack.py --database postgres --escalations 1200
+    .venv/bin/python -m bench.slack_ack --quick
+    .venv/bin/python -m bench.slack_ack --database postgres --escalations 1200
 
 What it does:
 

@@ -30,6 +30,8 @@ from handlers import (
     webhooks,
 )
 from handlers.access_log import AccessLogMiddleware
+from handlers.limits import BodyLimitMiddleware
+from handlers.ops_auth import OpsAuthMiddleware
 from handlers.slack_app import create_app as create_bolt_app
 from handlers.slack_context import SlackServices
 from integrations.bundle import mixed_mode_problems
@@ -120,6 +122,18 @@ def create_app(
     # One registry for the app's life, as the worker's metrics server has; each scrape
     # still reads the database afresh through its collector.
     app.state.metrics_registry = build_registry(components.db)
+    settings = components.settings
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.frontdesk_max_body_bytes,
+        limits={
+            "/slack/events": slack_events.MAX_SLACK_BODY_BYTES,
+            "/webhooks/twilio/status": sms_webhooks.MAX_TWILIO_BODY_BYTES,
+            "/webhooks/twilio/inbound": sms_webhooks.MAX_TWILIO_BODY_BYTES,
+        },
+        timeout_seconds=settings.frontdesk_body_timeout_seconds,
+    )
+    app.add_middleware(OpsAuthMiddleware, settings=settings)
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
     for module in (

@@ -129,7 +129,9 @@ def serve(
     import uvicorn
 
     from bot.app import create_app
+    from bot.providers import UnavailableIntegrationError, refuse_mixed_mode
     from bot.scheduler import build_scheduler
+    from bot.serving import uvicorn_options
 
     settings = _settings()
     configure_logging(settings.frontdesk_log_level)
@@ -140,6 +142,10 @@ def serve(
         )
     _refuse_busy_port(host, port)
     components = _components(settings, config)
+    try:
+        refuse_mixed_mode(settings, config, components.integrations)
+    except UnavailableIntegrationError as exc:
+        raise click.ClickException(str(exc)) from None
     scheduler = None if no_scheduler else build_scheduler(components)
     # The app starts and stops the scheduler: on SIGTERM uvicorn finishes the open requests,
     # runs the app's shutdown (the scheduler's included), then re-raises the signal.
@@ -148,10 +154,9 @@ def serve(
         app,
         host=host,
         port=port,
-        log_config=None,
-        access_log=False,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
+        **uvicorn_options(settings),
     )
 
 
@@ -178,11 +183,10 @@ def worker(config_path: str | None, metrics_port: int | None, metrics_host: str)
     log.info("worker starting", extra={"services": components.integrations.modes()})
     if metrics_port is not None:
         # The worker sends reminders and re-pings: its counters exist only in this process.
-        from prometheus_client import start_http_server
-
         from bot.metrics import build_registry
+        from handlers.worker_metrics import serve_metrics
 
-        start_http_server(metrics_port, addr=metrics_host, registry=build_registry(components.db))
+        serve_metrics(settings, build_registry(components.db), metrics_host, metrics_port)
         log.info(
             "metrics served",
             extra={"host": metrics_host, "port": metrics_port, "path": "/metrics"},

@@ -1,4 +1,10 @@
-"""Structured logs: one JSON object per line, emails masked, secrets never printed."""
+"""Structured logs: one JSON object per line, emails masked, secrets never printed, and the
+client's own words (name, phone, company, notes) never printed either (SPEC §9).
+
+Code that handles a client's request names the client's values once (`client_data`); every
+line logged meanwhile, exception messages and tracebacks included, has them replaced. That
+also covers what a library echoes back, such as PostgreSQL's "Failing row contains (…)".
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-# Unicode-aware: internationalised addresses (jörg@bücher.de) are accepted at intake.
-_EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@((?:[\w-]+\.)+[^\W\d_]{2,})")
+from bot.domain.privacy import redact
+
 # Field names that hold credentials. Not every "*_key": a dedupe or idempotency key is an id.
 _SECRET_MARKERS = ("token", "secret", "password", "authorization", "signature", "credential")
 _SECRET_SUFFIXES = ("api_key", "private_key", "encryption_key", "signing_key")
@@ -18,11 +24,6 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 # uvicorn adds `color_message`, its message again with terminal colours: noise in JSON.
 _DROPPED = {"color_message"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def mask_email(text: str) -> str:
-    """dana.reyes@majorclient.com -> d***@majorclient.com (the domain helps debugging)."""
-    return _EMAIL.sub(r"\1***@\2", text)
 
 
 def strip_ansi(text: str) -> str:
@@ -35,14 +36,14 @@ def _clean(key: str, value: Any) -> Any:
     if any(marker in name for marker in _SECRET_MARKERS) or name.endswith(_SECRET_SUFFIXES):
         return "[redacted]"
     if isinstance(value, str):
-        return mask_email(value)
+        return redact(value)
     if isinstance(value, list | tuple):
         return [_clean(key, item) for item in value]
     if isinstance(value, dict):
         return {k: _clean(str(k), v) for k, v in value.items()}
     if isinstance(value, int | float | bool) or value is None:
         return value
-    return mask_email(str(value))
+    return redact(str(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,13 +52,13 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": mask_email(strip_ansi(record.getMessage())),
+            "msg": redact(strip_ansi(record.getMessage())),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in _DROPPED and not key.startswith("_"):
                 entry[key] = _clean(key, value)
         if record.exc_info:
-            entry["exc"] = mask_email(self.formatException(record.exc_info))
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -65,6 +66,20 @@ TOKEN_LOGGING_LIBRARIES = ("requests_oauthlib", "oauthlib", "msal", "urllib3", "
 # Libraries whose INFO lines repeat what our own lines say better: APScheduler logs two
 # lines per job run ("job ran" has the counts), alembic one per plugin it loads.
 CHATTY_LIBRARIES = ("apscheduler", "alembic.runtime.plugins")
+# Libraries that log request and response bodies (clients' names and notes in Slack
+# messages and emails, result rows) at DEBUG; Twilio's client logs the SMS it sends at INFO.
+BODY_LOGGING_LIBRARIES = (
+    "frontdesk.bolt",
+    "frontdesk.slack.sdk",
+    "slack_bolt",
+    "slack_sdk",
+    "sqlalchemy",
+    "googleapiclient",
+    "postmarker",
+    "httpx",
+    "httpcore",
+)
+INFO_BODY_LOGGING_LIBRARIES = ("twilio.http_client",)
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -79,4 +94,8 @@ def configure_logging(level: str = "INFO") -> None:
     for name in TOKEN_LOGGING_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name in BODY_LOGGING_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    for name in INFO_BODY_LOGGING_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.domain.config import Config
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, EmailSender, SmsSender
-from integrations.bundle import Integrations
+from integrations.bundle import Integrations, mixed_mode_problems
 from integrations.google import GoogleCalendar
 from integrations.hubspot import HubSpotTickets
 from integrations.microsoft import MicrosoftCalendar
@@ -151,3 +151,17 @@ def build_integrations(
     sms: SmsSender = TwilioSms(settings) if settings.twilio_configured else SandboxSms(outbox)
     tickets = build_tickets(settings, config, outbox)
     return Integrations(calendars, email, chat, sms, slack_client, tickets)
+
+
+MIXED_MODE_REFUSAL = (
+    "refusing to start: real and sandboxed services do not add up (SPEC §9):\n{problems}\n"
+    "Configure the missing services, or set FRONTDESK_ALLOW_MIXED=1 if the mix is deliberate."
+)
+
+
+def refuse_mixed_mode(settings: Settings, config: Config, integrations: Integrations) -> None:
+    """Raise UnavailableIntegrationError in mixed real/sandbox mode unless it is allowed."""
+    problems = mixed_mode_problems(config, integrations)
+    if problems and not settings.frontdesk_allow_mixed:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise UnavailableIntegrationError(MIXED_MODE_REFUSAL.format(problems=listed))

@@ -102,6 +102,21 @@ class Settings(BaseSettings):
             overflow = self.frontdesk_db_max_overflow
         return size, overflow
 
+    # Ops pages (/sandbox, /metrics, /docs, /openapi.json) once any service is real (SPEC §9).
+    frontdesk_admin_token: SecretStr | None = None
+    frontdesk_metrics_token: SecretStr | None = None
+    # A real calendar with sandboxed email (or the reverse) refuses to start unless this says
+    # the mix is deliberate.
+    frontdesk_allow_mixed: bool = False
+    # How long a duplicate submission waits (without holding a thread) for the original's
+    # answer before it gets 409 + Retry-After.
+    frontdesk_duplicate_wait_seconds: float = Field(default=3.0, ge=0, le=60)
+    # Connection limits of `frontdesk serve` (documented in README "Security and limits").
+    frontdesk_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    frontdesk_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    frontdesk_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    frontdesk_max_concurrency: int = Field(default=200, ge=1)
+
     @property
     def slack_configured(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)

@@ -45,6 +45,12 @@ class HttpSettings(GoogleSettings, Protocol):
     @property
     def twilio_configured(self) -> bool: ...
 
+    @property
+    def slack_signing_secret(self) -> SecretStr | None: ...
+
+    @property
+    def frontdesk_duplicate_wait_seconds(self) -> float: ...
+
 
 class AppParts(Protocol):
     """The parts of the running app the HTTP handlers call."""

@@ -6,13 +6,15 @@ The pages are for a person in a browser: plain HTML, escaped, never a stack trac
 from __future__ import annotations
 
 import html
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Cookie
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from handlers.deps import Parts
 from integrations import google_oauth
-from integrations.google_oauth import CALLBACK_PATH, START_PATH, ConsentError
+from integrations.google_oauth import CALLBACK_PATH, START_PATH, STATE_COOKIE, ConsentError
+from storage.repositories.oauth_states import OAuthStateRepository
 
 router = APIRouter(tags=["oauth"])
 
@@ -35,21 +37,47 @@ def _page(status: int, title: str, message: str) -> HTMLResponse:
 # FastAPI runs in its thread pool.
 @router.get(START_PATH, include_in_schema=False)
 def google_start(parts: Parts, rep: str = "") -> Response:
+    nonce = google_oauth.new_nonce()
     try:
-        url = google_oauth.consent_url(parts.settings, parts.config, rep)
+        url = google_oauth.consent_url(parts.settings, parts.config, rep, nonce)
     except ConsentError as error:
         return _page(error.status, error.title, error.message)
-    return RedirectResponse(url, status_code=302, headers=_PRIVATE)
+    response = RedirectResponse(url, status_code=302, headers=_PRIVATE)
+    # Binds the state to this browser: the callback must come back with the same nonce.
+    response.set_cookie(
+        STATE_COOKIE,
+        nonce,
+        max_age=google_oauth.STATE_TTL_SECONDS,
+        path=CALLBACK_PATH,
+        secure=parts.settings.frontdesk_public_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 @router.get(CALLBACK_PATH, include_in_schema=False)
-def google_callback(parts: Parts, code: str = "", state: str = "", error: str = "") -> Response:
+def google_callback(
+    parts: Parts,
+    code: str = "",
+    state: str = "",
+    error: str = "",
+    browser_nonce: Annotated[str | None, Cookie(alias=STATE_COOKIE)] = None,
+) -> Response:
     try:
         connected = google_oauth.complete_consent(
-            parts.settings, parts.config, parts.connections, code=code, state=state, error=error
+            parts.settings,
+            parts.config,
+            parts.connections,
+            code=code,
+            state=state,
+            error=error,
+            browser_nonce=browser_nonce,
+            state_uses=OAuthStateRepository(parts.db),
         )
     except ConsentError as refusal:
         return _page(refusal.status, refusal.title, refusal.message)
+    # The cookie is left to expire: a replay from this browser is then told "already used".
     return _page(
         200,
         google_oauth.CONNECTED_TITLE,

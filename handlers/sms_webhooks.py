@@ -72,7 +72,9 @@ async def status_callback(request: Request) -> Response:
     components = app_parts(request)
     await run_in_threadpool(
         components.sms_feedback.delivery_report,
-        reminder_id=int(reminder) if reminder and reminder.isdigit() else None,
+        reminder_id=int(reminder)
+        if reminder and reminder.isascii() and reminder.isdigit()
+        else None,
         meeting=request.query_params.get("meeting"),
         sid=sid,
         status=status,

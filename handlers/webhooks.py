@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import suppress
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,9 +14,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.domain.intake import FieldError, IntakeForm, IntakeValidationError, validate_request
+from bot.domain.intake_guard import unstorable_fields
+from bot.domain.phone import PhoneError, to_e164
+from bot.domain.privacy import client_data
 from bot.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from bot.services.processing import StillProcessing, Submitted
 from handlers.deps import AppParts, Parts
+from handlers.duplicates import await_original
 from handlers.errors import error_response
 from handlers.schemas import IntakeResponse, ValidationFailed, error
 
@@ -24,6 +29,8 @@ log = logging.getLogger("frontdesk.intake")
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
 REPLAY_HEADER = "Idempotent-Replay"
+# The client's own words: never in a log line (SPEC §9).
+CLIENT_FIELDS = ("name", "phone", "company", "notes")
 
 router = APIRouter()
 
@@ -43,6 +50,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _client_values(payload: dict[str, Any]) -> list[Any]:
+    """The client's words as sent, and the phone also as it will be stored."""
+    values = [payload.get(field) for field in CLIENT_FIELDS]
+    phone = payload.get("phone")
+    if isinstance(phone, str):
+        with suppress(PhoneError):
+            values.append(to_e164(phone))
+    return values
 
 
 def _parse(content_type: str, body: bytes) -> dict[str, Any]:
@@ -81,16 +98,21 @@ def _accept(
     parts: AppParts, payload: dict[str, Any], header_key: str | None, body_sha: str
 ) -> Submitted:
     """Validate and submit, or replay a submission seen before (one trip to the threadpool)."""
+    unstorable = unstorable_fields(payload, IntakeForm.model_fields)
+    if header_key is not None:
+        unstorable += unstorable_fields({"Idempotency-Key": header_key}, ["Idempotency-Key"])
+    if unstorable:  # before anything reads a field: no database can store these
+        raise IntakeValidationError(unstorable)
     key = _idempotency_key(payload, header_key, body_sha)
     try:
         valid = validate_request(payload, parts.config, parts.processor.clock())
     except IntakeValidationError:
         # A seen submission is answered from storage, even if it would not validate today.
-        replayed = parts.processor.replay(key)
+        replayed = parts.processor.replay(key, wait=0.0)
         if replayed is None:
             raise
         return replayed
-    return parts.processor.submit(valid, key, body_sha)
+    return parts.processor.submit(valid, key, body_sha, wait=0.0)
 
 
 def _result(submitted: Submitted) -> JSONResponse:
@@ -193,8 +215,26 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
 
     body_sha = hashlib.sha256(body).hexdigest()
     header_key = request.headers.get("idempotency-key")
+    with client_data(*_client_values(payload)):
+        return await _submit(parts, payload, header_key, body_sha, log_fields)
+
+
+async def _submit(
+    parts: AppParts,
+    payload: dict[str, Any],
+    header_key: str | None,
+    body_sha: str,
+    log_fields: dict[str, Any],
+) -> Response:
+    settings = parts.settings
     try:
-        submitted = await run_in_threadpool(_accept, parts, payload, header_key, body_sha)
+        try:
+            submitted = await run_in_threadpool(_accept, parts, payload, header_key, body_sha)
+        except StillProcessing as still:
+            # A duplicate: wait for the original on the event loop, not in a thread.
+            budget = settings.frontdesk_duplicate_wait_seconds
+            response = await await_original(parts.processor, still, budget)
+            submitted = Submitted(still.request_id, response, replay=True)
     except IntakeValidationError as exc:
         log_fields["outcome"] = "rejected"
         errors = [{"field": e.field, "message": e.message} for e in exc.errors]
@@ -206,7 +246,7 @@ async def booking_webhook(request: Request, parts: Parts) -> Response:
             "in_progress",
             "this submission is still being processed; retry shortly",
             request_id=exc.request_id,
-            retry_after=5,
+            retry_after=exc.retry_after,
         )
     except Exception:
         log.exception("intake failed after validation")

@@ -37,19 +37,31 @@ class Integrations:
         return modes
 
 
+_PROVIDER_VARIABLES = {
+    "google": "GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET",
+    "microsoft": "MS_TENANT_ID, MS_CLIENT_ID, MS_CLIENT_SECRET",
+}
+
+
 def mixed_mode_problems(config: Config, integrations: Integrations) -> list[str]:
     """Real and sandboxed services that would not add up for a client: a real confirmation
     of a meeting booked only in the sandbox, or a real meeting the client never hears of.
     """
     email_real = integrations.email.name != "sandbox"
     problems = []
+    calendars_real = any(integrations.calendar_for(rep).name != "sandbox" for rep in config.reps)
+    if integrations.chat.name == "sandbox" and (email_real or calendars_real):
+        problems.append(
+            "Slack is in sandbox mode while a calendar or email is real: escalations of real "
+            "clients' requests would reach nobody; set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"
+        )
     for rep in config.reps:
         calendar_real = integrations.calendar_for(rep).name != "sandbox"
         if email_real and not calendar_real:
             problems.append(
                 f"{rep.email}'s {rep.provider} calendar is in sandbox mode but emails are real: "
                 "clients would be confirmed for meetings that exist nowhere; configure "
-                f"{rep.provider} or remove the rep"
+                f"{rep.provider} ({_PROVIDER_VARIABLES[rep.provider]}) or remove the rep"
             )
         elif calendar_real and not email_real:
             problems.append(

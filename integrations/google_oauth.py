@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import logging
 import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 from bot.domain.config import Config, Rep
 from integrations.credentials import GoogleSettings
 from storage.repositories import ConnectionRepository
+from storage.repositories.oauth_states import OAuthStateRepository
 
 log = logging.getLogger("frontdesk.google")
 
@@ -83,6 +86,18 @@ BAD_STATE_MESSAGE = (
     "The consent answer could not be verified (it is older than {minutes} minutes or was "
     "altered). Start again at {start}?rep=YOUR-EMAIL."
 )
+STATE_USED_TITLE = "This link was already used"
+STATE_USED_MESSAGE = (
+    "Each consent answer works once, and this one has been used. Start again at "
+    "{start}?rep=YOUR-EMAIL."
+)
+OTHER_BROWSER_TITLE = "Finish in the browser you started in"
+OTHER_BROWSER_MESSAGE = (
+    "This consent answer belongs to a consent started in another browser (or its cookie "
+    "was blocked). Start again at {start}?rep=YOUR-EMAIL in this browser."
+)
+# The browser that started a consent keeps its nonce here until the callback.
+STATE_COOKIE = "frontdesk_oauth_state"
 DENIED_TITLE = "Consent was refused"
 DENIED_MESSAGE = (
     "Google says consent was refused, so Frontdesk cannot use the Google Calendar of {rep} "
@@ -213,29 +228,39 @@ class OAuthState:
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
         self.ttl_seconds = ttl_seconds
 
-    def seal(self, rep_email: str, code_verifier: str) -> str:
-        payload = {"rep": rep_email, "pkce": code_verifier}
+    def seal(self, rep_email: str, code_verifier: str, nonce: str = "") -> str:
+        payload = {"rep": rep_email, "pkce": code_verifier, "nonce": nonce}
         return self._fernet.encrypt(json.dumps(payload).encode()).decode()
 
     def open(self, state: str, *, now: float | None = None) -> tuple[str, str]:
         """(rep email, code verifier); ValueError when expired, altered or not ours."""
+        rep_email, verifier, _ = self.open_with_nonce(state, now=now)
+        return rep_email, verifier
+
+    def open_with_nonce(self, state: str, *, now: float | None = None) -> tuple[str, str, str]:
+        """(rep email, code verifier, nonce); the nonce makes the state single-use."""
         try:
             raw = self._fernet.decrypt_at_time(
                 state.encode(), self.ttl_seconds, int(time.time() if now is None else now)
             )
             payload = json.loads(raw)
-            return str(payload["rep"]), str(payload["pkce"])
+            return str(payload["rep"]), str(payload["pkce"]), str(payload.get("nonce", ""))
         except (InvalidToken, ValueError, KeyError, TypeError) as exc:
             raise ValueError("the OAuth state is expired, altered or not ours") from exc
 
 
-def consent_url(settings: GoogleSettings, config: Config, rep_email: str) -> str:
+def new_nonce() -> str:
+    """The per-consent nonce: sealed in the state, and set as a cookie in the browser."""
+    return secrets.token_urlsafe(24)
+
+
+def consent_url(settings: GoogleSettings, config: Config, rep_email: str, nonce: str = "") -> str:
     """The Google consent URL to redirect the rep to; ConsentError when there is none."""
     _require(settings)
     rep = _google_rep(settings, config, rep_email)
     # PKCE; 86 characters, inside the 43-128 that RFC 7636 allows.
     verifier = secrets.token_urlsafe(64)
-    state = _state(settings).seal(rep.email, verifier)
+    state = _state(settings).seal(rep.email, verifier, nonce)
     try:
         url, _ = _flow(settings, verifier).authorization_url(
             access_type="offline",
@@ -258,22 +283,29 @@ def complete_consent(
     code: str,
     state: str,
     error: str = "",
+    browser_nonce: str | None = None,
+    state_uses: OAuthStateRepository | None = None,
 ) -> Connected:
-    """Verify the callback, exchange the code, check the scopes and store the refresh token."""
+    """Verify the callback, exchange the code, check the scopes and store the refresh token.
+
+    With `state_uses`, the state is single-use and must come back to the browser that
+    started the consent (`browser_nonce`, from its cookie).
+    """
     _require(settings)
     if error:
         raise _refusal(settings, state, error)
+    start = _public(settings) + START_PATH
     try:
-        rep_email, verifier = _state(settings).open(state)
+        rep_email, verifier, nonce = _state(settings).open_with_nonce(state)
     except ValueError as exc:
         raise ConsentError(
             400,
             BAD_STATE_TITLE,
-            BAD_STATE_MESSAGE.format(
-                minutes=STATE_TTL_SECONDS // 60, start=_public(settings) + START_PATH
-            ),
+            BAD_STATE_MESSAGE.format(minutes=STATE_TTL_SECONDS // 60, start=start),
             reason="bad_state",
         ) from exc
+    if state_uses is not None:
+        _use_state_once(state_uses, nonce, browser_nonce, start)
     rep = _google_rep(settings, config, rep_email)
     again = start_url(settings, rep.email)
     if not code:
@@ -308,6 +340,23 @@ def complete_consent(
     connections.save_connected(rep.email, GOOGLE, refresh_token=str(refresh_token), scopes=scopes)
     log.info("google calendar connected", extra={"rep": rep.email, "scopes": scopes})
     return Connected(rep.email, tuple(scopes))
+
+
+def _use_state_once(
+    state_uses: OAuthStateRepository, nonce: str, browser_nonce: str | None, start: str
+) -> None:
+    """Refuse a state opened in another browser, or used before (on any replica)."""
+    if not nonce or not hmac.compare_digest(nonce.encode(), (browser_nonce or "").encode()):
+        raise ConsentError(
+            400,
+            OTHER_BROWSER_TITLE,
+            OTHER_BROWSER_MESSAGE.format(start=start),
+            reason="state_not_this_browser",
+        )
+    if not state_uses.consume(nonce, keep=timedelta(seconds=STATE_TTL_SECONDS)):
+        raise ConsentError(
+            400, STATE_USED_TITLE, STATE_USED_MESSAGE.format(start=start), reason="state_used"
+        )
 
 
 def _check_account(settings: GoogleSettings, rep: Rep, token: dict[str, Any], again: str) -> None:

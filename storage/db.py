@@ -49,8 +49,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
-    """`pool_size` and `max_overflow` size PostgreSQL's pool; a pool size of 0 means none
-    (a connection per use, for RDS Proxy or PgBouncer in front of the database).
+    """The engine for `url`. `pool_size` and `max_overflow` size PostgreSQL's pool; a pool
+    size of 0 means none (a connection per use, for RDS Proxy or PgBouncer in front of the
+    database). Statement errors never carry their parameters (clients' names, phones and
+    notes) into exception messages or logs: hide_parameters.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -68,13 +70,20 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
             **pool,
         )
         _configure_sqlite(engine)
         return engine
     if pool_size == 0:
-        return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+        return create_engine(url, poolclass=NullPool, hide_parameters=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        hide_parameters=True,
+    )
 
 
 class Database:

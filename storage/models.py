@@ -311,3 +311,13 @@ class DealConversion(SQLModel, table=True):
     won_at: datetime | None = _utc()
     checked_at: datetime = _utc(required=True)
     final: bool = Field(default=False, index=True)
+
+
+class OAuthStateUse(SQLModel, table=True):
+    """OAuth `state` values already used at a callback: each state opens one consent only
+    (OAuth 2.0 Security BCP), on whichever replica the callback lands."""
+
+    __tablename__ = "oauth_state_use"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    used_at: datetime = _utc(now=True, index=True)

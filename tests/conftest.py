@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 EXAMPLE_CONFIG = ROOT / "examples" / "frontdesk.toml"
 WEBHOOK_SECRET = "test-webhook-secret"
+# Opens the ops pages (/sandbox, /metrics…) of a test app with a real (fake-served) service.
+ADMIN_TOKEN = "test-admin-token"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 POSTGRES_ADMIN_URL = os.environ.get(
     "FRONTDESK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -134,6 +137,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "frontdesk_webhook_secret": WEBHOOK_SECRET,
+        "frontdesk_admin_token": ADMIN_TOKEN,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

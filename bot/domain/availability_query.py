@@ -33,10 +33,12 @@ _MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$", re.IGNORECASE)
 # ...and auto-links an email address as <mailto:a@b.c|a@b.c>.
 _MAILTO_RE = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"^[^@\s<>|]+@[^@\s<>|]+\.[^@\s<>|]+$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# re.ASCII: \d would also take other scripts' digits, which int() then quietly reads.
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 _DURATION_RE = re.compile(
     r"^(?:(?P<hours>\d{1,2})(?:h|hr|hrs)(?:(?P<extra>\d{1,2})(?:m|min|mins)?)?"
-    r"|(?P<minutes>\d{1,3})(?:m|min|mins))$"
+    r"|(?P<minutes>\d{1,3})(?:m|min|mins))$",
+    re.ASCII,
 )
 
 

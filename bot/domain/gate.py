@@ -122,7 +122,9 @@ _NUMBER_WORDS = {
 # A "." "," or ":" after the number only disqualifies it when a digit follows, so a
 # sentence may still end right after it ("a team of 12."); "-" likewise ("12-person").
 _DIGIT_NUMBER = r"(?<![\w+$€£.,/:])(?<!\d-)[1-9][0-9]{0,2}(?![\w/%])(?![.,:]\d)(?!-\d)"
-_WORD_NUMBER = r"(?<![\w-])(?:" + "|".join(_NUMBER_WORDS) + r")(?!\w)"
+# ASCII-only case folding for the number words: under Unicode IGNORECASE a long s (U+017F)
+# matches "s" and a dotless i (U+0131) "i", and such a look-alike is no number word.
+_WORD_NUMBER = r"(?<![\w-])(?a:" + "|".join(_NUMBER_WORDS) + r")(?!\w)"
 _NUMBER = rf"(?P<number>{_DIGIT_NUMBER}|{_WORD_NUMBER})"
 _PEOPLE = r"(?:people|persons?|attendees?|participants?|guests?|colleagues?)(?!\w)"
 # Separate patterns so that overlapping phrases ("team of 12 people") are all seen.
@@ -137,6 +139,8 @@ _GROUP_SIZE_PATTERNS = tuple(
 
 
 def _number_value(token: str) -> int:
+    # The digit pattern is [0-9] only, and the word pattern folds ASCII case only, so the
+    # token is ASCII digits or an ASCII-lower-cased number word.
     return int(token) if token.isdigit() else _NUMBER_WORDS[token.lower()]
 
 

@@ -6,7 +6,6 @@ the checks that need the config, the clock or two fields at once follow it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,8 +16,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bot.domain.config import Config
+from bot.domain.phone import PhoneError, to_e164
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_START_AHEAD = timedelta(days=366)
 
 
@@ -44,7 +43,9 @@ class IntakeForm(BaseModel):
     )
     name: Annotated[str, Stripped] = Field(min_length=1, max_length=200)
     email: Annotated[str, Stripped] = Field(min_length=3, max_length=320)
-    phone: Annotated[str | None, BlankIsNone] = Field(default=None, description="E.164")
+    phone: Annotated[str | None, BlankIsNone] = Field(
+        default=None, description="Any common written form with the country code; stored as E.164"
+    )
     sms_opt_in: Annotated[bool, BeforeValidator(lambda v: False if v in ("", None) else v)] = False
     company: Annotated[str | None, BlankIsNone] = Field(default=None, max_length=200)
     notes: Annotated[str, BeforeValidator(lambda v: "" if v is None else v)] = Field(
@@ -200,10 +201,15 @@ class _FieldChecks:
             return None
         return f"{checked.local_part}@{checked.domain.lower()}"
 
-    def phone(self) -> None:
+    def phone(self) -> str | None:
         phone = self.value("phone")
-        if phone is not None and not E164.match(phone):
-            self.fail("phone", "must be in E.164 form, like +16025550143")
+        if phone is None:
+            return None
+        try:
+            return to_e164(phone)
+        except PhoneError as exc:
+            self.fail("phone", str(exc))
+            return None
 
     def zone(self) -> ZoneInfo | None:
         zone_name = self.value("timezone")
@@ -241,7 +247,7 @@ def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) 
     """Validate a parsed body; raise IntakeValidationError listing every bad field."""
     checks = _FieldChecks(payload)
     email = checks.email()
-    checks.phone()
+    phone = checks.phone()
     start = checks.start(checks.zone(), now)
     rep = checks.rep(config)
     form = checks.form
@@ -251,7 +257,7 @@ def validate_request(payload: Mapping[str, Any], config: Config, now: datetime) 
         submission_id=form.submission_id,
         name=form.name,
         email=email or form.email,
-        phone=form.phone,
+        phone=phone,
         sms_opt_in=form.sms_opt_in,
         company=form.company,
         notes=form.notes,

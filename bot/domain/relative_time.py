@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-_RELATIVE = re.compile(r"^\+(\d{1,3})(d|wd)\s+(\d{1,2}):(\d{2})$")
+_RELATIVE = re.compile(r"^\+(\d{1,3})(d|wd)\s+(\d{1,2}):(\d{2})$", re.ASCII)
 
 
 def resolve_relative_start(text: str, zone: str, today: date | None = None) -> str:

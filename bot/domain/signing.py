@@ -38,6 +38,8 @@ def verify(
     if not timestamp or not signature:
         raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
     try:
+        if not timestamp.isascii():  # int() also reads other scripts' digits
+            raise ValueError(timestamp)
         sent_at = int(timestamp)
     except ValueError:
         raise SignatureError(f"{TIMESTAMP_HEADER} must be unix seconds") from None

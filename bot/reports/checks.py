@@ -59,6 +59,9 @@ def render_rows(rows: list[CheckRow]) -> str:
     return "\n".join(lines)
 
 
+MIXED_ALLOWED = "allowed by FRONTDESK_ALLOW_MIXED=1"
+
+
 def _row(probe: Probe) -> CheckRow:
     subject = f"{probe.service}:{probe.check}" + (
         f" {probe.subject}" if probe.subject != "-" else ""
@@ -77,6 +80,9 @@ class CheckSettings(PublicUrlSettings, Protocol):
 
     @property
     def frontdesk_encryption_key(self) -> SecretStr | None: ...
+
+    @property
+    def frontdesk_allow_mixed(self) -> bool: ...
 
 
 # How the integrations are built from the stores they use (the wiring's own function):
@@ -126,8 +132,11 @@ def run_checks(
             rows.append(CheckRow("integrations", False, str(exc)))
             return rows
         migrated = reachable and inspect(db.engine).has_table("calendar_connection")
+        # `serve` refuses these unless FRONTDESK_ALLOW_MIXED=1 says the mix is deliberate.
+        allowed = settings.frontdesk_allow_mixed
         rows += [
-            CheckRow("integrations", False, p) for p in mixed_mode_problems(config, integrations)
+            CheckRow("integrations", allowed, f"{p} ({MIXED_ALLOWED})" if allowed else p)
+            for p in mixed_mode_problems(config, integrations)
         ]
         rows += _probe_services(
             config,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from bot.domain.config import Config
 from bot.domain.gate import GateDecision, GateInput, Route, decide
 from bot.domain.intake import ValidRequest
+from bot.domain.privacy import client_data
 from bot.services.booking import Booked, Booker, Unavailable
 from bot.services.escalation import Escalator
 from integrations.base import IntegrationError
@@ -39,11 +41,13 @@ INTERNAL_FAILED_DETAIL = "Frontdesk hit an unexpected error while booking ({erro
 
 
 class StillProcessing(Exception):
-    """A duplicate waited, but the original is still being processed."""
+    """A duplicate waited, but the original is still being processed; `retry_after` is
+    how long until its holder's lease runs out (when a retry can take it over)."""
 
-    def __init__(self, request_id: str) -> None:
+    def __init__(self, request_id: str, retry_after: int = 5) -> None:
         super().__init__(request_id)
         self.request_id = request_id
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -154,9 +158,16 @@ class RequestProcessor:
             if claimed is not None:
                 return self._run(claimed)
             if time.monotonic() >= deadline:
-                raise StillProcessing(request_id)
+                raise StillProcessing(request_id, self._until_lease_ends(request))
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+    def _until_lease_ends(self, request: StoredRequest) -> int:
+        """Whole seconds until the holder's lease runs out (1 at least, the lease at most)."""
+        if request.lease_until is None:
+            return 1
+        left = (request.lease_until - self.clock()).total_seconds()
+        return max(1, min(math.ceil(left), math.ceil(self.lease.total_seconds())))
 
     def recover(self, received_grace: timedelta = timedelta(seconds=10)) -> int:
         """Finish or escalate every request a crash left unfinished; return how many."""
@@ -171,7 +182,9 @@ class RequestProcessor:
                 self._run(claimed)
                 finished += 1
             except Exception:
-                log.exception("recovery failed; will retry", extra={"request_id": request_id})
+                # Outside _run's own redaction: the traceback may quote the client's words.
+                with client_data(claimed.name, claimed.phone, claimed.company, claimed.notes):
+                    log.exception("recovery failed; will retry", extra={"request_id": request_id})
         return finished
 
     # -- the pipeline ---------------------------------------------------------------------
@@ -186,6 +199,10 @@ class RequestProcessor:
         return DecisionRecord("gate", decision.route, list(decision.reasons), self.rules_version)
 
     def _run(self, request: StoredRequest, decision: GateDecision | None = None) -> dict[str, Any]:
+        with client_data(request.name, request.phone, request.company, request.notes):
+            return self._run_logged(request, decision)
+
+    def _run_logged(self, request: StoredRequest, decision: GateDecision | None) -> dict[str, Any]:
         if decision is None:  # resuming: the gate is deterministic, its first record stays
             decision = self._decide(
                 request.email, request.notes, request.requested_start is not None

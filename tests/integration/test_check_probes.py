@@ -214,3 +214,19 @@ def test_twilio_credentials_and_sender_are_probed(run_check, monkeypatch) -> Non
     assert relative.exit_code == 1
     assert "not an absolute URL" in rows(relative)["twilio:status_callback"]
     assert "TWILIO_AUTH_TOKEN" in rows(failing)["twilio:credentials"]
+
+
+def test_a_deliberate_mix_is_reported_but_passes(run_check, monkeypatch) -> None:
+    connect, run = run_check
+    connect(ALICE)
+    connect(CAROL)
+    monkeypatch.delenv("POSTMARK_SERVER_TOKEN")
+    monkeypatch.delenv("POSTMARK_FROM")
+    monkeypatch.setenv("FRONTDESK_ALLOW_MIXED", "1")
+
+    result = run()
+
+    row = rows(result)["integrations"]
+    assert row.startswith("ok"), result.output
+    assert "clients would never be confirmed" in row
+    assert "FRONTDESK_ALLOW_MIXED=1" in row

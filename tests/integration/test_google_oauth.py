@@ -161,7 +161,9 @@ def test_the_stored_consent_serves_the_calendar(client, fake, example_config):
 def test_a_callback_on_another_replica_completes_the_consent(make_client, fake):
     first, second = make_client(), make_client()
 
-    callback = second.get(consent(first))
+    callback_url = consent(first)
+    second.cookies.update(first.cookies)  # the same browser, another replica behind the LB
+    callback = second.get(callback_url)
 
     assert callback.status_code == 200, callback.text
     assert second.app.state.components.connections.get(ALICE, "google") is not None
@@ -258,7 +260,9 @@ def test_a_code_works_once(client, fake):
     replay = client.get(callback)
 
     assert replay.status_code == 400
-    assert google_oauth.EXCHANGE_REFUSED_TITLE in replay.text
+    # The state is single-use now: the replay is refused before the code is even tried.
+    assert google_oauth.STATE_USED_TITLE in replay.text
+    assert len(fake.calls("token")) == 1
 
 
 def test_unknown_rep_is_404_and_escaped(client, fake):
@@ -358,3 +362,37 @@ def test_a_grant_without_identity_is_refused(client, fake, migrated_db):
     assert response.status_code == 400
     assert "did not name a verified account" in response.text
     assert stored_raw(migrated_db) == []
+
+
+def test_the_state_is_single_use_on_every_replica(make_client, fake):
+    first, second = make_client(), make_client()
+    callback_url = consent(first)
+    second.cookies.update(first.cookies)
+    assert first.get(callback_url).status_code == 200
+
+    again = second.get(callback_url)
+
+    assert again.status_code == 400
+    assert google_oauth.STATE_USED_TITLE in again.text
+    assert len(fake.calls("token")) == 1
+
+
+def test_the_state_only_works_in_the_browser_that_started_it(make_client, fake):
+    rep_browser, other_browser = make_client(), make_client()
+    callback_url = consent(rep_browser)
+
+    stolen = other_browser.get(callback_url)
+
+    assert stolen.status_code == 400
+    assert google_oauth.OTHER_BROWSER_TITLE in stolen.text
+    assert fake.calls("token") == []
+    assert rep_browser.get(callback_url).status_code == 200  # not used up by the refusal
+
+
+def test_the_state_cookie_is_private_to_the_callback(client):
+    start = client.get("/oauth/google/start", params={"rep": ALICE}, follow_redirects=False)
+    cookie = start.headers["set-cookie"].lower()
+    assert cookie.startswith(google_oauth.STATE_COOKIE + "=")
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "path=/oauth/google/callback" in cookie

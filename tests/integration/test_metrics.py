@@ -20,7 +20,7 @@ from storage.db import Database
 from testkit.fakes.postmark import FakePostmark
 from testkit.fakes.slack import FakeSlack
 from testkit.fakes.twilio import FakeTwilio
-from tests.conftest import FixedClock, make_settings, post_signed
+from tests.conftest import ADMIN_HEADERS, FixedClock, make_settings, post_signed
 from tests.integration.twilio_app import twilio_app
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -50,7 +50,7 @@ def submit(client: TestClient, payload: dict[str, Any]) -> dict[str, Any]:
 
 def scrape(client: TestClient) -> dict[str, dict[Labels, float]]:
     """Every sample of one scrape: sample name -> labels -> value."""
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=ADMIN_HEADERS)
     assert response.status_code == 200, response.text
     samples: dict[str, dict[Labels, float]] = {}
     for family in text_string_to_metric_families(response.text):

@@ -42,6 +42,8 @@ from testkit.fakes.twilio import DROP, FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_F
 from testkit.reminder_seed import REP, ZONE, phone_of, seed_sms_reminders
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
+METRICS_TOKEN = "process-test-metrics-token"
+
 TICK_SECONDS = 0.2
 PUBLIC_URL = "https://frontdesk.ourco.example"
 START_TIMEOUT_S = 20.0  # a worker imports the app and migrates SQLite before it starts
@@ -183,6 +185,7 @@ def start_worker(tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[StartWorke
             # Idle ticks are logged at DEBUG only; the tests count every tick.
             "FRONTDESK_LOG_LEVEL": "DEBUG",
             "FRONTDESK_WEBHOOK_SECRET": "process-test-secret",
+            "FRONTDESK_METRICS_TOKEN": METRICS_TOKEN,
         }
         log_path = tmp_path / f"{name}.log"
         with log_path.open("wb") as log:
@@ -463,7 +466,10 @@ def test_worker_serves_its_counters_on_the_metrics_port(
     worker = start_worker(sqlite_db.url, command=("worker", "--metrics-port", str(port)))
     wait_for(lambda: len(fake_twilio.sent) == 2, "2 sends", [worker], START_TIMEOUT_S)
     wait_for(lambda: statuses(sqlite_db) == {"sent": 2}, "2 recorded", [worker], SEND_TIMEOUT_S)
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    # Twilio is real here, so the metrics need the scrape token (SPEC §9).
+    scrape = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers=scrape, timeout=5).text
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)

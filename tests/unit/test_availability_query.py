@@ -455,3 +455,12 @@ def test_team_slots_of_nobody_or_of_reps_off_that_day() -> None:
         "America/New_York", email="sam@ourco.example", working_hours={"sat": "09:00-17:00"}
     )
     assert _team([(weekend, [])]) == []
+
+
+@pytest.mark.parametrize(
+    "text", ["\u0663\u0660m", "\uff11h", "\u0662\u0660\u0662\u0666-\u0661\u0662-\u0660\u0669"]
+)
+def test_other_scripts_digits_are_not_read_as_numbers(text: str) -> None:
+    with pytest.raises(AvailabilityUsageError) as caught:
+        _parse(text)
+    assert caught.value.problem == UNKNOWN_ARGUMENT.format(token=text)

@@ -361,3 +361,77 @@ def test_make_run_passes_port_and_host_to_serve() -> None:
     ).stdout
     (serve,) = [line for line in dry.splitlines() if "frontdesk serve" in line]
     assert "--host 0.0.0.0 --port 3300" in serve
+
+
+# serve: mixed real/sandbox mode and connection limits -------------------------------------
+
+POSTMARK = {"POSTMARK_SERVER_TOKEN": "pm-server-token", "POSTMARK_FROM": "desk@ourco.example"}
+GOOGLE = {
+    "GOOGLE_CLIENT_ID": "client.apps.googleusercontent.com",
+    "GOOGLE_CLIENT_SECRET": "google-secret",
+    "FRONTDESK_ENCRYPTION_KEY": "x" * 43 + "=",
+}
+TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM": "+1602"}
+SLACK = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "slack-secret"}
+
+
+def _serve(env: pytest.MonkeyPatch, variables: dict[str, str]) -> tuple[Result, list[Any]]:
+    import uvicorn
+
+    started: list[Any] = []
+    env.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    env.delenv("FRONTDESK_ALLOW_MIXED", raising=False)
+    env.setenv("FRONTDESK_WEBHOOK_SECRET", SECRET)
+    for name, value in variables.items():
+        env.setenv(name, value)
+    return _run("serve", "--config", str(EXAMPLE_CONFIG), "--no-scheduler"), started
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        (POSTMARK, "GOOGLE_CLIENT_ID"),  # real email, sandboxed calendars: fake confirmations
+        ({**GOOGLE, **SLACK}, "POSTMARK_SERVER_TOKEN"),  # real calendar, sandboxed email
+        ({**GOOGLE, **POSTMARK}, "SLACK_BOT_TOKEN"),  # escalations would reach nobody
+    ],
+)
+def test_serve_refuses_mixed_real_and_sandboxed_services(
+    env: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    from cryptography.fernet import Fernet
+
+    env.setenv("FRONTDESK_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    variables = {k: v for k, v in variables.items() if k != "FRONTDESK_ENCRYPTION_KEY"}
+    result, started = _serve(env, variables)
+    assert result.exit_code == 1, result.output
+    assert started == []
+    assert "FRONTDESK_ALLOW_MIXED=1" in result.output
+    assert named in result.output
+
+
+def test_serve_starts_mixed_when_told_it_is_deliberate(env: pytest.MonkeyPatch) -> None:
+    result, started = _serve(env, {**POSTMARK, "FRONTDESK_ALLOW_MIXED": "1"})
+    assert result.exit_code == 0, result.output
+    assert len(started) == 1
+
+
+@pytest.mark.parametrize("variables", [{}, TWILIO, SLACK], ids=["sandbox", "sms", "slack"])
+def test_serve_is_not_mixed_with_only_optional_or_chat_services_real(
+    env: pytest.MonkeyPatch, variables: dict[str, str]
+) -> None:
+    result, started = _serve(env, variables)
+    assert result.exit_code == 0, result.output
+    assert len(started) == 1
+
+
+def test_serve_bounds_connections(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FRONTDESK_KEEP_ALIVE_SECONDS", "7")
+    env.setenv("FRONTDESK_HEADER_TIMEOUT_SECONDS", "4")
+    env.setenv("FRONTDESK_MAX_CONCURRENCY", "50")
+    result, started = _serve(env, {})
+    assert result.exit_code == 0, result.output
+    (options,) = started
+    assert options["timeout_keep_alive"] == 7
+    assert options["limit_concurrency"] == 50
+    assert options["h11_max_incomplete_event_size"] == 16 * 1024
+    assert options["http"].head_timeout_seconds == 4

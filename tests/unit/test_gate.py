@@ -335,3 +335,24 @@ def test_decide_reports_the_configured_keyword_lower_cased() -> None:
 
 def test_route_values_are_the_stored_strings() -> None:
     assert [str(route) for route in Route] == ["vip", "review", "auto"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "team of \u017fix",
+        "a team of \u017feven",
+        "group of f\u0131ve",
+        "\u017fix people",
+        "f\u0131ve of us",
+    ],
+)
+def test_unicode_look_alikes_of_number_words_are_not_group_sizes(text: str) -> None:
+    # Unicode case folding maps long s (U+017F) to "s" and dotless i (U+0131) to "i";
+    # the number-word lookup once raised KeyError on them.
+    assert group_size(text) is None
+
+
+def test_number_words_still_match_in_any_ascii_case() -> None:
+    assert group_size("TEAM OF SIX") == 6
+    assert group_size("Group Of Five") == 5

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.domain.privacy import mask_email
 from bot.domain.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -20,7 +21,7 @@ from bot.domain.signing import (
     signed_headers,
     verify,
 )
-from bot.logs import JsonFormatter, mask_email
+from bot.logs import JsonFormatter
 
 SECRET = "s3cret"
 BODY = b'{"email": "dana@majorclient.com", "name": "Dana"}'
@@ -266,3 +267,40 @@ def test_scheduler_runs_log_our_line_not_apschedulers_two() -> None:
         root.setLevel(level)
         for name in CHATTY_LIBRARIES:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_a_timestamp_in_other_scripts_digits_is_refused() -> None:
+    arabic_indic = "".join(chr(0x660 + digit) for digit in range(10))
+    arabic = str(NOW).translate(str.maketrans("0123456789", arabic_indic))
+    with pytest.raises(SignatureError, match="unix seconds"):
+        verify(SECRET, arabic, sign(SECRET, arabic, BODY), BODY, now=NOW)
+
+
+def test_client_data_is_replaced_in_messages_extras_and_tracebacks(log_lines) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from contextvars import copy_context
+
+    from bot.domain.privacy import CLIENT_DATA, client_data
+
+    logger, stream = log_lines
+    notes = "line one\nthe pineapple plan"
+    with client_data("Zebulon Quistgaard", "+16025550143", None, notes, "Al"):
+        logger.info("booking for Zebulon Quistgaard", extra={"detail": "call +16025550143"})
+        logger.info("Also fine")  # "Al" is too short to redact: it would blank ordinary words
+        try:
+            raise RuntimeError(f"refused {notes!r}")
+        except RuntimeError:
+            logger.exception("failed")
+        # A worker thread started from this context (as run_in_threadpool does).
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(copy_context().run, logger.warning, "thread: Zebulon Quistgaard").result()
+    logger.info("after: Zebulon Quistgaard")
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    inside, after = lines[:-1], lines[-1]
+    text = json.dumps(inside)
+    assert "Zebulon" not in text and "6025550143" not in text and "pineapple" not in text
+    assert CLIENT_DATA in inside[0]["msg"] and CLIENT_DATA in inside[0]["detail"]
+    assert "RuntimeError" in inside[2]["exc"]
+    assert inside[1]["msg"] == "Also fine"
+    assert after["msg"] == "after: Zebulon Quistgaard"  # only while the request is handled
