@@ -20,6 +20,7 @@ from bot.services.home import HomeTab
 from handlers import (
     errors,
     health,
+    manage,
     metrics,
     oauth,
     sandbox,
@@ -117,6 +118,6 @@ def create_app(
     app.state.metrics_registry = build_registry(components.db)
     app.add_middleware(AccessLogMiddleware)
     errors.register(app)
-    for module in (health, metrics, webhooks, sandbox, oauth, slack_events, sms_webhooks):
+    for module in (health, metrics, webhooks, sandbox, oauth, slack_events, sms_webhooks, manage):
         app.include_router(module.router)
     return app

@@ -5,16 +5,20 @@ app (`bot/app.py`), the scheduler and the CLI all start from here.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.config import Config
+from bot.domain.manage_links import ManageLinks
 from bot.providers import build_integrations
 from bot.reports.dashboard import Dashboard
 from bot.services.availability import AvailabilityService
 from bot.services.availability_lookup import AvailabilityLookup
 from bot.services.booking import Booker
+from bot.services.booking_changes import BookingChanges
 from bot.services.connection_health import ConnectionHealth
 from bot.services.digest import WeeklyDigest
 from bot.services.escalation import Escalator
@@ -30,6 +34,7 @@ from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.kpi_queries import KpiQueries
 from storage.repositories import (
+    BookingChangeRepository,
     BookingRepository,
     ConnectionRepository,
     EscalationRepository,
@@ -40,6 +45,8 @@ from storage.repositories import (
     RequestRepository,
 )
 from storage.types import utcnow
+
+log = logging.getLogger("frontdesk")
 
 
 @dataclass
@@ -71,6 +78,7 @@ class Components:
     sms_feedback: SmsFeedback
     digest: WeeklyDigest
     clock: Callable[[], datetime]
+    booking_changes: BookingChanges
 
 
 def build_components(
@@ -93,7 +101,8 @@ def build_components(
     )
     health = ConnectionHealth(settings, config, connections, integrations.chat)
     availability = AvailabilityService(config, integrations, health=health, clock=clock)
-    booker = Booker(config, integrations, bookings, clock, health, availability)
+    links = ManageLinks(manage_secret(settings), settings.frontdesk_public_url)
+    booker = Booker(config, integrations, bookings, clock, health, availability, links)
     escalator = Escalator(config, integrations.chat, escalations, clock)
     processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
     chat = integrations.chat
@@ -109,6 +118,7 @@ def build_components(
         chat,
         callbacks=TwilioCallbacks(settings.frontdesk_public_url),
         clock=clock,
+        links=links,
     )
     return Components(
         settings=settings,
@@ -136,4 +146,28 @@ def build_components(
         sms_feedback=SmsFeedback(reminders, requests, opt_outs, dispatcher),
         digest=WeeklyDigest(config, KpiQueries(db), chat, outbox, clock),
         clock=clock,
+        booking_changes=BookingChanges(
+            config,
+            integrations,
+            bookings,
+            BookingChangeRepository(db),
+            requests,
+            escalations,
+            escalator,
+            availability,
+            links,
+            clock,
+        ),
     )
+
+
+def manage_secret(settings: Settings) -> str:
+    """What the client's manage links are signed with (a key derived from it): the webhook
+    secret, which every replica shares. Without one, a secret of this process alone — its
+    links then stop working at a restart, so the log says so.
+    """
+    for secret in (settings.frontdesk_webhook_secret, settings.frontdesk_encryption_key):
+        if secret is not None and secret.get_secret_value():
+            return secret.get_secret_value()
+    log.warning("FRONTDESK_WEBHOOK_SECRET is not set: manage links last only until a restart")
+    return secrets.token_hex(32)

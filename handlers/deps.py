@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from pydantic import SecretStr
 
 from bot.domain.config import Config
+from bot.services.booking_changes import BookingChanges
 from bot.services.processing import RequestProcessor
 from bot.services.sms_feedback import SmsFeedback
 from integrations.credentials import GoogleSettings
@@ -60,6 +61,9 @@ class AppParts(Protocol):
 
     @property
     def sms_feedback(self) -> SmsFeedback: ...
+
+    @property
+    def booking_changes(self) -> BookingChanges: ...
 
 
 def app_parts(request: Request) -> AppParts:

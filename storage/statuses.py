@@ -73,3 +73,19 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class ChangeKind(StrEnum):
+    """What a client asked of a booking through the manage link (SPEC §11)."""
+
+    CANCEL = "cancel"
+    MOVE = "move"
+    MOVE_REQUESTED = "move_requested"  # a VIP's booking: a person decides
+
+
+class ChangeStatus(StrEnum):
+    PENDING = "pending"  # under way (or interrupted: a retry picks it up)
+    DONE = "done"
+    ESCALATED = "escalated"  # a provider failed: a person was told, the booking is unchanged
+    AWAITING_OWNER = "awaiting_owner"  # a VIP's move, sent to the account owner
+    REFUSED = "refused"  # the new time was not free

@@ -3,6 +3,7 @@
 Handlers and services call these and never see a session.
 """
 
+from storage.repositories.booking_changes import BookingChangeRepository
 from storage.repositories.bookings import BookingRepository
 from storage.repositories.connections import ConnectionRepository
 from storage.repositories.escalations import EscalationRepository
@@ -13,6 +14,7 @@ from storage.repositories.reminders import ReminderPlan, ReminderRepository
 from storage.repositories.requests import RequestRepository
 
 __all__ = [
+    "BookingChangeRepository",
     "BookingRepository",
     "ConnectionRepository",
     "EscalationRepository",
