@@ -57,6 +57,7 @@ def build_slack_app(components: Components, client: WebClient | None = None) -> 
             components.requests,
             components.integrations.chat,
         ),
+        booking_changes=components.booking_changes,
     )
     client = client or components.integrations.slack_client
     if client is None:

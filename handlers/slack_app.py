@@ -11,7 +11,7 @@ from slack_bolt import App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
-from handlers import actions, commands, home, outcomes, views
+from handlers import actions, commands, home, manage_slack, outcomes, views
 from handlers.slack_context import SlackServices, context_middleware, report_error
 
 LAZY_WORKERS = 3
@@ -46,7 +46,7 @@ def create_app(services: SlackServices, client: WebClient, *, signing_secret: st
     )
     app.use(context_middleware(app, services))
     app.error(report_error(services.chat))
-    for module in (actions, views, commands, home, outcomes):
+    for module in (actions, views, commands, home, outcomes, manage_slack):
         module.register(app)
     return app
 

@@ -19,6 +19,7 @@ from bot.domain.config import Config
 from bot.messages.modals import ModalContext
 from bot.reports.dashboard import Dashboard
 from bot.services.availability_lookup import AvailabilityLookup
+from bot.services.booking_changes import BookingChanges
 from bot.services.home import HomeTab
 from bot.services.outcomes import OutcomePrompter
 from bot.services.triage import Triage, TriageError
@@ -46,6 +47,7 @@ class SlackServices:
     outcomes: OutcomePrompter
     dashboard: Dashboard
     home: HomeTab
+    booking_changes: BookingChanges
 
 
 def interaction_key(body: dict[str, Any]) -> tuple[str, str] | None:
