@@ -6,7 +6,7 @@ changes service and render its answer. Forged or expired links get 403, replaced
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -15,9 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.domain.manage_links import LinkError
 from bot.messages import manage_page as page
-from bot.services.booking_changes import ChangeResult, Opened, Replaced
+from bot.services.booking_changes import PICKER_DAYS, ChangeResult, Opened, Replaced
 from handlers.deps import Parts
 from integrations.base import IntegrationError
+from storage.statuses import BookingStatus
 
 log = logging.getLogger("frontdesk.manage")
 
@@ -56,20 +57,32 @@ async def _open(parts: Parts, token: str) -> Opened | HTMLResponse:
 
 
 def _manage_form(
-    parts: Parts, opened: Opened, notice: str | None, errors: dict[str, str], reason: str
+    parts: Parts,
+    opened: Opened,
+    first_day: date | None,
+    notice: str | None,
+    errors: dict[str, str],
+    reason: str,
 ) -> page.ManageForm:
     changes = parts.booking_changes
+    first, after, today = changes.picker_window(opened, first_day)
     try:
-        slots = changes.slots(opened)
+        slots = changes.slots(opened, first)
     except IntegrationError:
         slots = None  # the page still offers Cancel; it says why no times are listed
+    base = f"/manage/{opened.token.text}"
+    back = max(first - timedelta(days=PICKER_DAYS), today)
+    horizon = today + timedelta(days=changes.config.booking.horizon_days)
     return page.ManageForm(
-        action_base=f"/manage/{opened.token.text}",
+        action_base=base,
         form_token=changes.links.form_token(opened.token.text, changes.clock()),
         slots=slots,
         reason=reason,
         errors=errors,
         notice=notice,
+        window=page.window_label(first, after),
+        earlier=f"{base}?from={back.isoformat()}" if first > today else None,
+        later=f"{base}?from={after.isoformat()}" if after <= horizon else None,
     )
 
 
@@ -81,8 +94,11 @@ async def _manage(
     notice: str | None = None,
     errors: dict[str, str] | None = None,
     reason: str = "",
+    first_day: date | None = None,
 ) -> Response:
-    form = await run_in_threadpool(_manage_form, parts, opened, notice, errors or {}, reason)
+    form = await run_in_threadpool(
+        _manage_form, parts, opened, first_day, notice, errors or {}, reason
+    )
     return _html(page.render_manage(opened.booking, opened.request, form), status)
 
 
@@ -91,8 +107,17 @@ async def manage(request: Request, parts: Parts, token: str) -> Response:
     opened = await _open(parts, token)
     if isinstance(opened, HTMLResponse):
         return opened
+    if opened.booking.status == BookingStatus.CANCELLED:
+        rows = page.summary(opened.booking, opened.request)
+        return _html(
+            page.render_message(page.CANCELLED_TITLE, [page.CANCELLED_BY_OTHERS], rows=rows)
+        )
     notice = page.MOVED_NOTICE if request.query_params.get("moved") else None
-    return await _manage(parts, opened, notice=notice)
+    try:
+        first_day = date.fromisoformat(request.query_params.get("from") or "")
+    except ValueError:
+        first_day = None  # no (or an unreadable) day: from today
+    return await _manage(parts, opened, notice=notice, first_day=first_day)
 
 
 async def _form(request: Request) -> dict[str, str] | None:

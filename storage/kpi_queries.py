@@ -210,7 +210,6 @@ class KpiQueries:
             meetings += [*answered, MeetingCount(who, None, unanswered)]
         return meetings
 
-
     def changes(self, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
         """Cancellations and moves made through the manage link, of the requests received
         in [since, until): (request status, change kind) -> count.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -21,6 +21,10 @@ MOVED_NOTICE = "Your meeting has moved. We have emailed you the new details and 
 RESCHEDULE_HEADING = "Pick another time"
 RESCHEDULE_HINT = "Times are shown in your time zone ({zone}). Same length, same host."
 RESCHEDULE_BUTTON = "Move my meeting"
+EARLIER_TIMES = "Earlier times"
+LATER_TIMES = "Later times"
+WINDOW = "Free times from {first} to {last}"
+NO_SLOTS_HERE = "No free times on these days. Try later times."
 NO_SLOTS = "There are no free times in the next weeks. Reply to our email and we will help."
 SLOTS_UNREADABLE = "We cannot show other times right now. Please try again in a few minutes."
 CANCEL_HEADING = "Cancel the meeting"
@@ -35,7 +39,7 @@ REASON_TOO_LONG = "The reason must be 500 characters or fewer"
 CANCELLED_TITLE = "Your meeting is cancelled"
 CANCELLED_TEXT = "We have emailed you a confirmation. Your host has been told."
 CANCELLED_BY_OTHERS = "This meeting was cancelled."
-SHORTLY_TITLE = "Thanks — we'll confirm shortly"
+SHORTLY_TITLE = "Thanks — we will confirm shortly"
 SHORTLY_TEXT = (
     "We could not finish this change automatically, so a person is on it and will email "
     "you shortly. Your meeting stays as it was until then."
@@ -61,8 +65,6 @@ NOT_ACTIVE_TITLE = "This meeting can no longer be changed"
 NOT_ACTIVE_TEXT = "It has already started, ended or been cancelled. Reply to our email for help."
 UNREADABLE_TITLE = "Sorry, the form could not be read"
 UNREADABLE_TEXT = "Nothing was changed. Please open the page again and try once more."
-
-PICKER_DAYS = 7  # days with free slots the picker shows
 
 _templates = Environment(
     loader=PackageLoader("bot.messages", "templates"),
@@ -98,6 +100,9 @@ class ManageForm:
     reason: str = ""
     errors: dict[str, str] = field(default_factory=dict)  # field id -> message
     notice: str | None = None
+    window: str = ""  # "Tuesday 1 December to Monday 7 December"
+    earlier: str | None = None  # the picker's previous days (a link; no JavaScript)
+    later: str | None = None
 
 
 def summary(booking: StoredBooking, request: StoredRequest) -> list[tuple[str, str]]:
@@ -115,14 +120,12 @@ def summary(booking: StoredBooking, request: StoredRequest) -> list[tuple[str, s
 
 
 def slot_days(slots: Sequence[Interval], zone: str, chosen: str | None) -> list[SlotDay]:
-    """Free slots grouped by day in the client's zone, for the first PICKER days."""
+    """Free slots grouped by day in the client's zone."""
     local_zone = ZoneInfo(zone)
     days: dict[str, list[SlotOption]] = {}
     for slot in slots:
         local = slot.start.astimezone(local_zone)
         day = f"{local:%A} {local.day} {local:%B}"
-        if day not in days and len(days) >= PICKER_DAYS:
-            break
         value = _stamp(slot.start)
         hour = local.strftime("%I").lstrip("0")
         days.setdefault(day, []).append(
@@ -137,6 +140,14 @@ def slot_days(slots: Sequence[Interval], zone: str, chosen: str | None) -> list[
         SlotDay(label, f"day-{index}", tuple(options))
         for index, (label, options) in enumerate(days.items())
     ]
+
+
+def day_label(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+def window_label(first: date, after: date) -> str:
+    return WINDOW.format(first=day_label(first), last=day_label(after - timedelta(days=1)))
 
 
 def _stamp(instant: datetime) -> str:
@@ -183,6 +194,9 @@ _TEXT = {
     "reschedule_heading": RESCHEDULE_HEADING,
     "reschedule_button": RESCHEDULE_BUTTON,
     "no_slots": NO_SLOTS,
+    "no_slots_here": NO_SLOTS_HERE,
+    "earlier": EARLIER_TIMES,
+    "later": LATER_TIMES,
     "slots_unreadable": SLOTS_UNREADABLE,
     "cancel_heading": CANCEL_HEADING,
     "reason_label": CANCEL_REASON_LABEL,

@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from bot.domain.config import Config, Rep
 from bot.domain.intervals import Interval
 from bot.domain.manage_links import LinkError, ManageLinks, ManageToken
 from bot.domain.reminders import plan_reminders
-from bot.domain.slots import busy_problem, display_step, timing_problem
+from bot.domain.slots import busy_problem, display_step, local_instant, timing_problem
 from bot.messages.booking_changes import (
     WHAT_CANCEL,
     WHAT_MOVE,
@@ -56,7 +57,7 @@ from storage.statuses import ChangeKind, ChangeStatus
 log = logging.getLogger("frontdesk.booking_changes")
 
 CLIENT = "client"
-# How far ahead the manage page offers new times (days that have a free slot).
+# How many days the manage page's picker shows at a time.
 PICKER_DAYS = 7
 
 Outcome = Literal[
@@ -68,6 +69,16 @@ Outcome = Literal[
     "escalated",  # a provider failed: a person was told, nothing changed
     "not_active",  # the meeting is cancelled, over, or not confirmed
 ]
+
+
+def _may_have_landed(earlier: StoredBookingChange | None, start: datetime) -> bool:
+    """An escalated earlier move of this version to the same time."""
+    return (
+        earlier is not None
+        and earlier.kind == ChangeKind.MOVE
+        and earlier.status == ChangeStatus.ESCALATED
+        and earlier.new_start == start
+    )
 
 
 class Replaced(Exception):
@@ -150,21 +161,40 @@ class BookingChanges:
     def url_for(self, booking: StoredBooking) -> str:
         return self.links.url(booking.id or 0, booking.version, booking.end)
 
-    def slots(self, opened: Opened) -> list[Interval]:
-        """New times for the meeting: the same rep and length, the meeting's own time not
-        in the way; raise IntegrationError when the rep's calendars cannot be read.
+    def picker_window(self, opened: Opened, first_day: date | None) -> tuple[date, date, date]:
+        """The days the picker shows: (first, the day after the last, the first day of the
+        horizon), in the client's zone; `first_day` is clamped to today … the horizon.
+        """
+        zone = ZoneInfo(opened.request.timezone)
+        today = self.clock().astimezone(zone).date()
+        last = today + timedelta(days=self.config.booking.horizon_days)
+        first = min(max(first_day or today, today), last)
+        return first, first + timedelta(days=PICKER_DAYS), today
+
+    def slots(self, opened: Opened, first_day: date | None = None) -> list[Interval]:
+        """New times for the meeting in the picker's days: the same rep and length, the
+        meeting's own time not in the way; raise IntegrationError when the rep's
+        calendars cannot be read.
         """
         booking = opened.booking
         rep = self.config.rep(booking.rep_email)
         if rep is None or not opened.active:
             return []
+        zone = ZoneInfo(opened.request.timezone)
+        first, after, _ = self.picker_window(opened, first_day)
         now = self.clock()
+        start = max(now, local_instant(first, time.min, zone))
+        end = min(
+            local_instant(after, time.min, zone),
+            now + timedelta(days=self.config.booking.horizon_days),
+        )
+        if end <= start:
+            return []
         duration = booking.end - booking.start
-        horizon = now + timedelta(days=self.config.booking.horizon_days)
         slots = self.availability.rep_slots(
             rep,
-            now,
-            horizon,
+            start,
+            end,
             duration,
             step=display_step(int(duration.total_seconds() // 60)),
             ignoring=Interval(booking.start, booking.end),
@@ -192,7 +222,9 @@ class BookingChanges:
             )
         except Exception as exc:
             return self._escalate(change, request, booking, WHAT_CANCEL, exc)
-        cancelled = self.changes.cancel(booking, change.id or 0, by=actor, reason=reason)
+        cancelled = self.changes.cancel(
+            booking, change.id or 0, by=actor, reason=reason, at=self.clock()
+        )
         if cancelled is None:  # another request finished first
             return ChangeResult("cancelled", self._reload(booking), request)
         log.info("booking cancelled", extra={"request_id": request.id, "by": actor})
@@ -244,7 +276,7 @@ class BookingChanges:
         actor: str,
     ) -> ChangeResult:
         buffer = timedelta(minutes=self.config.booking.buffer_minutes)
-        change, _ = self.changes.begin(
+        change, earlier = self.changes.begin(
             booking, kind=ChangeKind.MOVE, actor=actor, new_start=start, new_end=end
         )
         try:
@@ -252,6 +284,10 @@ class BookingChanges:
         except IntegrationError as exc:
             return self._escalate(change, request, booking, WHAT_MOVE, exc)
         busy = without(busy, Interval(booking.start, booking.end))
+        if _may_have_landed(earlier, start):
+            # The failed attempt may have moved the event there after all: its own busy
+            # time is no reason to refuse finishing that move.
+            busy = without(busy, Interval(start, end))
         problem = busy_problem(rep, start, end, busy, self.config.booking.buffer_minutes)
         held = (
             self.changes.hold_move(booking.id or 0, booking.version, start, end, buffer)

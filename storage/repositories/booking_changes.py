@@ -69,9 +69,9 @@ class BookingChangeRepository:
         reason: str | None = None,
         new_start: datetime | None = None,
         new_end: datetime | None = None,
-    ) -> tuple[StoredBookingChange, bool]:
-        """The change of this booking version: a new row (True), or the one already made
-        for it (False) — taken over by this request unless it is done.
+    ) -> tuple[StoredBookingChange, StoredBookingChange | None]:
+        """The change of this booking version, and the earlier attempt at it if any (whose
+        row this request takes over, unless that one is done).
         """
         now = utcnow()
         values: dict[str, Any] = {
@@ -90,7 +90,7 @@ class BookingChangeRepository:
         with self.db.transaction() as conn:
             new_id = insert_ignore(conn, BookingChange, values)
             if new_id is not None:
-                return StoredBookingChange(id=new_id, **values), True
+                return StoredBookingChange(id=new_id, **values), None
             row = conn.execute(
                 select(CHANGES).where(
                     CHANGES.c.booking_id == booking.id,
@@ -98,11 +98,11 @@ class BookingChangeRepository:
                 )
             ).one()
             if row.status == ChangeStatus.DONE:
-                return _change(row), False
+                return _change(row), _change(row)
             retry = {key: values[key] for key in ("kind", "actor", "reason", "new_start")}
             retry.update(new_end=new_end, status=ChangeStatus.PENDING, error_code=None)
             conn.execute(update(CHANGES).where(CHANGES.c.id == row.id).values(**retry))
-        return StoredBookingChange(**{**row._mapping, **retry}), False
+        return StoredBookingChange(**{**row._mapping, **retry}), _change(row)
 
     def settle(
         self,
@@ -218,7 +218,13 @@ class BookingChangeRepository:
     # ------------------------------------------------------------------ cancelling
 
     def cancel(
-        self, booking: StoredBooking, change_id: int, *, by: str, reason: str | None
+        self,
+        booking: StoredBooking,
+        change_id: int,
+        *,
+        by: str,
+        reason: str | None,
+        at: datetime,
     ) -> StoredBooking | None:
         """The calendar cancelled the event: the booking is `cancelled` (who, when, why),
         its open reminders never go out, its audit row is done — in one transaction. None
@@ -227,7 +233,7 @@ class BookingChangeRepository:
         now = utcnow()
         values = {
             "status": BookingStatus.CANCELLED,
-            "cancelled_at": now,
+            "cancelled_at": at,
             "cancelled_by": by,
             "cancel_reason": reason[:500] if reason else None,
             "pending_start": None,
