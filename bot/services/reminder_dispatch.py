@@ -179,7 +179,7 @@ class ReminderDispatcher:
                 zone=due.client_timezone,
                 rep=due.rep_email,
                 video_url=due.video_url,
-                manage_url=self._manage_url(due),
+                manage_url=self.manage_url(due),
             ),
             status_callback=(
                 self.callbacks.status_url(reminder.id, reminder.meeting_start)
@@ -223,7 +223,7 @@ class ReminderDispatcher:
             zone=due.client_timezone,
             rep=due.rep_email,
             video_url=due.video_url,
-            manage_url=self._manage_url(due),
+            manage_url=self.manage_url(due),
         )
         try:
             # The sender keeps its own outbox claim and searches before a re-send, so a
@@ -236,7 +236,7 @@ class ReminderDispatcher:
             return self._retry(due, error.code, error.message, check_first=False)
         return self._sent(due, message_id)
 
-    def _manage_url(self, due: DueReminder) -> str | None:
+    def manage_url(self, due: DueReminder) -> str | None:
         if self.links is None:
             return None
         return self.links.url(due.reminder.booking_id, due.booking_version, due.end)
