@@ -213,6 +213,18 @@ def change_failed_note(
     )
 
 
+def change_failed_detail(
+    request: StoredRequest, booking: StoredBooking, what: str, error: str
+) -> str:
+    """The same, as plain text for an escalation's detail line (shown escaped)."""
+    return CHANGE_FAILED_NOTE.removeprefix(":warning: ").format(
+        client=f"{request.name}" + (f" ({request.company})" if request.company else ""),
+        what=what,
+        when=local_time_label(booking.start, request.timezone),
+        error=error,
+    )
+
+
 def email_failed_note(request: StoredRequest, what: str, error: str) -> str:
     return EMAIL_FAILED_NOTE.format(client=_who(request), what=what, error=escape(error))
 

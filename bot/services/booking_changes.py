@@ -26,6 +26,7 @@ from bot.messages.booking_changes import (
     WHAT_CANCEL,
     WHAT_MOVE,
     cancelled_note,
+    change_failed_detail,
     change_failed_note,
     email_failed_note,
     moved_note,
@@ -210,7 +211,7 @@ class BookingChanges:
         booking, request = opened.booking, opened.request
         if booking.status == BookingStatus.CANCELLED:
             return ChangeResult("cancelled", booking, request)
-        if not opened.active or self.clock() >= booking.end:
+        if not opened.active or self.clock() >= booking.start:
             return ChangeResult("not_active", booking, request)
         change, _ = self.changes.begin(booking, kind=ChangeKind.CANCEL, actor=actor, reason=reason)
         rep = self.config.rep(booking.rep_email)
@@ -415,11 +416,12 @@ class BookingChanges:
             "booking change escalated",
             extra={"request_id": request.id, "change": what, "error": code},
         )
-        note = change_failed_note(request, booking, what, error)
         escalation = self.escalations.get_by_request(request.id)
         if escalation is None:
-            self.escalator.escalate(request, EscalationKind.ON_ERROR, [code], detail=note)
+            detail = change_failed_detail(request, booking, what, error)
+            self.escalator.escalate(request, EscalationKind.ON_ERROR, [code], detail=detail)
         else:
+            note = change_failed_note(request, booking, what, error)
             self._tell(request, booking, note, f"failed:{what}:v{booking.version}")
         return ChangeResult("escalated", booking, request)
 

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from bot.messages import manage_page as page
+from bot.reports.kpis import as_json, compute_kpis
 from integrations.google import MAX_ATTEMPTS
 from storage.db import Database
+from storage.kpi_queries import KpiQueries
 from storage.models import BookingStatus, ReminderChannel, ReminderStatus
 from storage.statuses import ChangeKind, ChangeStatus
+from storage.types import utcnow
 from tests.integration.manage_harness import (
     A_LABEL,
     ALICE,
@@ -31,6 +34,7 @@ from tests.integration.manage_harness import (
 )
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @pytest.fixture
@@ -302,3 +306,35 @@ def test_a_google_500_during_a_cancel_escalates_and_keeps_the_booking(
     retry = frontdesk.post(link, "cancel", reason="")
     assert retry.status_code == 200 and page.CANCELLED_TITLE in retry.text
     assert len(frontdesk.emails("cancellation")) == 1
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@SQLITE_ONLY
+def test_the_report_counts_cancellations_and_reschedules_per_route(
+    frontdesk: Frontdesk,
+) -> None:
+    _, moved_link = booked(frontdesk, "report-moved")
+    frontdesk.book("report-cancelled", A + timedelta(hours=-3))
+    cancel_link = frontdesk.link(frontdesk.emails("confirmation")[-1])
+    assert frontdesk.post(moved_link, "reschedule", slot=B.strftime(STAMP)).status_code == 303
+    token = frontdesk.form_token(cancel_link)
+    assert frontdesk.post(cancel_link, "cancel", token, reason="").status_code == 200
+    frontdesk.post(cancel_link, "cancel", token, reason="")  # twice counts once
+
+    now = utcnow()
+    kpis = compute_kpis(
+        KpiQueries(frontdesk.components.db),
+        now - DAY,
+        now + DAY,
+        now=now,
+        sla_minutes=15,
+    )
+    report = as_json(kpis)
+
+    assert report["cancellations"] == {"auto": 1, "vip": 0, "review": 0, "error": 0, "total": 1}
+    assert report["reschedules"] == {"auto": 1, "vip": 0, "review": 0, "error": 0, "total": 1}
+    assert report["by_route"]["auto"]["cancellations"] == 1
+    assert report["by_route"]["auto"]["reschedules"] == 1
+    assert report["by_route"]["vip"]["reschedules"] == 0
