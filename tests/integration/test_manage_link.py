@@ -338,3 +338,23 @@ def test_the_report_counts_cancellations_and_reschedules_per_route(
     assert report["by_route"]["auto"]["cancellations"] == 1
     assert report["by_route"]["auto"]["reschedules"] == 1
     assert report["by_route"]["vip"]["reschedules"] == 0
+
+
+@SQLITE_ONLY
+def test_google_rate_limits_are_waited_out_and_a_failed_email_is_told_in_slack(
+    frontdesk: Frontdesk,
+) -> None:
+    request_id, link = booked(frontdesk)
+    frontdesk.google.rate_limit_next("events.delete", retry_after=0)
+    frontdesk.postmark.reject_next(406)
+
+    response = frontdesk.post(link, "cancel", reason="")
+
+    # The meeting is cancelled (the page says so truthfully); the rep learns the client
+    # was not emailed, and is asked to tell them.
+    assert response.status_code == 200 and page.CANCELLED_TITLE in response.text
+    assert len(frontdesk.google.calls("events.delete")) == 2
+    booking = frontdesk.components.bookings.get_by_request(request_id)
+    assert booking is not None and booking.status == BookingStatus.CANCELLED
+    notes = rep_notes(frontdesk)
+    assert any("NOT emailed" in note for note in notes), notes

@@ -158,8 +158,11 @@ def ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Pat
 
 
 class Graphdesk:
-    def __init__(self, client: TestClient, graph: FakeGraph, postmark: FakePostmark) -> None:
+    def __init__(
+        self, client: TestClient, graph: FakeGraph, postmark: FakePostmark, sleeps: list[float]
+    ) -> None:
         self.client, self.graph, self.postmark = client, graph, postmark
+        self.sleeps = sleeps  # what the Graph client waited before a retry
 
     def form_post(self, path: str, action: str, **fields: str) -> Any:
         html = self.client.get(path).text
@@ -216,7 +219,8 @@ def graphdesk(
         chat = SlackChat(
             integrations.slack_client, OutboxRepository(migrated_db), post_interval=0.0
         )
-        microsoft = MicrosoftCalendar(settings, sleep=lambda _seconds: None)
+        sleeps: list[float] = []
+        microsoft = MicrosoftCalendar(settings, sleep=sleeps.append)
         components = build_components(
             settings,
             config,
@@ -229,7 +233,7 @@ def graphdesk(
             ),
         )
         client = stack.enter_context(TestClient(create_app(components, recover_on_start=False)))
-        yield Graphdesk(client, graph, postmark)
+        yield Graphdesk(client, graph, postmark, sleeps)
 
 
 def graph_instant(value: dict[str, str]) -> datetime:
@@ -261,11 +265,14 @@ def test_a_graph_booking_is_moved_with_patch_and_cancelled_with_cancel(
     link = book_on_graph(graphdesk, "ms-1", MS_A)
     (created,) = graphdesk.graph.events
     event_id = created.payload["id"]
+    graphdesk.graph.throttle_next(EVENT_PATCH, retry_after=2)  # Graph's 429: wait, retry
 
     moved = graphdesk.form_post(link, "reschedule", slot=MS_B.strftime(STAMP))
 
     assert moved.status_code == 303, moved.text
-    (patch,) = graphdesk.graph.calls(EVENT_PATCH)
+    assert graphdesk.sleeps == [2.0]
+    throttled, patch = graphdesk.graph.calls(EVENT_PATCH)
+    assert throttled.body == patch.body
     assert patch.method == "PATCH" and patch.path.endswith(f"/events/{event_id}")
     assert graph_instant(patch.body["start"]) == MS_B
     assert len(graphdesk.graph.calls(EVENTS)) == 1  # no second event
