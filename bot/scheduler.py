@@ -34,8 +34,9 @@ ABANDONED_HOLD = timedelta(minutes=10)
 
 def upkeep(components: Components) -> dict[str, int]:
     """Every minute: escalations Slack has not seen yet are posted again (oldest first),
-    old Slack dedupe keys are dropped, holds abandoned by a dead process are released, and
-    broken connections an admin may have fixed meanwhile are probed.
+    old Slack dedupe keys are dropped, holds abandoned by a dead process are released,
+    broken connections an admin may have fixed meanwhile are probed, and clients' moves a
+    dead process left half done are finished.
     """
     cutoff = components.clock() - timedelta(seconds=REDELIVERY_AFTER_SECONDS)
     redelivered = 0
@@ -49,7 +50,8 @@ def upkeep(components: Components) -> dict[str, int]:
     if abandoned:
         log.warning("released holds whose booking never finished", extra={"count": abandoned})
     components.health.heal(components.integrations.calendars)
-    return {"redelivered": redelivered, "released_holds": abandoned}
+    moves = components.booking_changes.finish_interrupted()
+    return {"redelivered": redelivered, "released_holds": abandoned, "interrupted_moves": moves}
 
 
 def _recover(components: Components) -> dict[str, int]:

@@ -53,6 +53,7 @@ from storage.repositories import (
     EscalationRepository,
     RequestRepository,
 )
+from storage.repositories.booking_changes import STALE_MOVE
 from storage.statuses import ChangeKind, ChangeStatus
 
 log = logging.getLogger("frontdesk.booking_changes")
@@ -73,11 +74,11 @@ Outcome = Literal[
 
 
 def _may_have_landed(earlier: StoredBookingChange | None, start: datetime) -> bool:
-    """An escalated earlier move of this version to the same time."""
+    """An earlier move of this version to the same time that failed or was interrupted."""
     return (
         earlier is not None
         and earlier.kind == ChangeKind.MOVE
-        and earlier.status == ChangeStatus.ESCALATED
+        and earlier.status in (ChangeStatus.ESCALATED, ChangeStatus.PENDING)
         and earlier.new_start == start
     )
 
@@ -266,6 +267,32 @@ class BookingChanges:
             return ChangeResult("not_active", booking, request)
         token = ManageToken("", booking_id, version, booking.end)
         return self.reschedule(Opened(token, booking, request), start, actor=actor)
+
+    def finish_interrupted(self) -> int:
+        """Finish the moves a dead process left holding a new slot (the calendar may have
+        moved the event already; moving it there again changes nothing), or escalate
+        them; returns how many were taken up. Run by the scheduler's upkeep.
+        """
+        # Real time: whether a process is still at it, not the business clock.
+        stale = self.changes.interrupted_moves(utcnow() - STALE_MOVE)
+        for booking in stale:
+            change = next(
+                (
+                    c
+                    for c in self.changes.for_booking(booking.id or 0)
+                    if c.from_version == booking.version and c.status == ChangeStatus.PENDING
+                ),
+                None,
+            )
+            request = self.requests.get(booking.request_id)
+            rep = self.config.rep(booking.rep_email)
+            if change is None or change.new_start is None or request is None or rep is None:
+                self.changes.release_move(booking.id or 0, booking.version)
+                continue
+            log.warning("finishing an interrupted move", extra={"request_id": request.id})
+            end = change.new_end or change.new_start + (booking.end - booking.start)
+            self._move(rep, booking, request, change.new_start, end, change.actor)
+        return len(stale)
 
     def _move(
         self,

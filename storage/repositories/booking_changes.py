@@ -163,6 +163,23 @@ class BookingChangeRepository:
             conn.execute(update(BOOKINGS).where(BOOKINGS.c.id == booking_id).values(**values))
         return MoveHold(StoredBooking(**{**row._mapping, **values}))
 
+    def interrupted_moves(self, held_before: datetime, limit: int = 20) -> list[StoredBooking]:
+        """Bookings whose move hold is older than `held_before`: the process moving them
+        died (maybe after the calendar moved the event), and the move must be finished.
+        """
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(BOOKINGS)
+                .where(
+                    BOOKINGS.c.pending_at.is_not(None),
+                    BOOKINGS.c.pending_at < held_before,
+                    BOOKINGS.c.status == BookingStatus.CONFIRMED,
+                )
+                .order_by(BOOKINGS.c.pending_at)
+                .limit(limit)
+            ).all()
+        return [_booking(row) for row in rows]
+
     def release_move(self, booking_id: int, version: int) -> None:
         with self.db.transaction() as conn:
             conn.execute(

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bot.messages import manage_page as page
 from bot.reports.kpis import as_json, compute_kpis
@@ -17,6 +18,7 @@ from integrations.google import MAX_ATTEMPTS
 from storage.db import Database
 from storage.kpi_queries import KpiQueries
 from storage.models import BookingStatus, ReminderChannel, ReminderStatus
+from storage.repositories.booking_changes import BOOKINGS, STALE_MOVE
 from storage.statuses import ChangeKind, ChangeStatus
 from storage.types import utcnow
 from tests.integration.manage_harness import (
@@ -25,6 +27,7 @@ from tests.integration.manage_harness import (
     B_LABEL,
     CHANNEL,
     DAY,
+    MEETING,
     NOW,
     A,
     B,
@@ -358,3 +361,42 @@ def test_google_rate_limits_are_waited_out_and_a_failed_email_is_told_in_slack(
     assert booking is not None and booking.status == BookingStatus.CANCELLED
     notes = rep_notes(frontdesk)
     assert any("NOT emailed" in note for note in notes), notes
+
+
+@SQLITE_ONLY
+def test_a_move_whose_process_died_after_the_calendar_moved_is_finished_once(
+    frontdesk: Frontdesk,
+) -> None:
+    request_id, link = booked(frontdesk)
+    components = frontdesk.components
+    changes = components.booking_changes
+    booking = components.bookings.get_by_request(request_id)
+    assert booking is not None
+    # What a process does before it dies: the audit row, the hold, the calendar's move.
+    changes.changes.begin(
+        booking, kind=ChangeKind.MOVE, actor="client", new_start=B, new_end=B + MEETING
+    )
+    held = changes.changes.hold_move(booking.id or 0, 1, B, B + MEETING, timedelta(minutes=10))
+    assert held.booking is not None
+    rep = components.config.rep(ALICE)
+    assert rep is not None
+    calendar = components.integrations.calendar_for(rep)
+    calendar.move_event(rep, booking.calendar_id, booking.event_id or "", B, B + MEETING)
+    assert changes.finish_interrupted() == 0  # a live hold is left alone
+    with components.db.transaction() as conn:
+        conn.execute(
+            update(BOOKINGS).values(pending_at=utcnow() - STALE_MOVE - timedelta(seconds=1))
+        )
+
+    assert changes.finish_interrupted() == 1
+    assert changes.finish_interrupted() == 0
+
+    moved = components.bookings.get_by_request(request_id)
+    assert moved is not None and (moved.start, moved.version) == (B, 2)
+    assert moved.pending_start is None
+    assert len(frontdesk.google.calls("events.patch")) == 2  # the lost one, and the finish
+    assert len(frontdesk.google.events_on(ALICE)) == 1
+    (email,) = frontdesk.emails("rescheduled")
+    assert B_LABEL in email["Subject"]
+    assert frontdesk.page(link)[0] == 410
+    assert frontdesk.tick(B - DAY) == {"sent": 2}
