@@ -292,6 +292,21 @@ class BookingChanges:
             log.warning("finishing an interrupted move", extra={"request_id": request.id})
             end = change.new_end or change.new_start + (booking.end - booking.start)
             self._move(rep, booking, request, change.new_start, end, change.actor)
+        return len(stale) + self._finish_cancels()
+
+    def _finish_cancels(self) -> int:
+        """Cancels a dead process left unsettled (the event maybe deleted already, the
+        booking still confirmed, its reminders still due): cancelled again, once.
+        """
+        stale = self.changes.interrupted_cancels(utcnow() - STALE_MOVE)
+        for change in stale:
+            booking = self.bookings.get(change.booking_id)
+            request = self.requests.get(change.request_id)
+            if booking is None or request is None:
+                continue
+            log.warning("finishing an interrupted cancel", extra={"request_id": request.id})
+            token = ManageToken("", change.booking_id, change.from_version, booking.end)
+            self.cancel(Opened(token, booking, request), change.reason, actor=change.actor)
         return len(stale)
 
     def _move(

@@ -28,7 +28,7 @@ from storage.models import (
 )
 from storage.repositories._sql import insert_ignore, table
 from storage.repositories.reminders import REMINDERS, ReminderPlan, plan_in
-from storage.statuses import ChangeStatus, ReminderStatus
+from storage.statuses import ChangeKind, ChangeStatus, ReminderStatus
 
 BOOKINGS = table(Booking)
 CHANGES = table(BookingChange)
@@ -179,6 +179,28 @@ class BookingChangeRepository:
                 .limit(limit)
             ).all()
         return [_booking(row) for row in rows]
+
+    def interrupted_cancels(
+        self, started_before: datetime, limit: int = 20
+    ) -> list[StoredBookingChange]:
+        """Cancels begun before `started_before` and never settled, of bookings still
+        confirmed at that version: the process died, maybe after the calendar's delete.
+        """
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                select(CHANGES)
+                .join(BOOKINGS, BOOKINGS.c.id == CHANGES.c.booking_id)
+                .where(
+                    CHANGES.c.kind == ChangeKind.CANCEL,
+                    CHANGES.c.status == ChangeStatus.PENDING,
+                    CHANGES.c.created_at < started_before,
+                    BOOKINGS.c.status == BookingStatus.CONFIRMED,
+                    BOOKINGS.c.version == CHANGES.c.from_version,
+                )
+                .order_by(CHANGES.c.created_at)
+                .limit(limit)
+            ).all()
+        return [_change(row) for row in rows]
 
     def release_move(self, booking_id: int, version: int) -> None:
         with self.db.transaction() as conn:

@@ -18,7 +18,7 @@ from integrations.google import MAX_ATTEMPTS
 from storage.db import Database
 from storage.kpi_queries import KpiQueries
 from storage.models import BookingStatus, ReminderChannel, ReminderStatus
-from storage.repositories.booking_changes import BOOKINGS, STALE_MOVE
+from storage.repositories.booking_changes import BOOKINGS, CHANGES, STALE_MOVE
 from storage.statuses import ChangeKind, ChangeStatus
 from storage.types import utcnow
 from tests.integration.manage_harness import (
@@ -400,3 +400,35 @@ def test_a_move_whose_process_died_after_the_calendar_moved_is_finished_once(
     assert B_LABEL in email["Subject"]
     assert frontdesk.page(link)[0] == 410
     assert frontdesk.tick(B - DAY) == {"sent": 2}
+
+
+@SQLITE_ONLY
+def test_a_cancel_whose_process_died_after_the_delete_is_finished_once(
+    frontdesk: Frontdesk,
+) -> None:
+    request_id, _ = booked(frontdesk)
+    components = frontdesk.components
+    changes = components.booking_changes
+    booking = components.bookings.get_by_request(request_id)
+    assert booking is not None
+    rep = components.config.rep(ALICE)
+    assert rep is not None
+    # What a process does before it dies: the audit row, then the calendar's delete.
+    changes.changes.begin(booking, kind=ChangeKind.CANCEL, actor="client", reason="Moved on")
+    calendar = components.integrations.calendar_for(rep)
+    calendar.cancel_event(rep, booking.calendar_id, booking.event_id or "")
+    assert changes.finish_interrupted() == 0  # a cancel under way is left alone
+    with components.db.transaction() as conn:
+        conn.execute(
+            update(CHANGES).values(created_at=utcnow() - STALE_MOVE - timedelta(seconds=1))
+        )
+
+    assert changes.finish_interrupted() == 1
+    assert changes.finish_interrupted() == 0
+
+    cancelled = components.bookings.get_by_request(request_id)
+    assert cancelled is not None and cancelled.status == BookingStatus.CANCELLED
+    assert cancelled.cancel_reason == "Moved on"
+    assert len(frontdesk.google.calls("events.delete")) == 2  # the second finds it gone
+    assert len(frontdesk.emails("cancellation")) == 1
+    assert frontdesk.tick(A - DAY) == {}

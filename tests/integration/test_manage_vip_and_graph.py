@@ -136,6 +136,10 @@ def test_a_vip_move_goes_to_the_owner_and_their_book_click_moves_it(
     (email,) = frontdesk.emails("rescheduled")
     assert B_LABEL in email["Subject"]
     assert frontdesk.page(link)[0] == 410
+    # The booking came from Slack: the move is told in its escalation's thread.
+    (note,) = [p for p in frontdesk.slack.posts() if "moved the meeting" in p["text"]]
+    escalation = frontdesk.components.escalations.get_by_request(request_id)
+    assert escalation is not None and note["thread_ts"] == escalation.message_ts
     update = frontdesk.slack.calls("chat.update")[-1]
     assert update.params["channel"] == channel and f"<@{OLIVIA}>" in update.params["text"]
 
