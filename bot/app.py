@@ -22,6 +22,7 @@ from handlers import (
     errors,
     health,
     landing,
+    manage,
     metrics,
     oauth,
     sandbox,
@@ -60,6 +61,7 @@ def build_slack_app(components: Components, client: WebClient | None = None) -> 
             components.requests,
             components.integrations.chat,
         ),
+        booking_changes=components.booking_changes,
     )
     client = client or components.integrations.slack_client
     if client is None:
@@ -146,6 +148,7 @@ def create_app(
         slack_events,
         sms_webhooks,
         booking_page,
+        manage,
     ):
         app.include_router(module.router)
     return app

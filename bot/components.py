@@ -13,11 +13,13 @@ from datetime import datetime
 
 from bot.domain.config import Config
 from bot.domain.form_token import FormTokens, derive_key
+from bot.domain.manage_links import ManageLinks
 from bot.providers import build_integrations
 from bot.reports.dashboard import Dashboard
 from bot.services.availability import AvailabilityService
 from bot.services.availability_lookup import AvailabilityLookup
 from bot.services.booking import Booker
+from bot.services.booking_changes import BookingChanges
 from bot.services.booking_page import BookingPageService
 from bot.services.connection_health import ConnectionHealth
 from bot.services.digest import WeeklyDigest
@@ -36,6 +38,7 @@ from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.kpi_queries import KpiQueries
 from storage.repositories import (
+    BookingChangeRepository,
     BookingRepository,
     ConnectionRepository,
     EscalationRepository,
@@ -82,6 +85,7 @@ class Components:
     clock: Callable[[], datetime]
     booking_page: BookingPageService
     rate_limits: ClientRateLimits
+    booking_changes: BookingChanges
     tickets: TicketService | None = None  # CRM tickets (SPEC §12); None without [crm]
 
 
@@ -107,7 +111,9 @@ def build_components(
     availability = AvailabilityService(
         config, integrations, health=health, clock=clock, bookings=bookings
     )
-    booker = Booker(config, integrations, bookings, clock, health, availability)
+    secret = _shared_secret(settings)
+    links = ManageLinks(secret, settings.frontdesk_public_url)
+    booker = Booker(config, integrations, bookings, clock, health, availability, links)
     escalator = Escalator(config, integrations.chat, escalations, clock)
     processor = RequestProcessor(config, requests, booker, escalator, clock=clock)
     chat = integrations.chat
@@ -123,6 +129,7 @@ def build_components(
         chat,
         callbacks=TwilioCallbacks(settings.frontdesk_public_url),
         clock=clock,
+        links=links,
     )
     triage = Triage(config, requests, escalations, bookings, booker, chat, clock=clock)
     tickets = None
@@ -146,7 +153,7 @@ def build_components(
         processor,
         requests,
         bookings,
-        FormTokens(derive_key(_page_secret(settings))),
+        FormTokens(derive_key(secret)),
         clock=clock,
     )
     return Components(
@@ -178,16 +185,32 @@ def build_components(
         booking_page=booking_page,
         rate_limits=ClientRateLimits(settings.frontdesk_rate_limit_storage),
         tickets=tickets,
+        booking_changes=BookingChanges(
+            config,
+            integrations,
+            bookings,
+            BookingChangeRepository(db),
+            requests,
+            escalations,
+            escalator,
+            availability,
+            links,
+            clock,
+        ),
     )
 
 
-def _page_secret(settings: Settings) -> str:
-    """The booking page's form tokens are signed with a key derived from the webhook
-    secret, so every replica accepts the forms of the others. Without one, a key of this
-    process's own: forms then only post back to the process that served them.
+def _shared_secret(settings: Settings) -> str:
+    """What the booking page's form tokens and the clients' manage links are signed with
+    (a key derived from it for each): the webhook secret, which every replica shares, else
+    the encryption key. Without either, a secret of this process alone: its forms and links
+    then work only on it and only until a restart, so the log says so.
     """
-    secret = settings.frontdesk_webhook_secret
-    if secret is not None and secret.get_secret_value():
-        return secret.get_secret_value()
-    log.warning("FRONTDESK_WEBHOOK_SECRET is not set: booking page forms are signed per process")
+    for secret in (settings.frontdesk_webhook_secret, settings.frontdesk_encryption_key):
+        if secret is not None and secret.get_secret_value():
+            return secret.get_secret_value()
+    log.warning(
+        "FRONTDESK_WEBHOOK_SECRET is not set: booking page forms and manage links are signed "
+        "per process and last only until a restart"
+    )
     return secrets.token_hex(32)

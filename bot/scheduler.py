@@ -35,8 +35,9 @@ ABANDONED_HOLD = timedelta(minutes=10)
 
 def upkeep(components: Components) -> dict[str, int]:
     """Every minute: escalations Slack has not seen yet are posted again (oldest first),
-    old Slack dedupe keys are dropped, holds abandoned by a dead process are released, and
-    broken connections an admin may have fixed meanwhile are probed.
+    old Slack dedupe keys are dropped, holds abandoned by a dead process are released,
+    broken connections an admin may have fixed meanwhile are probed, and clients' moves a
+    dead process left half done are finished.
     """
     cutoff = components.clock() - timedelta(seconds=REDELIVERY_AFTER_SECONDS)
     redelivered = 0
@@ -51,7 +52,8 @@ def upkeep(components: Components) -> dict[str, int]:
         log.warning("released holds whose booking never finished", extra={"count": abandoned})
     components.health.heal(components.integrations.calendars)
     counts = {"redelivered": redelivered, "released_holds": abandoned}
-    if components.tickets is not None:  # CRM tickets to retry or close (bot/tickets.py)
+    counts["interrupted_moves"] = components.booking_changes.finish_interrupted()
+    if components.tickets is not None:  # CRM tickets to retry or close (bot/services/tickets.py)
         counts.update(components.tickets.tick())
     return counts
 

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from pydantic import SecretStr
 
 from bot.domain.config import Config
+from bot.services.booking_changes import BookingChanges
 from bot.services.booking_page import BookingPageService
 from bot.services.processing import RequestProcessor
 from bot.services.rate_limits import ClientRateLimits
@@ -93,6 +94,9 @@ class AppParts(Protocol):
 
     @property
     def bookings(self) -> BookingRepository: ...
+
+    @property
+    def booking_changes(self) -> BookingChanges: ...
 
 
 def app_parts(request: Request) -> AppParts:

@@ -10,7 +10,7 @@ from slack_bolt import App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
-from handlers import actions, commands, home, outcomes, views
+from handlers import actions, commands, home, manage_slack, outcomes, views
 from handlers.slack_context import SlackServices, context_middleware, report_error
 from handlers.slack_runtime import listener_executor, use_lambda_lazy_listeners
 
@@ -49,7 +49,7 @@ def create_app(
         use_lambda_lazy_listeners(app, bolt_log, signing_secret)
     app.use(context_middleware(app, services))
     app.error(report_error(services.chat))
-    for module in (actions, views, commands, home, outcomes):
+    for module in (actions, views, commands, home, outcomes, manage_slack):
         module.register(app)
     return app
 

@@ -21,6 +21,7 @@ from bot.domain.config import Config
 from bot.messages.modals import ModalContext
 from bot.reports.dashboard import Dashboard
 from bot.services.availability_lookup import AvailabilityLookup
+from bot.services.booking_changes import BookingChanges
 from bot.services.home import HomeTab
 from bot.services.outcomes import OutcomePrompter
 from bot.services.triage import Triage, TriageError
@@ -48,6 +49,7 @@ class SlackServices:
     outcomes: OutcomePrompter
     dashboard: Dashboard
     home: HomeTab
+    booking_changes: BookingChanges
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SlackServices:
         # Bolt deep-copies a lazy listener's context: the services are shared, not copied.

@@ -99,6 +99,15 @@ class CreatedEvent:
     video_url: str | None
 
 
+@dataclass(frozen=True)
+class MovedEvent:
+    """The event after a move: the same id and iCalUID, at the new time."""
+
+    event_id: str
+    ical_uid: str | None
+    video_url: str | None
+
+
 class CalendarProvider(Protocol):
     """Busy time and event creation for one provider (Google, Microsoft or the sandbox)."""
 
@@ -114,6 +123,20 @@ class CalendarProvider(Protocol):
 
     def probe(self, rep: Rep) -> list[Probe]:
         """Check the rep's connection: token valid, scopes granted, each calendar reachable."""
+        ...
+
+    def cancel_event(self, rep: Rep, calendar_id: str, event_id: str) -> None:
+        """Cancel the event (SPEC §11); an event already gone counts as cancelled, so a
+        retry is harmless. Raise IntegrationError on failure.
+        """
+        ...
+
+    def move_event(
+        self, rep: Rep, calendar_id: str, event_id: str, start: datetime, end: datetime
+    ) -> MovedEvent:
+        """Move the event in place (same id and iCalUID); moving it to where it already is
+        changes nothing. Raise IntegrationError on failure.
+        """
         ...
 
 

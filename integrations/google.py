@@ -33,6 +33,7 @@ from integrations.base import (
     CreatedEvent,
     EventDraft,
     IntegrationError,
+    MovedEvent,
     Probe,
 )
 from integrations.chunking import batches, time_ranges
@@ -74,7 +75,12 @@ _FORBIDDEN_REASONS = {
     "requiredAccessLevel",
 }
 # The scope each API operation needs, to name it when Google says the token lacks one.
-_SCOPE_FOR = {"freeBusy.query": FREEBUSY_SCOPE, "events.insert": EVENTS_SCOPE}
+_SCOPE_FOR = {
+    "freeBusy.query": FREEBUSY_SCOPE,
+    "events.insert": EVENTS_SCOPE,
+    "events.delete": EVENTS_SCOPE,
+    "events.patch": EVENTS_SCOPE,
+}
 
 NOT_CONNECTED_MESSAGE = (
     "Google Calendar is not connected for {rep} — connect at {url} (the rep signs in there)"
@@ -253,6 +259,56 @@ class GoogleCalendar:
         if draft.video:
             event = self._await_meet(rep, credentials, draft.calendar_id, event)
         return CreatedEvent(str(event["id"]), event.get("iCalUID"), _video_url(event))
+
+    def cancel_event(self, rep: Rep, calendar_id: str, event_id: str) -> None:
+        """events.delete with sendUpdates=none: our own email carries the cancellation
+        (SPEC §11), as the confirmation carried the invitation. Gone already (404, or 410
+        for an event deleted before) is done: a retry after a lost answer is harmless.
+        """
+        credentials = self._credentials(rep)
+        fields = {"event_id": event_id, "calendar": calendar_id}
+        try:
+            self._execute(
+                rep,
+                credentials,
+                "events.delete",
+                calendar_id,
+                lambda api: api.events().delete(
+                    calendarId=calendar_id, eventId=event_id, sendUpdates="none"
+                ),
+            )
+        except IntegrationError as error:
+            if error.status not in (404, 410):
+                raise
+            log.info("Google Calendar event was already gone", extra=fields)
+            return
+        log.info("deleted Google Calendar event", extra=fields)
+
+    def move_event(
+        self, rep: Rep, calendar_id: str, event_id: str, start: datetime, end: datetime
+    ) -> MovedEvent:
+        """events.patch of start and end only: the same event (id, iCalUID, attendees, Meet
+        link) at the new time; Google raises its SEQUENCE. sendUpdates=none: our email
+        carries the updated invitation.
+        """
+        credentials = self._credentials(rep)
+        body = {
+            "start": {"dateTime": _local(start, rep.timezone), "timeZone": rep.timezone},
+            "end": {"dateTime": _local(end, rep.timezone), "timeZone": rep.timezone},
+        }
+        event = self._execute(
+            rep,
+            credentials,
+            "events.patch",
+            calendar_id,
+            lambda api: api.events().patch(
+                calendarId=calendar_id, eventId=event_id, body=body, sendUpdates="none"
+            ),
+        )
+        log.info(
+            "moved Google Calendar event", extra={"event_id": event_id, "calendar": calendar_id}
+        )
+        return MovedEvent(str(event.get("id") or event_id), event.get("iCalUID"), _video_url(event))
 
     def _find_event(
         self, rep: Rep, credentials: Any, calendar_id: str, event_id: str

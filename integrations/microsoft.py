@@ -29,6 +29,7 @@ from integrations.base import (
     CreatedEvent,
     EventDraft,
     IntegrationError,
+    MovedEvent,
     Probe,
 )
 from integrations.chunking import batches, time_ranges
@@ -257,6 +258,40 @@ class MicrosoftCalendar:
         log.info("created Microsoft event", extra=fields)
         return CreatedEvent(event_id, event.get("iCalUId"), video_url)
 
+    def cancel_event(self, rep: Rep, calendar_id: str, event_id: str) -> None:
+        """POST /events/{id}/cancel: Graph removes the event and tells the attendees
+        itself (SPEC §11). An event already gone (404) counts as cancelled.
+        """
+        what = f"cancelling an event on {calendar_id}"
+        path = f"events/{quote(event_id, safe='')}/cancel"
+        try:
+            self._graph("POST", calendar_id, path, {}, what=what, rep=rep)
+        except IntegrationError as error:
+            if error.status != 404 or isinstance(error, ConnectionBrokenError):
+                raise
+            log.info("Microsoft event was already gone", extra={"event_id": event_id})
+            return
+        log.info("cancelled Microsoft event", extra={"event_id": event_id})
+
+    def move_event(
+        self, rep: Rep, calendar_id: str, event_id: str, start: datetime, end: datetime
+    ) -> MovedEvent:
+        """PATCH /events/{id} with the new start and end: the same event, and Graph sends
+        the attendees the update itself.
+        """
+        _require_aware(start, end)
+        body = {
+            "start": _graph_time(start, rep.timezone),
+            "end": _graph_time(end, rep.timezone),
+        }
+        what = f"moving an event on {calendar_id}"
+        path = f"events/{quote(event_id, safe='')}"
+        event = self._graph("PATCH", calendar_id, path, body, what=what, rep=rep)
+        online = event.get("onlineMeeting") or {}
+        video_url = online.get("joinUrl") if isinstance(online, dict) else None
+        log.info("moved Microsoft event", extra={"event_id": event_id})
+        return MovedEvent(str(event.get("id") or event_id), event.get("iCalUId"), video_url)
+
     def probe(self, rep: Rep) -> list[Probe]:
         """The app token, its calendar permission, and each of the rep's calendars."""
         try:
@@ -369,7 +404,8 @@ class MicrosoftCalendar:
                     attempt += 1
                     continue
             if response.ok:
-                return _json_object(response, what)
+                # An action such as /cancel answers 202 with no body.
+                return _json_object(response, what) if response.content else {}
             raise self._error(response, what, rep, mailbox, retries=attempt)
 
     def _wait(self, what: str, status: int | str, attempt: int, delay: float) -> None:

@@ -19,6 +19,7 @@ from integrations.base import (
     CreatedEvent,
     EventDraft,
     IntegrationError,
+    MovedEvent,
     PostedMessage,
     Probe,
     SlackProfile,
@@ -134,6 +135,34 @@ class SandboxCalendar:
             result={"event_id": event_id, "ical_uid": created.ical_uid, "video_url": video_url},
         )
         return created
+
+    def cancel_event(self, rep: Rep, calendar_id: str, event_id: str) -> None:
+        """Recorded once per event; busy time follows the booking's status."""
+        self._refuse_if_broken(calendar_id, rep.provider)
+        self.outbox.record(
+            f"calendar:{calendar_id}:{event_id}:cancel",
+            "calendar",
+            "events.delete",
+            {"calendar": calendar_id, "event_id": event_id},
+        )
+
+    def move_event(
+        self, rep: Rep, calendar_id: str, event_id: str, start: datetime, end: datetime
+    ) -> MovedEvent:
+        """Recorded once per event and new time; busy time follows the booking's time."""
+        self._refuse_if_broken(calendar_id, rep.provider)
+        self.outbox.record(
+            f"calendar:{calendar_id}:{event_id}:move:{start.isoformat()}",
+            "calendar",
+            "events.patch",
+            {
+                "calendar": calendar_id,
+                "event_id": event_id,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            },
+        )
+        return MovedEvent(event_id, f"{event_id}@sandbox.frontdesk", None)
 
 
 class SandboxEmail:

@@ -61,6 +61,10 @@ ESCALATIONS = table(
 BOOKINGS = table(
     "booking", column("status"), column("end", _AT), column("booked_by"), column("outcome")
 )
+CHANGES = table("booking_change", column("request_id"), column("kind"), column("status"))
+# Client changes through the manage link (SPEC §11) the report counts: done ones only.
+CHANGE_KINDS = ("cancel", "move")
+CHANGE_DONE = "done"
 
 ESCALATED = (
     RequestStatus.ESCALATED_VIP,
@@ -205,6 +209,25 @@ class KpiQueries:
             unanswered = found[who, None] - sum(m.count for m in answered)
             meetings += [*answered, MeetingCount(who, None, unanswered)]
         return meetings
+
+    def changes(self, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
+        """Cancellations and moves made through the manage link, of the requests received
+        in [since, until): (request status, change kind) -> count.
+        """
+        statement = (
+            select(REQUESTS.c.status, CHANGES.c.kind, func.count())
+            .select_from(CHANGES.join(REQUESTS, REQUESTS.c.id == CHANGES.c.request_id))
+            .where(
+                CHANGES.c.status == CHANGE_DONE,
+                CHANGES.c.kind.in_(CHANGE_KINDS),
+                REQUESTS.c.received_at >= bindparam("since", type_=_AT),
+                REQUESTS.c.received_at < bindparam("until", type_=_AT),
+            )
+            .group_by(REQUESTS.c.status, CHANGES.c.kind)
+        )
+        with self.db.connection() as conn:
+            rows = conn.execute(statement, {"since": since, "until": until}).all()
+        return {(str(status), str(kind)): int(count) for status, kind, count in rows}
 
 
 def _grouped(dialect: str) -> CTE:

@@ -157,6 +157,15 @@ class StoredBooking(SQLModel):
     outcome: str | None = Field(default=None, max_length=16)
     outcome_by: str | None = Field(default=None, max_length=32)
     outcome_at: datetime | None = _utc()
+    # The client's manage link (SPEC §11): the version its token names, raised on every
+    # move; a move in progress holds its new slot in `pending_*` until the calendar agrees.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    pending_start: datetime | None = _utc()
+    pending_end: datetime | None = _utc()
+    pending_at: datetime | None = _utc()
+    cancelled_at: datetime | None = _utc()
+    cancelled_by: str | None = Field(default=None, max_length=32)  # "client" or a Slack user
+    cancel_reason: str | None = Field(default=None, max_length=500)
 
 
 class Booking(StoredBooking, table=True):
@@ -164,6 +173,35 @@ class Booking(StoredBooking, table=True):
     __table_args__ = (
         Index("ix_booking_rep_start", "rep_email", "start"),
         Index("ix_booking_status_end_outcome", "status", "end", "booked_by", "outcome"),
+    )
+
+
+class StoredBookingChange(SQLModel):
+    """One cancel or move of a booking (the audit log of changes): one row per booking
+    version, so a repeated request finds the first one's row and does nothing twice.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="booking.id")
+    request_id: str = Field(max_length=40, index=True)
+    from_version: int
+    kind: str = Field(max_length=16)  # cancel | move | move_requested (a VIP's, to a person)
+    status: str = Field(max_length=16)  # pending | done | escalated | awaiting_owner
+    actor: str = Field(max_length=32)  # "client" or the Slack user who acted
+    reason: str | None = Field(default=None, max_length=500)
+    old_start: datetime = _utc(required=True)
+    new_start: datetime | None = _utc()
+    new_end: datetime | None = _utc()
+    error_code: str | None = Field(default=None, max_length=200)
+    detail: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _utc(now=True, index=True)
+    finished_at: datetime | None = _utc()
+
+
+class BookingChange(StoredBookingChange, table=True):
+    __tablename__ = "booking_change"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "from_version", name="uq_booking_change_version"),
     )
 
 

@@ -82,3 +82,19 @@ class TicketStatus(StrEnum):
     OPEN = "open"  # the CRM holds it
     FAILED = "failed"  # the CRM refused it for good, or retries ran out: a person must look
     CLOSED = "closed"  # closed in the CRM with the escalation's outcome
+
+
+class ChangeKind(StrEnum):
+    """What a client asked of a booking through the manage link (SPEC §11)."""
+
+    CANCEL = "cancel"
+    MOVE = "move"
+    MOVE_REQUESTED = "move_requested"  # a VIP's booking: a person decides
+
+
+class ChangeStatus(StrEnum):
+    PENDING = "pending"  # under way (or interrupted: a retry picks it up)
+    DONE = "done"
+    ESCALATED = "escalated"  # a provider failed: a person was told, the booking is unchanged
+    AWAITING_OWNER = "awaiting_owner"  # a VIP's move, sent to the account owner
+    REFUSED = "refused"  # the new time was not free

@@ -28,6 +28,8 @@ RESCHEDULE_HINT = (
     'booking form again and mention "reschedule"; a person will sort it out.'
 )
 REFERENCE_LINE = "Reference: {request_id}"
+# SPEC §11: every confirmation and reminder carries the client's manage link.
+MANAGE_LINE = "Need to cancel or pick another time? {url}"
 
 ICS_FILENAME = "invite.ics"
 ICS_CONTENT_TYPE = "text/calendar; charset=utf-8; method=REQUEST"
@@ -50,9 +52,10 @@ def render_confirmation(
     booking: StoredBooking,
     *,
     attach_ics: bool,
+    manage_url: str | None = None,
 ) -> Confirmation:
     """The client's confirmation of a booked meeting, all in the client's own zone;
-    `attach_ics` adds the invitation.
+    `attach_ics` adds the invitation, `manage_url` the link to cancel or reschedule.
     """
     when = local_time_label(booking.start, request.timezone)
     minutes = int((booking.end - booking.start).total_seconds() // 60)
@@ -76,11 +79,12 @@ def render_confirmation(
     ]
     if booking.video_url:
         text_lines.append(VIDEO_LINE.format(url=booking.video_url))
+    hint = MANAGE_LINE.format(url=manage_url) if manage_url else RESCHEDULE_HINT
     text_lines += [
         "",
         invite,
         "",
-        RESCHEDULE_HINT,
+        hint,
         "",
         REFERENCE_LINE.format(request_id=request.id),
     ]
@@ -92,13 +96,17 @@ def render_confirmation(
         client_name=request.name,
         subject=SUBJECT.format(when=when),
         text_body="\n".join(text_lines),
-        html_body=_html_body(request, booking, details, invite),
+        html_body=_html_body(request, booking, details, invite, manage_url),
         attachments=attachments,
     )
 
 
 def _html_body(
-    request: StoredRequest, booking: StoredBooking, details: list[str], invite: str
+    request: StoredRequest,
+    booking: StoredBooking,
+    details: list[str],
+    invite: str,
+    manage_url: str | None = None,
 ) -> str:
     def paragraph(text: str) -> str:
         return f"<p>{html.escape(text)}</p>"
@@ -114,10 +122,17 @@ def _html_body(
             paragraph(BOOKED),
             f"<ul>{''.join(items)}</ul>",
             paragraph(invite),
-            paragraph(RESCHEDULE_HINT),
+            manage_paragraph(manage_url) if manage_url else paragraph(RESCHEDULE_HINT),
             paragraph(REFERENCE_LINE.format(request_id=request.id)),
         ]
     )
+
+
+def manage_paragraph(url: str) -> str:
+    """The manage line as HTML, its URL a link."""
+    link = html.escape(url, quote=True)
+    anchor = f'<a href="{link}">{link}</a>'
+    return f"<p>{html.escape(MANAGE_LINE).format(url=anchor)}</p>"
 
 
 def ics_attachment(request: StoredRequest, booking: StoredBooking) -> dict[str, str]:
@@ -154,7 +169,8 @@ def ics_invitation(request: StoredRequest, booking: StoredBooking) -> bytes:
     event.add("summary", ICS_SUMMARY.format(rep=rep))
     event.add("organizer", organizer)
     event.add("attendee", attendee)
-    event.add("sequence", 0)
+    # Raised by every move (the booking's version), so calendars replace the old time.
+    event.add("sequence", booking.version - 1)
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
     if booking.video_url:

@@ -27,6 +27,8 @@ class ActionId(StrEnum):
     OUTCOME_HELD = "outcome_held"
     OUTCOME_NO_SHOW = "outcome_no_show"
     OUTCOME_RESCHEDULED = "outcome_rescheduled"
+    # In the account owner's DM: a VIP client asked to move their meeting (SPEC §11).
+    MOVE_BOOK = "manage_move_book"
 
 
 class CallbackId(StrEnum):

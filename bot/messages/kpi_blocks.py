@@ -36,6 +36,8 @@ RESOLUTION_FIELD = "*Time to resolution*\np50 {p50} · p90 {p90} ({open} still o
 NO_SHOW_FIELD = "*No-show rate*\nauto-booked {auto} · human-handled {human}"
 VIP_FIELD = "*VIP conversion*\n{rate} ({booked} of {escalated} booked)"
 SLA_FIELD = "*SLA breaches*\n{breaches} of {escalations} (claimed after {minutes} min)"
+CHANGES_FIELD = "*Client changes*\n{cancellations} cancelled · {reschedules} rescheduled{detail}"
+CHANGES_DETAIL = " (auto-booked {auto_cancelled} · {auto_moved})"
 DRIVERS_HEADING = "*What drives it*"
 DRIVER_LINE = "• `{reason}`: {escalations} ({share} of requests) — {advice}"
 
@@ -77,6 +79,20 @@ def _outcome_fields(kpis: Kpis) -> list[str]:
             rate=percent(kpis.vip_conversion, 0), booked=vip.booked, escalated=vip.escalations
         ),
     ]
+
+
+def changes_field(kpis: Kpis) -> str:
+    """What clients changed through their manage link, and how much of it was auto-booked."""
+    cancelled, moved = sum(kpis.cancellations.values()), sum(kpis.reschedules.values())
+    detail = (
+        CHANGES_DETAIL.format(
+            auto_cancelled=kpis.cancellations.get("auto", 0),
+            auto_moved=kpis.reschedules.get("auto", 0),
+        )
+        if cancelled or moved
+        else ""
+    )
+    return CHANGES_FIELD.format(cancellations=cancelled, reschedules=moved, detail=detail)
 
 
 def _drivers(kpis: Kpis) -> SectionBlock | None:
@@ -125,6 +141,7 @@ def period_blocks(label: str, kpis: Kpis) -> list[Block]:
             escalations=overall.escalations,
             minutes=kpis.sla_minutes,
         ),
+        changes_field(kpis),
     ]
     blocks: list[Block] = [
         SectionBlock(
@@ -224,6 +241,7 @@ def digest_blocks(week: Kpis, before: Kpis, zone: ZoneInfo) -> list[Block]:
             change=count_change(now.sla_breaches, then.sla_breaches),
         ),
         *_outcome_fields(week),
+        changes_field(week),
     ]
     rate = DIGEST_RATE.format(
         emoji=verdict_emoji(week.verdict.words),

@@ -10,12 +10,17 @@ import html
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.messages.confirmation import RESCHEDULE_HINT, VIDEO_LINE, local_time_label
+from bot.messages.confirmation import MANAGE_LINE, RESCHEDULE_HINT, VIDEO_LINE, local_time_label
 from integrations.base import Confirmation
 
 SMS_BODY = (
     "Reminder: your meeting with {rep} is on {when}.{video} "
     "To change it, reply to the confirmation email. Reply STOP to opt out."
+)
+# With a manage link (SPEC §11): the link instead of the way round by email, kept short.
+SMS_BODY_WITH_LINK = (
+    "Reminder: your meeting with {rep} is on {when}.{video} Change or cancel: {manage} "
+    "Reply STOP to opt out."
 )
 
 
@@ -39,9 +44,14 @@ def _short_when(start: datetime, zone: str) -> str:
     return f"{local:%a} {local.day} {local:%b} at {hour}:{local:%M %p} {local.tzname()}"
 
 
-def render_sms(*, start: datetime, zone: str, rep: str, video_url: str | None) -> str:
+def render_sms(
+    *, start: datetime, zone: str, rep: str, video_url: str | None, manage_url: str | None = None
+) -> str:
     video = f" Join: {video_url}" if video_url else ""
-    return SMS_BODY.format(rep=rep, when=_short_when(start, zone), video=video)
+    when = _short_when(start, zone)
+    if manage_url:
+        return SMS_BODY_WITH_LINK.format(rep=rep, when=when, video=video, manage=manage_url)
+    return SMS_BODY.format(rep=rep, when=when, video=video)
 
 
 def render_email(
@@ -54,12 +64,14 @@ def render_email(
     zone: str,
     rep: str,
     video_url: str | None,
+    manage_url: str | None = None,
 ) -> Confirmation:
     when = local_time_label(start, zone)
     lines = [line.format(name=name, when=when, zone=zone, rep=rep) for line in EMAIL_LINES]
     if video_url:
         lines.append(VIDEO_LINE.format(url=video_url))
-    lines += ["", RESCHEDULE_HINT, "", f"Reference: {request_id}"]
+    hint = MANAGE_LINE.format(url=manage_url) if manage_url else RESCHEDULE_HINT
+    lines += ["", hint, "", f"Reference: {request_id}"]
     text = "\n".join(lines)
     html_body = "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
     return Confirmation(

@@ -110,6 +110,9 @@ class Kpis:
     meetings: dict[str, Meetings]  # "auto" and "human"
     weeks: tuple[Week, ...]
     verdict: Verdict = field(init=False)
+    # Changes clients made through the manage link (SPEC §11): route -> count.
+    cancellations: dict[str, int] = field(default_factory=dict)
+    reschedules: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", judge(self))
@@ -206,7 +209,21 @@ def compute_kpis(
         escalations=escalations,
         meetings=_meetings(queries.meetings(since, until)),
         weeks=tuple(weeks),
+        **_changes(queries.changes(since, until)),
     )
+
+
+def _changes(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    """Cancellations and reschedules per route (every route named, zero included)."""
+    found: dict[str, dict[str, int]] = {
+        name: dict.fromkeys(ROUTES.values(), 0) for name in ("cancellations", "reschedules")
+    }
+    by_status = {str(status): route for status, route in ROUTES.items()}
+    for (status, kind), count in counts.items():
+        route = by_status.get(status)
+        if route is not None:
+            found["cancellations" if kind == "cancel" else "reschedules"][route] += count
+    return found
 
 
 def _route_named(key: str) -> str:
@@ -278,7 +295,12 @@ def as_json(kpis: Kpis) -> dict[str, Any]:
     vip = kpis.route("vip")
     by_route: dict[str, Any] = {}
     for route, count in kpis.by_route.items():
-        entry: dict[str, Any] = {"requests": count, "share": kpis.share(count)}
+        entry: dict[str, Any] = {
+            "requests": count,
+            "share": kpis.share(count),
+            "cancellations": kpis.cancellations.get(route, 0),
+            "reschedules": kpis.reschedules.get(route, 0),
+        }
         if route != "auto":
             entry |= _escalation_json(kpis, kpis.route(route))
         by_route[route] = entry
@@ -311,6 +333,8 @@ def as_json(kpis: Kpis) -> dict[str, Any]:
         "meetings": {who: asdict(m) for who, m in kpis.meetings.items()},
         "vip_conversion": _rounded(kpis.vip_conversion),
         "vip": {"escalated": vip.escalations, "booked": vip.booked},
+        "cancellations": {**kpis.cancellations, "total": sum(kpis.cancellations.values())},
+        "reschedules": {**kpis.reschedules, "total": sum(kpis.reschedules.values())},
         "by_route": by_route,
         "by_reason": {
             reason: _escalation_json(kpis, figures) for reason, figures in kpis.reasons.items()

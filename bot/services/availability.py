@@ -48,6 +48,22 @@ class TeamSlots:
     unreadable: tuple[Rep, ...] = ()
 
 
+def without(busy: Sequence[Interval], own: Interval) -> list[Interval]:
+    """Busy time less a meeting's own time: moving a meeting, its old time is not in the
+    way of its new one (a 10:00 meeting may move to 10:15).
+    """
+    left: list[Interval] = []
+    for block in busy:
+        if block.end <= own.start or block.start >= own.end:
+            left.append(block)
+            continue
+        if block.start < own.start:
+            left.append(Interval(block.start, own.start))
+        if block.end > own.end:
+            left.append(Interval(own.end, block.end))
+    return left
+
+
 class AvailabilityService:
     def __init__(
         self,
@@ -115,11 +131,15 @@ class AvailabilityService:
         duration: timedelta,
         *,
         step: timedelta,
+        ignoring: Interval | None = None,
     ) -> list[Interval]:
         """The rep's free slots of `duration` in [start, end), every `step` from the
-        opening of each working window; raise IntegrationError like `busy`.
+        opening of each working window; raise IntegrationError like `busy`. `ignoring`: a
+        meeting being moved, whose own time does not block its new one.
         """
         busy = self.busy(rep, start, end)
+        if ignoring is not None:
+            busy = without(busy, ignoring)
         return free_slots(
             rep,
             busy,

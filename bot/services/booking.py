@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.config import Config, Rep
+from bot.domain.manage_links import ManageLinks
 from bot.domain.reminders import plan_reminders
 from bot.domain.slots import busy_problem, timing_problem
 from bot.messages.confirmation import render_confirmation
@@ -51,12 +52,14 @@ class Booker:
         clock: Callable[[], datetime] = utcnow,
         health: ConnectionHealth | None = None,
         availability: AvailabilityService | None = None,
+        links: ManageLinks | None = None,
     ) -> None:
         self.config = config
         self.integrations = integrations
         self.bookings = bookings
         self.clock = clock
         self.health = health
+        self.links = links  # the client's manage link in the confirmation (SPEC §11)
         self.availability = availability or AvailabilityService(
             config, integrations, health=health, clock=clock, bookings=bookings
         )
@@ -253,6 +256,11 @@ class Booker:
             booking,
             # Microsoft sends its own invitation; an .ics as well would make two (SPEC §5).
             attach_ics=booking.provider != "microsoft",
+            manage_url=(
+                self.links.url(booking.id or 0, booking.version, booking.end)
+                if self.links is not None
+                else None
+            ),
         )
         try:
             self.integrations.email.send(message)

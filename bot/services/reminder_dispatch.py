@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.config import Config
+from bot.domain.manage_links import ManageLinks
 from bot.domain.reminders import sms_allowed
 from bot.messages.reminders import render_email, render_sms
 from bot.services.telemetry import count_integration_error, count_reminder_send
@@ -87,6 +88,7 @@ class ReminderDispatcher:
         batch_size: int = BATCH_SIZE,
         max_attempts: int = MAX_ATTEMPTS,
         lease: timedelta = LEASE,
+        links: ManageLinks | None = None,
     ) -> None:
         self.config = config
         self.reminders = reminders
@@ -100,6 +102,7 @@ class ReminderDispatcher:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.lease = lease
+        self.links = links  # the client's manage link in every reminder (SPEC §11)
 
     def tick(self, stop: threading.Event | None = None) -> Counter[str]:
         """Send every reminder due now; returns counts by what happened to each.
@@ -169,13 +172,14 @@ class ReminderDispatcher:
         reminder = due.reminder
         assert reminder.id is not None
         message = TextMessage(
-            key=f"sms:reminder:{reminder.id}@{meeting_stamp(reminder.meeting_start)}",
+            key=f"sms:reminder:{_message_key(due)}",
             to=phone,
             body=render_sms(
                 start=due.start,
                 zone=due.client_timezone,
                 rep=due.rep_email,
                 video_url=due.video_url,
+                manage_url=self.manage_url(due),
             ),
             status_callback=(
                 self.callbacks.status_url(reminder.id, reminder.meeting_start)
@@ -212,13 +216,14 @@ class ReminderDispatcher:
         reminder = due.reminder
         email = render_email(
             request_id=reminder.request_id,
-            message_key=f"{reminder.id}@{meeting_stamp(reminder.meeting_start)}",
+            message_key=_message_key(due),
             to=due.client_email,
             name=due.client_name,
             start=due.start,
             zone=due.client_timezone,
             rep=due.rep_email,
             video_url=due.video_url,
+            manage_url=self.manage_url(due),
         )
         try:
             # The sender keeps its own outbox claim and searches before a re-send, so a
@@ -230,6 +235,11 @@ class ReminderDispatcher:
                 return self._fail(due, error.code, error.message, to=due.client_email)
             return self._retry(due, error.code, error.message, check_first=False)
         return self._sent(due, message_id)
+
+    def manage_url(self, due: DueReminder) -> str | None:
+        if self.links is None:
+            return None
+        return self.links.url(due.reminder.booking_id, due.booking_version, due.end)
 
     # ------------------------------------------------------------------ outcomes
 
@@ -324,6 +334,14 @@ class ReminderDispatcher:
                 "could not tell Slack about a failed reminder",
                 extra={"request_id": request_id, "error": repr(exc)},
             )
+
+
+def _message_key(due: DueReminder) -> str:
+    """Names one reminder message: the reminder, the meeting time it names and, once the
+    booking has moved, its version — so a booking moved A→B→A is reminded of A again.
+    """
+    key = f"{due.reminder.id}@{meeting_stamp(due.reminder.meeting_start)}"
+    return key if due.booking_version <= 1 else f"{key}/v{due.booking_version}"
 
 
 def _ids(due: DueReminder) -> dict[str, object]:

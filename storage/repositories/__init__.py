@@ -3,6 +3,7 @@
 Handlers and services call these and never see a session.
 """
 
+from storage.repositories.booking_changes import BookingChangeRepository
 from storage.repositories.bookings import BookingRepository
 from storage.repositories.connections import ConnectionRepository
 from storage.repositories.escalations import EscalationRepository
@@ -14,6 +15,7 @@ from storage.repositories.requests import RequestRepository
 from storage.repositories.tickets import TicketRepository
 
 __all__ = [
+    "BookingChangeRepository",
     "BookingRepository",
     "ConnectionRepository",
     "EscalationRepository",

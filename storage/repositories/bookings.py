@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from storage.db import Database
 from storage.models import Booking, BookingStatus, StoredBooking, utcnow
@@ -31,8 +31,17 @@ _CLASH = (
     .where(
         BOOKINGS.c.rep_email == bindparam("b_rep"),
         BOOKINGS.c.status.in_(_HOLDING),
-        BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
-        BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
+        # A booking's own time, or the new time a move of it is holding.
+        or_(
+            and_(
+                BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
+                BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
+            ),
+            and_(
+                BOOKINGS.c.pending_start < bindparam("b_until", type_=_WHEN),
+                BOOKINGS.c.pending_end > bindparam("b_from", type_=_WHEN),
+            ),
+        ),
     )
     .limit(1)
 )

@@ -63,6 +63,9 @@ class DueReminder:
     client_email: str
     client_phone: str | None
     client_timezone: str
+    # The booking's version (raised by each move): a reminder for a time the booking left
+    # and came back to is a new message, not a duplicate of the first one.
+    booking_version: int = 1
 
 
 _DETAILS = (
@@ -73,6 +76,7 @@ _DETAILS = (
         BOOKINGS.c.end.label("b_end"),
         BOOKINGS.c.rep_email.label("b_rep"),
         BOOKINGS.c.video_url.label("b_video"),
+        BOOKINGS.c.version.label("b_version"),
         REQUESTS.c.name.label("c_name"),
         REQUESTS.c.email.label("c_email"),
         REQUESTS.c.phone.label("c_phone"),
@@ -102,6 +106,7 @@ def _due(row: Any) -> DueReminder:
         client_email=mapping["c_email"],
         client_phone=mapping["c_phone"],
         client_timezone=mapping["c_zone"],
+        booking_version=mapping["b_version"],
     )
 
 

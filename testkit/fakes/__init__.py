@@ -120,6 +120,12 @@ class FakeHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.dispatch("POST")
 
+    def do_PATCH(self) -> None:
+        self.dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self.dispatch("DELETE")
+
     def dispatch(self, method: str) -> None:
         """Answer one request; a fake overrides this for the methods it serves."""
         self.send(405, '{"error": "method_not_allowed"}', {})

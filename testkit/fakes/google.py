@@ -13,7 +13,7 @@ Point the real clients at it through the settings (SPEC §1):
         assert len(fake.calls("freeBusy")) == 1
 
 Operations, as `calls()` and the scripts name them: "authorize", "token", "freeBusy",
-"events.insert", "events.get".
+"events.insert", "events.get", "events.delete", "events.patch".
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ _ALLOWED = {
     "freeBusy": {CALENDAR_SCOPE, FREEBUSY_SCOPE, SCOPE_PREFIX + "calendar.readonly"},
     "events.insert": {CALENDAR_SCOPE, EVENTS_SCOPE},
     "events.get": {CALENDAR_SCOPE, EVENTS_SCOPE, SCOPE_PREFIX + "calendar.readonly"},
+    "events.delete": {CALENDAR_SCOPE, EVENTS_SCOPE},
+    "events.patch": {CALENDAR_SCOPE, EVENTS_SCOPE},
 }
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -56,6 +58,7 @@ _STATUS_NAMES = {
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     409: "ALREADY_EXISTS",
+    410: "GONE",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
     503: "UNAVAILABLE",
@@ -67,6 +70,7 @@ _MESSAGES = {
     "duplicate": "The requested identifier already exists.",
     "notFound": "Not Found",
     "authError": "Request had invalid authentication credentials.",
+    "deleted": "Resource has been deleted",
 }
 _EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
 
@@ -327,7 +331,7 @@ class FakeGoogle(FakeService):
                 raise _Answer(scripted.status, scripted.body, scripted.headers)
         except _Answer as answer_:
             status, answer, extra = answer_.status, answer_.body, answer_.headers
-        if status == 302:
+        if status in (204, 302):
             return status, b"", extra
         return status, json.dumps(answer).encode(), extra
 
@@ -350,6 +354,11 @@ class FakeGoogle(FakeService):
             return 200, self._free_busy(body), {}
         if operation == "events.insert":
             return 200, self._insert(unquote(args[0]), query, body), {}
+        if operation == "events.delete":
+            self._delete(unquote(args[0]), unquote(args[1]))
+            return 204, {}, {}
+        if operation == "events.patch":
+            return 200, self._patch(unquote(args[0]), unquote(args[1]), body), {}
         return 200, self._get(unquote(args[0]), unquote(args[1])), {}
 
     # ----------------------------------------------------------------- OAuth
@@ -557,6 +566,46 @@ class FakeGoogle(FakeService):
                     self._add_meet(event)
             return event
 
+    def _delete(self, calendar: str, event_id: str) -> None:
+        """Google keeps a deleted event as `cancelled` (its id stays taken): deleting it
+        again answers 410 deleted; its busy time is gone.
+        """
+        with self._lock:
+            event = self.events.get((calendar, event_id))
+            if event is None:
+                raise _Answer(404, google_error(404, "notFound"))
+            if event["status"] == "cancelled":
+                raise _Answer(410, google_error(410, "deleted"))
+            event["status"] = "cancelled"
+            event["sequence"] = int(event.get("sequence", 0)) + 1
+            self._drop_busy(calendar, event)
+
+    def _patch(self, calendar: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Merge the given fields into the event; a new time raises its SEQUENCE and moves
+        its busy time. A deleted event answers 404, as Google does for a patch.
+        """
+        with self._lock:
+            event = self.events.get((calendar, event_id))
+            if event is None or event["status"] == "cancelled":
+                raise _Answer(404, google_error(404, "notFound"))
+            self._drop_busy(calendar, event)
+            moved = any(key in body and body[key] != event.get(key) for key in ("start", "end"))
+            event.update(body)
+            if moved:
+                event["sequence"] = int(event.get("sequence", 0)) + 1
+            event["updated"] = _z(datetime.now(UTC))
+            start = datetime.fromisoformat(event["start"]["dateTime"])
+            end = datetime.fromisoformat(event["end"]["dateTime"])
+            self.busy.setdefault(calendar, []).append((start, end))
+            return event
+
+    def _drop_busy(self, calendar: str, event: dict[str, Any]) -> None:
+        start = datetime.fromisoformat(event["start"]["dateTime"])
+        end = datetime.fromisoformat(event["end"]["dateTime"])
+        blocks = self.busy.get(calendar, [])
+        if (start, end) in blocks:
+            blocks.remove((start, end))
+
     @staticmethod
     def _add_meet(event: dict[str, Any]) -> None:
         letters = hashlib.sha256(event["id"].encode()).hexdigest()
@@ -590,8 +639,10 @@ def _route(method: str, path: str) -> tuple[str, list[str]]:
             return "freeBusy", []
         if len(rest) == 3 and rest[0] == "calendars" and rest[2] == "events" and method == "POST":
             return "events.insert", [rest[1]]
-        if len(rest) == 4 and rest[0] == "calendars" and rest[2] == "events" and method == "GET":
-            return "events.get", [rest[1], rest[3]]
+        if len(rest) == 4 and rest[0] == "calendars" and rest[2] == "events":
+            by_method = {"GET": "events.get", "DELETE": "events.delete", "PATCH": "events.patch"}
+            if method in by_method:
+                return by_method[method], [rest[1], rest[3]]
     return "unknown", []
 
 

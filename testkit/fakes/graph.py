@@ -50,6 +50,8 @@ OPENID = "openid-configuration"
 TOKEN = "token"
 GET_SCHEDULE = "getSchedule"
 EVENTS = "events"
+EVENT_CANCEL = "event.cancel"  # POST /users/{mailbox}/events/{id}/cancel
+EVENT_PATCH = "event.patch"  # PATCH /users/{mailbox}/events/{id}
 _OAUTH_ENDPOINTS = (OPENID, TOKEN)
 
 
@@ -82,6 +84,7 @@ class FakeEvent:
     start: datetime
     end: datetime
     payload: dict[str, Any]
+    cancelled: bool = False
 
 
 @dataclass
@@ -283,6 +286,8 @@ class FakeGraph(FakeService):
             status, answer = refusal.status, refusal.body
         except Exception as exc:  # a bug in the fake: say so instead of dropping the line
             status, answer = 500, graph_error(500, "FakeServerBug", repr(exc)).body
+        if status == 202:  # an action accepted: Graph answers with no body
+            return status, "", {}
         return status, json.dumps(answer), {}
 
     def _route(self, method: str, path: str) -> tuple[str, Any]:
@@ -297,6 +302,10 @@ class FakeGraph(FakeService):
                 return GET_SCHEDULE, self._get_schedule
             if path.endswith("/events"):
                 return EVENTS, self._create_event
+            if path.endswith("/cancel") and "/events/" in path:
+                return EVENT_CANCEL, self._cancel_event
+        if method == "PATCH" and path.startswith(prefix) and "/events/" in path:
+            return EVENT_PATCH, self._patch_event
         return "unknown", None
 
     # ----------------------------------------------------------------- identity platform
@@ -525,6 +534,42 @@ class FakeGraph(FakeService):
         with self._lock:
             self.events.append(FakeEvent(mailbox, body, start, end, payload))
         return 201, payload
+
+    def event(self, event_id: str) -> FakeEvent | None:
+        with self._lock:
+            return next((e for e in self.events if e.payload["id"] == event_id), None)
+
+    def _find(self, path: str) -> FakeEvent:
+        """The live event a path names (called holding the lock)."""
+        mailbox = self._mailbox(path)
+        event_id = unquote(path.split("/events/", 1)[1].split("/", 1)[0])
+        found = next((e for e in self.events if e.payload["id"] == event_id), None)
+        if found is None or found.mailbox != mailbox or found.cancelled:
+            raise graph_error(404, "ErrorItemNotFound", "The specified object was not found.")
+        return found
+
+    def _cancel_event(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """The organizer cancels: the attendees are told (by Graph), the event is gone."""
+        self._authorize(headers)
+        with self._lock:
+            self._find(path).cancelled = True
+        return 202, {}
+
+    def _patch_event(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """Update the given fields of the event; the same id and iCalUId come back."""
+        self._authorize(headers)
+        start = _instant(body["start"]) if "start" in body else None
+        end = _instant(body["end"]) if "end" in body else None
+        with self._lock:
+            event = self._find(path)
+            event.payload.update(body)
+            event.body.update(body)
+            event.start, event.end = start or event.start, end or event.end
+            return 200, dict(event.payload)
 
 
 def _instant(value: Any) -> datetime:

@@ -25,7 +25,9 @@ from integrations.base import (
     CreatedEvent,
     EmailSender,
     EventDraft,
+    MovedEvent,
     PostedMessage,
+    Probe,
 )
 from storage.models import BookingRequest, OutboxMessage
 
@@ -88,6 +90,17 @@ class CalendarDouble:
         if self.crash_after_insert:
             raise Crash("killed after the calendar insert")
         return created
+
+    def probe(self, rep: Rep) -> list[Probe]:
+        return self.inner.probe(rep)
+
+    def cancel_event(self, rep: Rep, calendar_id: str, event_id: str) -> None:
+        self.inner.cancel_event(rep, calendar_id, event_id)
+
+    def move_event(
+        self, rep: Rep, calendar_id: str, event_id: str, start: datetime, end: datetime
+    ) -> MovedEvent:
+        return self.inner.move_event(rep, calendar_id, event_id, start, end)
 
 
 class EmailDouble:

@@ -103,6 +103,7 @@ def test_the_home_tab_shows_the_kpis_your_escalations_and_every_connection(
         "*No-show rate*\nauto-booked 20.0% · human-handled 50.0%",
         "*VIP conversion*\n50% (1 of 2 booked)",
         "*SLA breaches*\n2 of 4 (claimed after 15 min)",
+        "*Client changes*\n0 cancelled · 0 rescheduled",
     ]
     drivers = section_after(view, "*What drives it*")
     assert "• `keyword:urgent`: 2 (10.0% of requests)" in drivers
@@ -115,6 +116,7 @@ def test_the_home_tab_shows_the_kpis_your_escalations_and_every_connection(
         "*No-show rate*\nauto-booked 20.0% · human-handled 50.0%",
         "*VIP conversion*\n50% (1 of 2 booked)",
         "*SLA breaches*\n2 of 6 (claimed after 15 min)",
+        "*Client changes*\n0 cancelled · 0 rescheduled",
     ]
     assert text.count("*What drives it*") == 1  # the healthy 30 days have none
 

@@ -31,13 +31,15 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
+from bot.domain.manage_links import ManageLinks
 from bot.messages.reminders import render_sms
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import ReminderStatus
 from storage.repositories import ReminderRepository
-from storage.repositories.reminders import meeting_stamp
+from storage.repositories.reminders import BOOKINGS, REQUESTS, meeting_stamp
 from testkit.fakes.twilio import DROP, FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
 from testkit.reminder_seed import REP, ZONE, phone_of, seed_sms_reminders
 from tests.conftest import EXAMPLE_CONFIG, ROOT
@@ -46,6 +48,7 @@ METRICS_TOKEN = "process-test-metrics-token"
 
 TICK_SECONDS = 0.2
 PUBLIC_URL = "https://frontdesk.ourco.example"
+WEBHOOK_SECRET = "process-test-secret"
 START_TIMEOUT_S = 20.0  # a worker imports the app and migrates SQLite before it starts
 SEND_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0  # SIGTERM -> exit: the signal wait (1 s) and the send in progress
@@ -61,8 +64,16 @@ def meeting_start() -> datetime:
     return (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
 
 
-def sms_body(start: datetime) -> str:
-    return render_sms(start=start, zone=ZONE, rep=REP, video_url=None)
+def sms_body(start: datetime, db: Database, index: int) -> str:
+    """The text a worker sends the client of `phone_of(index)`, with their manage link."""
+    with db.connection() as conn:
+        booking_id, end = conn.execute(
+            select(BOOKINGS.c.id, BOOKINGS.c.end)
+            .join(REQUESTS, REQUESTS.c.id == BOOKINGS.c.request_id)
+            .where(REQUESTS.c.phone == phone_of(index))
+        ).one()
+    link = ManageLinks(WEBHOOK_SECRET, PUBLIC_URL).url(booking_id, 1, end)
+    return render_sms(start=start, zone=ZONE, rep=REP, video_url=None, manage_url=link)
 
 
 # -- workers -------------------------------------------------------------------------------
@@ -184,7 +195,7 @@ def start_worker(tmp_path: Path, fake_twilio: FakeTwilio) -> Iterator[StartWorke
             "FRONTDESK_PUBLIC_URL": PUBLIC_URL,
             # Idle ticks are logged at DEBUG only; the tests count every tick.
             "FRONTDESK_LOG_LEVEL": "DEBUG",
-            "FRONTDESK_WEBHOOK_SECRET": "process-test-secret",
+            "FRONTDESK_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "FRONTDESK_METRICS_TOKEN": METRICS_TOKEN,
         }
         log_path = tmp_path / f"{name}.log"
@@ -290,9 +301,10 @@ def test_two_workers_on_postgres_send_each_of_200_reminders_once(
         )
         stop_cleanly(*workers)  # nothing can be sent after this: the count below is final
 
-        body = sms_body(start)
         assert len(fake_twilio.sent) == 200
-        assert all(fake_twilio.sends_of(phone_of(i), body) == 1 for i in range(200))
+        assert all(
+            fake_twilio.sends_of(phone_of(i), sms_body(start, db, i)) == 1 for i in range(200)
+        )
         assert {m.to: m.status_callback for m in fake_twilio.sent} == {
             phone_of(i): (
                 f"{PUBLIC_URL}/webhooks/twilio/status?reminder={ids[i]}"
@@ -338,7 +350,7 @@ def test_worker_killed_before_the_due_time_the_next_one_sends_once(
     wait_ticks(second, EXTRA_TICKS)
     stop_cleanly(second)
 
-    assert fake_twilio.sends_of(phone_of(0), sms_body(start)) == 1
+    assert fake_twilio.sends_of(phone_of(0), sms_body(start, sqlite_db, 0)) == 1
     assert len(fake_twilio.sent) == 1
     reminder = ReminderRepository(sqlite_db).get(rid)
     assert reminder is not None and reminder.sent_at is not None
@@ -376,7 +388,7 @@ def test_worker_killed_just_after_a_send_the_next_one_does_not_send_again(
     wait_ticks(second, EXTRA_TICKS)
     stop_cleanly(second)
 
-    assert fake_twilio.sends_of(phone_of(0), sms_body(start)) == 1
+    assert fake_twilio.sends_of(phone_of(0), sms_body(start, sqlite_db, 0)) == 1
     assert len(fake_twilio.sent) == 1
     after = ReminderRepository(sqlite_db).get(rid)
     assert after is not None and after.attempts == 1
@@ -428,9 +440,10 @@ def test_sigterm_in_the_middle_of_a_batch_loses_nothing(
     )
     stop_cleanly(second)
 
-    body = sms_body(start)
     assert len(fake_twilio.sent) == count
-    assert all(fake_twilio.sends_of(phone_of(i), body) == 1 for i in range(count))
+    assert all(
+        fake_twilio.sends_of(phone_of(i), sms_body(start, sqlite_db, i)) == 1 for i in range(count)
+    )
 
 
 # -- serve runs the scheduler too, and stops it on SIGTERM ---------------------------------

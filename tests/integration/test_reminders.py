@@ -258,7 +258,11 @@ def test_a_claim_whose_process_died_is_taken_over_and_checks_first(app, clock, t
     twilio_sms = components.integrations.sms
     sms = next(d for d in claimed if d.reminder.channel == ReminderChannel.SMS)
     body = render_sms(
-        start=MEETING, zone="America/Phoenix", rep=sms.rep_email, video_url=sms.video_url
+        start=MEETING,
+        zone="America/Phoenix",
+        rep=sms.rep_email,
+        video_url=sms.video_url,
+        manage_url=components.dispatcher.manage_url(sms),
     )
     twilio_sms.send(TextMessage(key="lost", to=PHONE, body=body))
     with components.db.transaction() as conn:

@@ -114,6 +114,7 @@ def test_the_digest_is_posted_once_from_monday_0900_by_two_schedulers(
         "*SLA breaches*\n2 (+2) of 4",
         "*No-show rate*\nauto-booked 20.0% · human-handled 50.0%",
         "*VIP conversion*\n50% (1 of 2 booked)",
+        "*Client changes*\n0 cancelled · 0 rescheduled",
     ]
 
     # Later ticks that week, on either scheduler, find it posted.

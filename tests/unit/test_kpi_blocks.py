@@ -96,6 +96,7 @@ def test_a_period_shows_every_kpi_in_short_words() -> None:
         "*No-show rate*\nauto-booked 20.0% · human-handled 50.0%",
         "*VIP conversion*\n50% (1 of 2 booked)",
         "*SLA breaches*\n2 of 4 (claimed after 15 min)",
+        "*Client changes*\n0 cancelled · 0 rescheduled",
     ]
     # Above the band: the reason codes that send the most to people, with what to change.
     drivers = payload[1]["text"]["text"]
@@ -119,6 +120,7 @@ def test_an_empty_period_shows_dashes_not_a_crash() -> None:
         "*No-show rate*\nauto-booked - · human-handled -",
         "*VIP conversion*\n- (0 of 0 booked)",
         "*SLA breaches*\n0 of 0 (claimed after 15 min)",
+        "*Client changes*\n0 cancelled · 0 rescheduled",
     ]
 
 
@@ -204,6 +206,7 @@ def test_the_digest_gives_each_figure_with_its_week_over_week_change() -> None:
         "*SLA breaches*\n2 (+2) of 4",
         "*No-show rate*\nauto-booked 20.0% · human-handled 50.0%",
         "*VIP conversion*\n50% (1 of 2 booked)",
+        "*Client changes*\n0 cancelled · 0 rescheduled",
     ]
     assert digest_text(BUSY, BEFORE, NEW_YORK) == (
         "Frontdesk weekly digest (Mon 16 Nov to Sun 22 Nov 2026): human intervention rate "
