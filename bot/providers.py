@@ -1,5 +1,9 @@
 """The integrations a running Frontdesk talks to, chosen once at start-up: the real
 client for every service whose credentials are set, the sandbox for the others.
+
+A provider's client library is imported only when that provider is configured: the CRM and
+calendar libraries cost up to a second of start-up each (a Lambda cold start pays it on
+every new instance), and a sandboxed service needs none of them.
 """
 
 from __future__ import annotations
@@ -10,11 +14,6 @@ from bot.domain.config import Config
 from bot.settings import Settings
 from integrations.base import CalendarProvider, Chat, EmailSender, SmsSender
 from integrations.bundle import Integrations, mixed_mode_problems
-from integrations.google import GoogleCalendar
-from integrations.hubspot import HubSpotTickets
-from integrations.microsoft import MicrosoftCalendar
-from integrations.postmark import PostmarkEmail
-from integrations.salesforce import SalesforceTickets
 from integrations.sandbox import (
     SandboxCalendar,
     SandboxChat,
@@ -24,7 +23,6 @@ from integrations.sandbox import (
 )
 from integrations.slack import SlackChat, build_slack_client
 from integrations.tickets import TicketSink
-from integrations.twilio_sms import TwilioSms
 from storage.repositories import BookingRepository, ConnectionRepository, OutboxRepository
 
 
@@ -117,6 +115,8 @@ def build_tickets(
     if config.crm is None:
         return None
     if config.crm.provider == "hubspot" and settings.hubspot_configured:
+        from integrations.hubspot import HubSpotTickets
+
         return HubSpotTickets(
             settings,
             pipeline=config.crm.hubspot_pipeline,
@@ -124,6 +124,8 @@ def build_tickets(
             stage_closed=config.crm.hubspot_stage_closed,
         )
     if config.crm.provider == "salesforce" and settings.salesforce_configured:
+        from integrations.salesforce import SalesforceTickets
+
         return SalesforceTickets(settings)
     return SandboxTickets(outbox, CRM_LABELS[config.crm.provider])
 
@@ -138,19 +140,52 @@ def build_integrations(
 ) -> Integrations:
     _refuse_half_configured(settings)
     _refuse_mismatched_crm(settings, config)
-    sandbox = SandboxCalendar(config, outbox, bookings)
-    calendars: dict[str, CalendarProvider] = {
-        "google": GoogleCalendar(settings, connections) if settings.google_configured else sandbox,
-        "microsoft": MicrosoftCalendar(settings) if settings.microsoft_configured else sandbox,
-    }
-    email: EmailSender = (
-        PostmarkEmail(settings, outbox) if settings.postmark_configured else SandboxEmail(outbox)
-    )
     slack_client = build_slack_client(settings) if settings.slack_configured else None
     chat: Chat = SlackChat(slack_client, outbox) if slack_client else SandboxChat(outbox)
-    sms: SmsSender = TwilioSms(settings) if settings.twilio_configured else SandboxSms(outbox)
-    tickets = build_tickets(settings, config, outbox)
-    return Integrations(calendars, email, chat, sms, slack_client, tickets)
+    return Integrations(
+        _calendars(settings, config, outbox, bookings, connections),
+        _email(settings, outbox),
+        chat,
+        _sms(settings, outbox),
+        slack_client,
+        build_tickets(settings, config, outbox),
+    )
+
+
+def _calendars(
+    settings: Settings,
+    config: Config,
+    outbox: OutboxRepository,
+    bookings: BookingRepository,
+    connections: ConnectionRepository,
+) -> dict[str, CalendarProvider]:
+    sandbox = SandboxCalendar(config, outbox, bookings)
+    calendars: dict[str, CalendarProvider] = {"google": sandbox, "microsoft": sandbox}
+    if settings.google_configured:
+        from integrations.google import GoogleCalendar
+
+        calendars["google"] = GoogleCalendar(settings, connections)
+    if settings.microsoft_configured:
+        from integrations.microsoft import MicrosoftCalendar
+
+        calendars["microsoft"] = MicrosoftCalendar(settings)
+    return calendars
+
+
+def _email(settings: Settings, outbox: OutboxRepository) -> EmailSender:
+    if not settings.postmark_configured:
+        return SandboxEmail(outbox)
+    from integrations.postmark import PostmarkEmail
+
+    return PostmarkEmail(settings, outbox)
+
+
+def _sms(settings: Settings, outbox: OutboxRepository) -> SmsSender:
+    if not settings.twilio_configured:
+        return SandboxSms(outbox)
+    from integrations.twilio_sms import TwilioSms
+
+    return TwilioSms(settings)
 
 
 MIXED_MODE_REFUSAL = (
