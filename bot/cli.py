@@ -37,6 +37,12 @@ NO_CONFIG_NOTE = (
 )
 
 
+def configure_logging(level: str) -> None:
+    from bot import logs
+
+    logs.configure_logging(level)
+
+
 def _default_sla_minutes() -> int:
     from bot.domain.config import SlackConfig
 
@@ -139,7 +145,6 @@ def serve(
     import uvicorn
 
     from bot.app import create_app
-    from bot.logs import configure_logging
     from bot.providers import UnavailableIntegrationError, refuse_mixed_mode
     from bot.scheduler import build_scheduler
     from bot.serving import uvicorn_options
@@ -186,7 +191,6 @@ def serve(
 )
 def worker(config_path: str | None, metrics_port: int | None, metrics_host: str) -> None:
     """Run only the background jobs (for deployments with several `serve --no-scheduler`)."""
-    from bot.logs import configure_logging
     from bot.scheduler import build_scheduler
 
     settings = _settings()
