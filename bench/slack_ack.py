@@ -177,7 +177,8 @@ class AppProcess:
             # A session of its own: Ctrl-C reaches only this script, which stops the app.
             # The app logs (JSON lines) and tracebacks go to stderr.
             self.process = subprocess.Popen(
-                [sys.executable, __file__, *arguments],
+                # As a module from the root: run as a file, `bench` would not import.
+                [sys.executable, "-m", "bench.slack_ack", *arguments],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -13,15 +13,14 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.config import ConfigError, load_config
-from bot.domain.config import Config, SlackConfig
-from bot.logs import configure_logging
-from bot.settings import Settings
-from bot.settings_files import SettingsFileError
-
+# Each command imports what it uses, inside it: `frontdesk --help` needs click alone, and
+# `report` neither the ORM, nor the integrations, nor the config's validators when no
+# config is given.
 if TYPE_CHECKING:
     from bot.components import Components
+    from bot.domain.config import Config
     from bot.services.demo import DemoSummary
+    from bot.settings import Settings
     from integrations.bundle import Integrations
     from storage.repositories import (
         BookingRepository,
@@ -32,14 +31,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("frontdesk")
 
 CONFIG_HELP = "TOML config file (default: $FRONTDESK_CONFIG)."
-DEFAULT_SLA_MINUTES: int = SlackConfig.model_fields["sla_minutes"].default
 NO_CONFIG_NOTE = (
     "no config given (--config or FRONTDESK_CONFIG): days and weeks are UTC, "
-    f"and the SLA is {DEFAULT_SLA_MINUTES} minutes"
+    "and the SLA is {sla} minutes"
 )
 
 
+def configure_logging(level: str) -> None:
+    from bot import logs
+
+    logs.configure_logging(level)
+
+
+def _default_sla_minutes() -> int:
+    from bot.domain.config import SlackConfig
+
+    default: int = SlackConfig.model_fields["sla_minutes"].default
+    return default
+
+
 def _settings() -> Settings:
+    from bot.settings import Settings
+    from bot.settings_files import SettingsFileError
+
     try:
         return Settings()
     except SettingsFileError as exc:
@@ -47,6 +61,8 @@ def _settings() -> Settings:
 
 
 def _config(settings: Settings, path: str | None) -> Config:
+    from bot.config import ConfigError, load_config
+
     chosen = path or settings.frontdesk_config
     if not chosen:
         raise click.UsageError("no config file: pass --config PATH or set FRONTDESK_CONFIG")
@@ -332,8 +348,8 @@ def report(
         config = _config(settings, config_path)
         zone, sla_minutes = config.zone, config.slack.sla_minutes
     else:
-        zone, sla_minutes = ZoneInfo("UTC"), DEFAULT_SLA_MINUTES
-        click.echo(NO_CONFIG_NOTE, err=True)
+        zone, sla_minutes = ZoneInfo("UTC"), _default_sla_minutes()
+        click.echo(NO_CONFIG_NOTE.format(sla=sla_minutes), err=True)
     now = datetime.now(UTC)
     start, end = report_period(since, until, zone, now)
     db = Database(settings.database_url)

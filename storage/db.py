@@ -136,8 +136,12 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A Core write transaction: the hot path, without the ORM's unit of work."""
-        with self._writer(), self.engine.begin() as conn:
+        """A Core write transaction: the hot path, without the ORM's unit of work.
+
+        The connection is checked out of the pool before the write lock is taken: the
+        pool's work is not SQLite's, and every other writer would wait for it.
+        """
+        with self.engine.connect() as conn, self._writer(), conn.begin():
             yield conn
 
     @contextmanager

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.domain.config import Config, Rep
 from bot.domain.manage_links import ManageLinks
@@ -32,6 +33,9 @@ _HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
 class Booked:
     booking: StoredBooking
     email_error: IntegrationError | None = None
+    # With `book(..., defer_sent=True)`: the write recording the client's confirmation,
+    # for the caller to run in its own closing transaction.
+    pending: Callable[[Any], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,18 @@ class Booker:
         )
 
     def book(
-        self, request: StoredRequest, *, booked_by: str = "auto", resuming: bool = True
+        self,
+        request: StoredRequest,
+        *,
+        booked_by: str = "auto",
+        resuming: bool = True,
+        defer_sent: bool = False,
     ) -> Booked | Unavailable:
         """Book the request's own time; raise IntegrationError when a calendar fails.
 
         `resuming=False` (a first attempt) skips looking for a booking an earlier,
-        interrupted attempt left behind.
+        interrupted attempt left behind. `defer_sent=True` leaves recording the sent
+        confirmation to the caller (`Booked.pending`), to commit with its own outcome.
         """
         if request.requested_start is None:
             return Unavailable("no time was selected")
@@ -88,7 +98,12 @@ class Booker:
                 return Unavailable(f"{booking.rep_email}: {late}")
         if booking.status == BookingStatus.RESERVED:
             booking = self._create_event(request, booking)
-        return Booked(booking, self._confirm_to_client(request, booking))
+        if not defer_sent:
+            return Booked(booking, self._confirm_to_client(request, booking))
+        error = self._confirm_to_client(request, booking, mark=False)
+        sent = error is None and booking.confirmation_sent_at is None
+        pending = self.bookings.confirmation_sent_step(booking.id or 0) if sent else None
+        return Booked(booking, error, pending)
 
     def hold(self, request: StoredRequest, *, booked_by: str) -> StoredBooking | Unavailable:
         """A person's booking, first half: hours, notice and a hold in the database, with
@@ -247,7 +262,7 @@ class Booker:
         )
 
     def _confirm_to_client(
-        self, request: StoredRequest, booking: StoredBooking
+        self, request: StoredRequest, booking: StoredBooking, *, mark: bool = True
     ) -> IntegrationError | None:
         if booking.confirmation_sent_at is not None:
             return None
@@ -273,5 +288,6 @@ class Booker:
             error = IntegrationError(name, "exception", type(exc).__name__, repr(exc))
             count_integration_error(error)
             return error
-        self.bookings.mark_confirmation_sent(booking.id or 0)
+        if mark:
+            self.bookings.mark_confirmation_sent(booking.id or 0)
         return None

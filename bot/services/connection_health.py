@@ -5,6 +5,7 @@ once, and let the booking path send those reps' requests to people until they re
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 
 from bot.domain.config import Config, Rep
@@ -15,6 +16,9 @@ from integrations.credentials import PublicUrlSettings
 from storage.repositories import ConnectionRepository
 
 log = logging.getLogger("frontdesk.connections")
+
+# How long another replica's marking or healing may go unseen by this one's bookings.
+BROKEN_CACHE_SECONDS = 2.0
 
 
 def broken_reason_code(rep: Rep) -> str:
@@ -33,9 +37,21 @@ class ConnectionHealth:
         self.config = config
         self.connections = connections
         self.chat = chat
+        self._broken: tuple[int, float, dict[str, str]] | None = None
 
     def broken_reps(self) -> dict[str, str]:
-        return self.connections.broken_reps()
+        """Reps whose connection is broken: read on every booking, so remembered for
+        BROKEN_CACHE_SECONDS. A change made in this process (through the repository)
+        is seen at once; one made by another replica within that time.
+        """
+        now = time.monotonic()
+        cached = self._broken
+        if cached is not None and cached[0] == self.connections.version and now < cached[1]:
+            return dict(cached[2])
+        version = self.connections.version  # before the read: a write meanwhile voids it
+        broken = self.connections.broken_reps()
+        self._broken = (version, now + BROKEN_CACHE_SECONDS, broken)
+        return dict(broken)
 
     def heal(self, calendars: Mapping[str, CalendarProvider]) -> list[str]:
         """Probe the broken connections nobody reconnects by hand (Microsoft's is the app's

@@ -40,6 +40,12 @@ CALENDAR_FAILED_DETAIL = (
 INTERNAL_FAILED_DETAIL = "Frontdesk hit an unexpected error while booking ({error}); see the logs."
 
 
+# A write to commit in the outcome's transaction (the booking's sent confirmation).
+Step = Callable[[Any], None]
+# (status, reasons, booking, detail, a step for the outcome's transaction)
+Routed = tuple[RequestStatus, list[str], StoredBooking | None, str | None, Step | None]
+
+
 class StillProcessing(Exception):
     """A duplicate waited, but the original is still being processed; `retry_after` is
     how long until its holder's lease runs out (when a retry can take it over)."""
@@ -208,35 +214,31 @@ class RequestProcessor:
                 request.email, request.notes, request.requested_start is not None
             )
             self.requests.record_decision(request.id, self._gate_record(decision))
-        status, reasons, booking, detail = self._route(request, decision)
+        status, reasons, booking, detail, pending = self._route(request, decision)
         response: dict[str, Any] = {"request_id": request.id, "status": status, "reasons": reasons}
         if booking is not None:
             response["booking"] = booking_json(booking)
         outcome = DecisionRecord("outcome", status, reasons, self.rules_version, detail)
-        self.requests.finish(request.id, status, reasons, response, outcome)
+        self.requests.finish(request.id, status, reasons, response, outcome, also=pending)
         log.info(
             "request routed",
             extra={"request_id": request.id, "outcome": str(status), "reasons": reasons},
         )
         return response
 
-    def _route(
-        self, request: StoredRequest, decision: GateDecision
-    ) -> tuple[RequestStatus, list[str], StoredBooking | None, str | None]:
+    def _route(self, request: StoredRequest, decision: GateDecision) -> Routed:
         reasons = list(decision.reasons)
         if decision.route is Route.VIP:
             self.escalator.escalate(request, EscalationKind.VIP, reasons)
-            return RequestStatus.ESCALATED_VIP, reasons, None, None
+            return RequestStatus.ESCALATED_VIP, reasons, None, None, None
         if decision.route is Route.REVIEW:
             self.escalator.escalate(request, EscalationKind.MANUAL_REVIEW, reasons)
-            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, None
+            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, None, None
         return self._book(request)
 
-    def _book(
-        self, request: StoredRequest
-    ) -> tuple[RequestStatus, list[str], StoredBooking | None, str | None]:
+    def _book(self, request: StoredRequest) -> Routed:
         try:
-            outcome = self.booker.book(request, resuming=request.attempts > 1)
+            outcome = self.booker.book(request, resuming=request.attempts > 1, defer_sent=True)
         except IntegrationError as exc:
             return self._failed(request, [exc.code], CALENDAR_FAILED_DETAIL.format(error=exc))
         except Exception as exc:
@@ -248,17 +250,15 @@ class RequestProcessor:
             self.escalator.escalate(
                 request, EscalationKind.MANUAL_REVIEW, reasons, detail=outcome.detail
             )
-            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, outcome.detail
+            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, outcome.detail, None
         assert isinstance(outcome, Booked)
         if outcome.email_error is not None:
             error = outcome.email_error
             detail = EMAIL_FAILED_DETAIL.format(error=error)
-            status, reasons, _, _ = self._failed(request, [error.code], detail)
-            return status, reasons, outcome.booking, detail
-        return RequestStatus.BOOKED_AUTO, [], outcome.booking, None
+            status, reasons, _, _, _ = self._failed(request, [error.code], detail)
+            return status, reasons, outcome.booking, detail, outcome.pending
+        return RequestStatus.BOOKED_AUTO, [], outcome.booking, None, outcome.pending
 
-    def _failed(
-        self, request: StoredRequest, reasons: list[str], detail: str
-    ) -> tuple[RequestStatus, list[str], StoredBooking | None, str | None]:
+    def _failed(self, request: StoredRequest, reasons: list[str], detail: str) -> Routed:
         self.escalator.escalate(request, EscalationKind.ON_ERROR, reasons, detail=detail)
-        return RequestStatus.ESCALATED_ON_ERROR, reasons, None, detail
+        return RequestStatus.ESCALATED_ON_ERROR, reasons, None, detail, None

@@ -4,11 +4,12 @@ requests (or two replicas) can never book one rep into overlapping meetings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 
 from storage.db import Database
 from storage.models import Booking, BookingStatus, StoredBooking, utcnow
@@ -192,6 +193,18 @@ class BookingRepository:
     def mark_confirmation_sent(self, booking_id: int) -> None:
         with self.db.transaction() as conn:
             conn.execute(_CONFIRMATION_SENT, {"b_id": booking_id, "b_at": utcnow()})
+
+    @staticmethod
+    def confirmation_sent_step(booking_id: int) -> Callable[[Connection], None]:
+        """`mark_confirmation_sent` as a step of someone else's transaction (the request's
+        outcome), with its parameters fixed now, outside the write lock.
+        """
+        params = {"b_id": booking_id, "b_at": utcnow()}
+
+        def step(conn: Connection) -> None:
+            conn.execute(_CONFIRMATION_SENT, params)
+
+        return step
 
     def get_by_request(self, request_id: str) -> StoredBooking | None:
         with self.db.connection() as conn:

@@ -7,11 +7,14 @@ broke it, so the escalation channel is alerted once, not on every request.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection as SqlConnection
 
 from storage.crypto import TokenCipher
 from storage.db import Database
@@ -44,6 +47,17 @@ class ConnectionRepository:
     def __init__(self, db: Database, cipher: TokenCipher | None = None) -> None:
         self.db = db
         self.cipher = cipher
+        # Counts this process's writes, so a cache of what it read (the broken reps)
+        # knows it is stale at once.
+        self.version = 0
+
+    @contextmanager
+    def _changing(self) -> Iterator[SqlConnection]:
+        try:
+            with self.db.transaction() as conn:
+                yield conn
+        finally:
+            self.version += 1
 
     def get(self, rep_email: str, provider: str) -> Connection | None:
         with self.db.connection() as conn:
@@ -91,7 +105,7 @@ class ConnectionRepository:
         self._upsert(rep_email, provider, values)
 
     def update_scopes(self, rep_email: str, provider: str, scopes: list[str]) -> None:
-        with self.db.transaction() as conn:
+        with self._changing() as conn:
             conn.execute(
                 self._where(update(CONNECTIONS), rep_email, provider).values(
                     scopes=sorted(scopes), updated_at=utcnow()
@@ -112,7 +126,7 @@ class ConnectionRepository:
         left alone: a call that started before the rep reconnected must not break the new one.
         """
         now = utcnow()
-        with self.db.transaction() as conn:
+        with self._changing() as conn:
             insert_ignore(
                 conn,
                 CalendarConnection,
@@ -135,13 +149,13 @@ class ConnectionRepository:
         return changed == 1
 
     def mark_alerted(self, rep_email: str, provider: str) -> None:
-        with self.db.transaction() as conn:
+        with self._changing() as conn:
             conn.execute(
                 self._where(update(CONNECTIONS), rep_email, provider).values(alerted_at=utcnow())
             )
 
     def _upsert(self, rep_email: str, provider: str, values: dict[str, Any]) -> None:
-        with self.db.transaction() as conn:
+        with self._changing() as conn:
             created = insert_ignore(
                 conn,
                 CalendarConnection,

@@ -31,6 +31,11 @@ REMINDERS = table(Reminder)
 BOOKINGS = table(Booking)
 REQUESTS = table(BookingRequest)
 _OPEN = (ReminderStatus.PENDING, ReminderStatus.SENDING)
+# Built once: a booking's confirmation plans its reminders on the intake hot path.
+_PLANNED = select(
+    REMINDERS.c.id, REMINDERS.c.channel, REMINDERS.c.status, REMINDERS.c.meeting_start
+).where(REMINDERS.c.booking_id == bindparam("b_booking"))
+_PLAN_INSERT = insert(REMINDERS)
 
 
 class ReminderPlan(Protocol):
@@ -125,14 +130,8 @@ def plan_in(
     with the new due time, sent ones included, since they named the old time; a reminder
     refused for good (FAILED) stays refused. Channels no longer planned are cancelled.
     """
-    existing = {
-        row.channel: row
-        for row in conn.execute(
-            select(
-                REMINDERS.c.id, REMINDERS.c.channel, REMINDERS.c.status, REMINDERS.c.meeting_start
-            ).where(REMINDERS.c.booking_id == booking_id)
-        ).all()
-    }
+    existing = {row.channel: row for row in conn.execute(_PLANNED, {"b_booking": booking_id}).all()}
+    new_rows: list[dict[str, Any]] = []
     for planned in plan:
         status = ReminderStatus.SKIPPED if planned.skip_reason else ReminderStatus.PENDING
         values: dict[str, Any] = {
@@ -147,15 +146,15 @@ def plan_in(
         }
         row = existing.pop(planned.channel, None)
         if row is None:
-            conn.execute(
-                insert(REMINDERS).values(
-                    booking_id=booking_id,
-                    request_id=request_id,
-                    channel=planned.channel,
-                    attempts=0,
-                    created_at=now,
+            new_rows.append(
+                {
+                    "booking_id": booking_id,
+                    "request_id": request_id,
+                    "channel": planned.channel,
+                    "attempts": 0,
+                    "created_at": now,
                     **values,
-                )
+                }
             )
             continue
         same_start = row.meeting_start == meeting_start
@@ -168,6 +167,8 @@ def plan_in(
             .where(REMINDERS.c.id == row.id)
             .values(attempts=0, provider_id=None, provider_status=None, sent_at=None, **values)
         )
+    if new_rows:  # one statement for all of them, compiled once
+        conn.execute(_PLAN_INSERT, new_rows)
     for row in existing.values():
         if row.status in _OPEN:
             conn.execute(

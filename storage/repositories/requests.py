@@ -6,6 +6,7 @@ is the hot path the intake benchmark measures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,27 @@ _FINISH = (
     )
 )
 
+# The compare-and-set of a lease, answering with the claimed row (no second SELECT).
+_CLAIM = (
+    update(REQUESTS)
+    .where(
+        REQUESTS.c.id == bindparam("b_id"),
+        or_(
+            REQUESTS.c.status == RequestStatus.RECEIVED,
+            and_(
+                REQUESTS.c.status == RequestStatus.PROCESSING,
+                REQUESTS.c.lease_until < bindparam("b_now", type_=REQUESTS.c.lease_until.type),
+            ),
+        ),
+    )
+    .values(
+        status=RequestStatus.PROCESSING,
+        lease_until=bindparam("b_until", type_=REQUESTS.c.lease_until.type),
+        attempts=REQUESTS.c.attempts + 1,
+    )
+    .returning(*REQUESTS.c)
+)
+
 
 @dataclass(frozen=True)
 class DecisionRecord:
@@ -47,6 +69,18 @@ class DecisionRecord:
     reasons: list[str]
     rules_version: str
     detail: str | None = None
+
+
+def _decision_row(request_id: str, decision: DecisionRecord) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "stage": decision.stage,
+        "result": decision.result,
+        "reasons": decision.reasons,
+        "detail": decision.detail[:2000] if decision.detail else None,
+        "rules_version": decision.rules_version,
+        "decided_at": utcnow(),
+    }
 
 
 def _row_to_request(row: Any) -> StoredRequest:
@@ -63,11 +97,14 @@ class RequestRepository:
         """Store a new request (with its gate decision); on a duplicate idempotency key
         return the stored one and False instead.
         """
+        # Rows are built before the write lock is taken: other writers wait for it.
+        row = request.model_dump()
+        decision = None if gate is None else _decision_row(request.id, gate)
         try:
             with self.db.transaction() as conn:
-                conn.execute(_INSERT, request.model_dump())
-                if gate is not None:
-                    self._decide(conn, request.id, gate)
+                conn.execute(_INSERT, row)
+                if decision is not None:
+                    insert_ignore(conn, Decision, decision)
             return request, True
         except IntegrityError:
             existing = self.get_by_key(request.idempotency_key)
@@ -90,29 +127,10 @@ class RequestRepository:
     ) -> StoredRequest | None:
         """Take the processing lease if nobody holds a live one (compare-and-set)."""
         now = now or utcnow()
+        params = {"b_id": request_id, "b_now": now, "b_until": now + lease}
         with self.db.transaction() as conn:
-            claimed = conn.execute(
-                update(REQUESTS)
-                .where(
-                    REQUESTS.c.id == request_id,
-                    or_(
-                        REQUESTS.c.status == RequestStatus.RECEIVED,
-                        and_(
-                            REQUESTS.c.status == RequestStatus.PROCESSING,
-                            REQUESTS.c.lease_until < now,
-                        ),
-                    ),
-                )
-                .values(
-                    status=RequestStatus.PROCESSING,
-                    lease_until=now + lease,
-                    attempts=REQUESTS.c.attempts + 1,
-                )
-            )
-            if claimed.rowcount != 1:
-                return None
-            row = conn.execute(_BY_ID, {"b_id": request_id}).one()
-        return _row_to_request(row)
+            row = conn.execute(_CLAIM, params).first()
+        return None if row is None else _row_to_request(row)
 
     def finish(
         self,
@@ -121,20 +139,26 @@ class RequestRepository:
         reasons: list[str],
         response: dict[str, Any],
         outcome: DecisionRecord,
+        also: Callable[[Connection], None] | None = None,
     ) -> None:
-        """Record the final status, the response replays will get, and the outcome."""
+        """Record the final status, the response replays will get, and the outcome.
+
+        `also` runs in the same transaction first (the booking's confirmation, say), so a
+        request's outcome and what it depends on are committed together.
+        """
+        params = {
+            "b_id": request_id,
+            "b_status": status,
+            "b_reasons": reasons,
+            "b_response": response,
+            "b_finished_at": utcnow(),
+        }
+        decision = _decision_row(request_id, outcome)
         with self.db.transaction() as conn:
-            conn.execute(
-                _FINISH,
-                {
-                    "b_id": request_id,
-                    "b_status": status,
-                    "b_reasons": reasons,
-                    "b_response": response,
-                    "b_finished_at": utcnow(),
-                },
-            )
-            self._decide(conn, request_id, outcome)
+            if also is not None:
+                also(conn)
+            conn.execute(_FINISH, params)
+            insert_ignore(conn, Decision, decision)
 
     def unfinished(self, received_before: datetime, now: datetime | None = None) -> list[str]:
         """Requests a crash left behind: never claimed, or whose lease ran out."""
@@ -166,19 +190,7 @@ class RequestRepository:
 
     @staticmethod
     def _decide(conn: Connection, request_id: str, decision: DecisionRecord) -> None:
-        insert_ignore(
-            conn,
-            Decision,
-            {
-                "request_id": request_id,
-                "stage": decision.stage,
-                "result": decision.result,
-                "reasons": decision.reasons,
-                "detail": decision.detail[:2000] if decision.detail else None,
-                "rules_version": decision.rules_version,
-                "decided_at": utcnow(),
-            },
-        )
+        insert_ignore(conn, Decision, _decision_row(request_id, decision))
 
     def decisions(self, request_id: str) -> list[Decision]:
         with self.db.connection() as conn:
