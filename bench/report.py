@@ -93,7 +93,7 @@ BOOKINGS = table(Booking)
 DEFAULT_REQUESTS = 250_000
 DEFAULT_RUNS = 5
 PERIODS = (30, 365)  # days, ending today (business zone)
-TARGET_SECONDS = 1.0  # `frontdesk report --json` for 365 days on SQLite
+TARGET_SECONDS = 0.7  # `frontdesk report --json` for 365 days on SQLite (issue #18)
 SEED = 20_260_601
 CHUNK = 10_000  # requests per insert transaction (with their escalations and bookings)
 EMPTY_PERIOD = ("2000-01-03", "2000-01-09")  # before any seeded request: the fixed cost
@@ -727,7 +727,7 @@ def print_verdict(results: list[Result]) -> None:
         print(
             f"VERDICT sqlite: {'PASS' if cli < TARGET_SECONDS else 'FAIL'} - "
             f"`frontdesk report --json` for {label}: {cli:.2f} s as the command, "
-            f"{in_process:.2f} s in-process (target < {TARGET_SECONDS:.0f} s as the command); "
+            f"{in_process:.2f} s in-process (target < {TARGET_SECONDS:.1f} s as the command); "
             f"per-week count uses {INDEX}: {'yes' if result.uses_index else 'NO'}"
         )
 
@@ -757,7 +757,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "Time `frontdesk report --json` for the last 30 and 365 days over a year of "
             "synthetic history, in-process and as the command, on SQLite and PostgreSQL."
         ),
-        epilog=f"Target: the 365-day report under {TARGET_SECONDS:.0f} s on SQLite.",
+        epilog=f"Target: the 365-day report under {TARGET_SECONDS:.1f} s on SQLite.",
     )
     parser.add_argument(
         "--requests",
