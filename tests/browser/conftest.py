@@ -53,9 +53,9 @@ def free_port() -> int:
 class LiveServer:
     """The real app on uvicorn in a thread of this process."""
 
-    def __init__(self, components: Components) -> None:
+    def __init__(self, components: Components, port: int | None = None) -> None:
         self.components = components
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(components, recover_on_start=False),

@@ -2,85 +2,31 @@
 confirmation email, move the meeting with the keyboard alone, and read the new time in the
 client's zone; axe-core finds no serious or critical violation, at 375 px and on a desktop.
 
-Self-contained (its own live server and browser fixtures). Without Chromium at
+The live server and the browser are the ones of tests/browser/conftest.py: without Chromium at
 /usr/bin/chromium, or without the `playwright` package, the tests are skipped and say why.
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.components import Components, build_components
 from bot.config import load_config
 from storage.migrate import upgrade
+from tests.browser.conftest import LiveServer, free_port
 from tests.conftest import EXAMPLE_CONFIG, FixedClock, make_settings, post_signed
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-NO_CHROMIUM = (
-    f"Chromium not found at {CHROMIUM}: install Debian's Chromium "
-    "(`apt-get install -y chromium`) to run the manage page's browser tests"
-)
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday 8:00 in Phoenix
 MEETING = "2026-12-01T10:00:00"  # Tuesday, Phoenix time, with chen
 LINK = re.compile(r"https?://[^\s]+/manage/[A-Za-z0-9._-]+")
-
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="the `playwright` package is not installed"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Server:
-    """The real app (sandbox mode, SQLite) on uvicorn in a thread of this process."""
-
-    def __init__(self, components: Components, port: int) -> None:
-        config = uvicorn.Config(
-            create_app(components, recover_on_start=False),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -88,23 +34,13 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Components]]:
     """(base URL, components) of a live sandboxed Frontdesk whose clock is NOW."""
     url = f"sqlite:///{tmp_path / 'frontdesk.db'}"
     upgrade(url)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = make_settings(url, frontdesk_public_url=base)
     components = build_components(settings, load_config(EXAMPLE_CONFIG), clock=FixedClock(NOW))
-    with _Server(components, port):
+    with LiveServer(components, port):
         yield base, components
     components.db.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(NO_CHROMIUM)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def booked_link(components: Components) -> str:
@@ -139,12 +75,12 @@ def serious_violations(page: Any) -> list[str]:
 
 @pytest.mark.parametrize("width", [375, 1280], ids=["phone", "desktop"])
 def test_a_client_reschedules_with_the_keyboard_and_sees_the_new_time(
-    served: tuple[str, Components], browser: Any, width: int
+    served: tuple[str, Components], chromium: Any, width: int
 ) -> None:
     base, components = served
     link = booked_link(components)
     assert link.startswith(base)
-    page = browser.new_page(viewport={"width": width, "height": 800})
+    page = chromium.new_page(viewport={"width": width, "height": 800})
 
     page.goto(link)
 

@@ -10,10 +10,6 @@ Skipped, with the reason, when Playwright or Chromium (/usr/bin/chromium) is mis
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,9 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 
-from bot.app import create_app
 from bot.components import Components, build_components
 from bot.config import load_config
 from bot.domain.relative_time import resolve_relative_start
@@ -33,23 +27,8 @@ from bot.domain.signing import signed_headers
 from bot.messages.slack_render import format_slack_date
 from storage.db import Database
 from storage.migrate import upgrade
+from tests.browser.conftest import LiveServer
 from tests.conftest import EXAMPLE_CONFIG, WEBHOOK_SECRET, make_settings
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-if shutil.which(CHROMIUM) is None:
-    pytest.skip(
-        f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True
-    )
 
 VIEWER_ZONE = "Asia/Tokyo"
 
@@ -99,12 +78,6 @@ class Live:
     clock: ShiftedClock
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     """The real app served by uvicorn on 127.0.0.1, every service in sandbox mode."""
@@ -115,27 +88,10 @@ def live(tmp_path: Path) -> Iterator[Live]:
     components = build_components(
         make_settings(url), load_config(EXAMPLE_CONFIG), db=db, clock=clock
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(components, recover_on_start=False),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     try:
-        yield Live(f"http://127.0.0.1:{port}", components, clock)
+        with LiveServer(components) as server:
+            yield Live(server.url, components, clock)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         db.dispose()
 
 
@@ -145,16 +101,6 @@ def _submit(live: Live, payload: dict[str, Any]) -> dict[str, Any]:
     response = httpx.post(f"{live.url}/webhooks/booking", content=body, headers=headers)
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _story(live: Live) -> tuple[str, str]:
@@ -171,9 +117,9 @@ def _story(live: Live) -> tuple[str, str]:
     return vip["request_id"], auto["request_id"]
 
 
-def test_one_requests_timeline_reads_like_slack(live: Live, browser: Any, tmp_path: Path) -> None:
+def test_one_requests_timeline_reads_like_slack(live: Live, chromium: Any, tmp_path: Path) -> None:
     vip_id, _ = _story(live)
-    context = browser.new_context(timezone_id=VIEWER_ZONE, viewport={"width": 1280, "height": 900})
+    context = chromium.new_context(timezone_id=VIEWER_ZONE, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{live.url}/sandbox?request={vip_id}")
 
@@ -217,7 +163,7 @@ def test_one_requests_timeline_reads_like_slack(live: Live, browser: Any, tmp_pa
     assert "chat.postMessage" in raw.locator("pre").inner_text()
 
     page.screenshot(path=str(tmp_path / "timeline-1280.png"), full_page=True)
-    phone = browser.new_context(timezone_id=VIEWER_ZONE, viewport={"width": 375, "height": 812})
+    phone = chromium.new_context(timezone_id=VIEWER_ZONE, viewport={"width": 375, "height": 812})
     small = phone.new_page()
     small.goto(f"{live.url}/sandbox?request={vip_id}")
     width = small.evaluate("document.documentElement.scrollWidth")
@@ -228,9 +174,9 @@ def test_one_requests_timeline_reads_like_slack(live: Live, browser: Any, tmp_pa
     phone.close()
 
 
-def test_filters_by_service_and_draws_the_email(live: Live, browser: Any) -> None:
+def test_filters_by_service_and_draws_the_email(live: Live, chromium: Any) -> None:
     _, auto_id = _story(live)
-    page = browser.new_page()
+    page = chromium.new_page()
     page.goto(f"{live.url}/sandbox")
     assert page.locator("article.request").count() == 2
     page.select_option("select[name=service]", "email")
