@@ -232,16 +232,7 @@ class BookingChangeRepository:
             "pending_at": None,
         }
         with self.db.transaction() as conn:
-            changed = conn.execute(
-                update(BOOKINGS)
-                .where(
-                    BOOKINGS.c.id == booking.id,
-                    BOOKINGS.c.version == booking.version,
-                    BOOKINGS.c.status == BookingStatus.CONFIRMED,
-                )
-                .values(**values)
-            ).rowcount
-            if changed != 1:
+            if not _update_this_version(conn, booking, values):
                 return None
             plan_in(
                 conn,
@@ -280,16 +271,7 @@ class BookingChangeRepository:
             "pending_at": None,
         }
         with self.db.transaction() as conn:
-            changed = conn.execute(
-                update(BOOKINGS)
-                .where(
-                    BOOKINGS.c.id == booking.id,
-                    BOOKINGS.c.version == booking.version,
-                    BOOKINGS.c.status == BookingStatus.CONFIRMED,
-                )
-                .values(**values)
-            ).rowcount
-            if changed != 1:
+            if not _update_this_version(conn, booking, values):
                 return None
             conn.execute(
                 update(REMINDERS)
@@ -329,3 +311,17 @@ def _done(conn: Connection, change_id: int, now: datetime) -> None:
         .where(CHANGES.c.id == change_id)
         .values(status=ChangeStatus.DONE, error_code=None, finished_at=now)
     )
+
+
+def _update_this_version(conn: Connection, booking: StoredBooking, values: dict[str, Any]) -> bool:
+    """Compare-and-set: change the booking only while it is still this confirmed version."""
+    changed = conn.execute(
+        update(BOOKINGS)
+        .where(
+            BOOKINGS.c.id == booking.id,
+            BOOKINGS.c.version == booking.version,
+            BOOKINGS.c.status == BookingStatus.CONFIRMED,
+        )
+        .values(**values)
+    ).rowcount
+    return bool(changed == 1)
