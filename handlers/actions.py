@@ -91,28 +91,27 @@ def fill_modal(chat: Chat, view_id: str, title: str, build: Callable[[], View]) 
     chat.update_view(view_id, view.to_dict())
 
 
-def claim(
-    ack: Ack,
-    body: dict[str, Any],
-    defer: Defer,
-    services: SlackServices,
-    user_id: str,
-    request_id: str | None,
-) -> None:
-    ack()
-    defer(body, lambda: services.triage.claim(_named(request_id), user_id))
+def _on_ticket(act: Callable[[Triage, str, str], object]) -> Callable[..., None]:
+    """A button that acts on the escalation it sits on: ack, then `act(triage, request
+    id, user)` once per interaction (a Slack retry does nothing twice).
+    """
+
+    def listener(
+        ack: Ack,
+        body: dict[str, Any],
+        defer: Defer,
+        services: SlackServices,
+        user_id: str,
+        request_id: str | None,
+    ) -> None:
+        ack()
+        defer(body, lambda: act(services.triage, _named(request_id), user_id))
+
+    return listener
 
 
-def unclaim(
-    ack: Ack,
-    body: dict[str, Any],
-    defer: Defer,
-    services: SlackServices,
-    user_id: str,
-    request_id: str | None,
-) -> None:
-    ack()
-    defer(body, lambda: services.triage.unclaim(_named(request_id), user_id))
+claim = _on_ticket(Triage.claim)
+unclaim = _on_ticket(Triage.unclaim)
 
 
 def reassign(
