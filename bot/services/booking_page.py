@@ -17,18 +17,17 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Calendar, Event
-
 from bot.domain.config import Config, Rep
 from bot.domain.form_token import FormToken, FormTokens, TokenError
 from bot.domain.intake import FieldError, IntakeValidationError, ValidRequest, validate_request
 from bot.domain.slots import local_instant
 from bot.messages.availability import clock_label
+from bot.messages.confirmation import ics_invitation
 from bot.services.availability import AvailabilityService
 from bot.services.processing import RequestProcessor, StillProcessing
 from bot.services.telemetry import BOOKING_PAGE_SPAM
 from integrations.base import IntegrationError
-from storage.models import RequestStatus, StoredRequest, utcnow
+from storage.models import BookingStatus, RequestStatus, StoredRequest, utcnow
 from storage.repositories import BookingRepository, RequestRepository
 
 log = logging.getLogger("frontdesk.booking_page")
@@ -657,27 +656,14 @@ class BookingPageService:
         return self.view(rep.page_slug if rep else None, params, values=values, notice=SLOT_TAKEN)
 
     def ics(self, token_text: str) -> bytes | None:
-        """The booked meeting as an iCalendar file, or None when nothing was booked."""
+        """The booked meeting as an iCalendar file, or None when nothing is booked: the same
+        invitation as the confirmation email's (same UID, the current time and SEQUENCE, so
+        a meeting moved since through the manage link is filed as the moved one).
+        """
         _, request = self.stored(token_text)
-        if request is None or request.status != RequestStatus.BOOKED_AUTO or not request.response:
+        if request is None or request.status != RequestStatus.BOOKED_AUTO:
             return None
-        booking = request.response.get("booking")
-        if not booking:
+        booking = self.bookings.get_by_request(request.id)
+        if booking is None or booking.status != BookingStatus.CONFIRMED:
             return None
-        rep = self.config.rep(booking["rep"])
-        calendar = Calendar()
-        calendar.add("prodid", "-//Frontdesk//booking page//EN")
-        calendar.add("version", "2.0")
-        event = Event()
-        event.add("uid", booking.get("ical_uid") or f"{request.id}@frontdesk")
-        event.add("dtstamp", self.clock())
-        event.add("dtstart", datetime.fromisoformat(booking["start"].replace("Z", "+00:00")))
-        event.add("dtend", datetime.fromisoformat(booking["end"].replace("Z", "+00:00")))
-        who = rep.display_name if rep else booking["rep"]
-        event.add("summary", f"{self.page.title}: call with {who}")
-        if booking.get("video_url"):
-            event.add("location", booking["video_url"])
-            event.add("url", booking["video_url"])
-        calendar.add_component(event)
-        ical: bytes = calendar.to_ical()
-        return ical
+        return ics_invitation(request, booking)
