@@ -467,6 +467,14 @@ class PhaseResult:
         return len(self.latencies)
 
     @property
+    def server_cpu_ms(self) -> float | None:
+        """The server's CPU time per request: unlike throughput, barely moved by what else
+        the machine is doing (only the server's own work is counted)."""
+        if self.server_cpu is None or not self.requests:
+            return None
+        return self.server_cpu * self.elapsed * 1000 / self.requests
+
+    @property
     def requests(self) -> int:
         return self.ok + sum(self.errors.values())
 
@@ -639,6 +647,13 @@ def throughput_ratio(baseline: PhaseResult, intake: PhaseResult) -> float:
 def print_ratio(baseline: PhaseResult, intake: PhaseResult) -> None:
     ratio = throughput_ratio(baseline, intake)
     print(f"    intake/healthz throughput at {intake.concurrency} clients: {ratio * 100:.1f} %")
+    if baseline.server_cpu_ms and intake.server_cpu_ms:
+        print(
+            f"    server CPU per request: healthz {baseline.server_cpu_ms:.2f} ms, intake "
+            f"{intake.server_cpu_ms:.2f} ms (healthz/intake "
+            f"{baseline.server_cpu_ms / intake.server_cpu_ms:.1%}: the throughput ratio when the"
+            " server's CPU is the limit, steadier than throughput on a busy machine)"
+        )
     if baseline.client_cpu > 0.6 and (baseline.server_cpu or 0.0) < 0.9:
         print(
             "    note: during the baseline the load generator was busy and the server was not; "
