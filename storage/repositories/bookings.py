@@ -145,8 +145,11 @@ class FirstHold:
 
     def __call__(self, conn: Connection) -> None:
         created_at = utcnow()
+        # Every rep's lock up front and in one order: requests that see the reps in
+        # different turns (round-robin) would otherwise deadlock on PostgreSQL.
+        for rep_email in sorted({option.rep_email for option in self.options}):
+            self.db.lock(conn, f"rep:{rep_email}")
         for option in self.options:
-            self.db.lock(conn, f"rep:{option.rep_email}")
             if _clashes(conn, self.slot, option.rep_email):
                 self.clashed.append(option.rep_email)
                 continue
