@@ -245,6 +245,8 @@ class BookingRepository:
             "b_at": confirmed_at,
         }
         now = utcnow()
+        # Reminders are planned only here: a booking never confirmed has none to look up.
+        first = booking.confirmed_at is None
 
         def step(conn: Connection) -> None:
             conn.execute(_CONFIRM, params)
@@ -256,6 +258,7 @@ class BookingRepository:
                     meeting_start=booking.start,
                     plan=reminders,
                     now=now,
+                    first=first,
                 )
 
         confirmed = booking.model_copy(
