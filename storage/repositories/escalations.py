@@ -66,27 +66,9 @@ class EscalationRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def open(
-        self,
-        request_id: str,
-        kind: EscalationKind,
-        reasons: list[str],
-        *,
-        priority: str = "normal",
-        detail: str | None = None,
-        assignee: str | None = None,
-        at: datetime | None = None,
-    ) -> StoredEscalation:
-        """Open the request's escalation once; a retry gets the one already open."""
-        opening = self.opening(
-            request_id,
-            kind,
-            reasons,
-            priority=priority,
-            detail=detail,
-            assignee=assignee,
-            at=at,
-        )
+    def open(self, opening: Opening) -> StoredEscalation:
+        """Open the request's escalation once (`opening` says how); a retry gets the one
+        already open."""
         self.commit(opening)
         assert opening.escalation is not None
         return opening.escalation
