@@ -173,6 +173,8 @@ class Booking(StoredBooking, table=True):
     __table_args__ = (
         Index("ix_booking_rep_start", "rep_email", "start"),
         Index("ix_booking_status_end_outcome", "status", "end", "booked_by", "outcome"),
+        # The round-robin's "who was booked last", per rep, from the newest rows.
+        Index("ix_booking_rep_created", "rep_email", "created_at"),
     )
 
 

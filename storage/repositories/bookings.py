@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from storage.db import Database, Step
@@ -81,11 +82,21 @@ _RELEASE = (
     .where(BOOKINGS.c.id == bindparam("b_id"), BOOKINGS.c.status == BookingStatus.RESERVED)
     .values(status=BookingStatus.RELEASED)
 )
-_LAST_BOOKED = (
-    select(BOOKINGS.c.rep_email, func.max(BOOKINGS.c.created_at))
-    .where(BOOKINGS.c.status.in_(_HOLDING))
-    .group_by(BOOKINGS.c.rep_email)
-)
+
+
+@cache
+def _last_booked_statement(reps: tuple[str, ...]) -> Any:
+    # Built once per set of reps (the config's): its compiled form is then reused.
+    def newest(rep: str) -> Any:
+        return (
+            select(BOOKINGS.c.created_at)
+            .where(BOOKINGS.c.rep_email == rep, BOOKINGS.c.status.in_(_HOLDING))
+            .order_by(BOOKINGS.c.created_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    return select(*(newest(rep) for rep in reps))
 
 
 def _booking(row: Any) -> StoredBooking:
@@ -343,11 +354,17 @@ class BookingRepository:
             held.setdefault(rep, []).append((held_start, held_end))
         return held
 
-    def last_booked_at(self) -> dict[str, datetime]:
-        """When each rep was last given a booking: the round-robin's memory."""
+    def last_booked_at(self, rep_emails: Sequence[str]) -> dict[str, datetime]:
+        """When each rep was last given a booking: the round-robin's memory, read on every
+        request that names no rep. One statement; per rep it reads the newest rows of the
+        (rep, created_at) index until one holds a slot, not the whole history.
+        """
+        reps = tuple(rep_emails)
+        if not reps:
+            return {}
         with self.db.connection() as conn:
-            rows = conn.execute(_LAST_BOOKED).all()
-        return {rep: last for rep, last in rows if last is not None}
+            row = conn.execute(_last_booked_statement(reps)).one()
+        return {rep: last for rep, last in zip(reps, row, strict=True) if last is not None}
 
     # ------------------------------------------------------------------ "Did it happen?"
 
