@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from storage.db import Database, Step
@@ -29,25 +29,27 @@ NOT_ASKED = "-"
 
 # Built once: constructing a statement costs more than running it on SQLite.
 _BY_REQUEST = select(BOOKINGS).where(BOOKINGS.c.request_id == bindparam("b_request"))
-_CLASH = (
-    select(BOOKINGS.c.id)
-    .where(
-        BOOKINGS.c.rep_email == bindparam("b_rep"),
-        BOOKINGS.c.status.in_(_HOLDING),
-        # A booking's own time, or the new time a move of it is holding.
-        or_(
-            and_(
-                BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
-                BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
-            ),
-            and_(
-                BOOKINGS.c.pending_start < bindparam("b_until", type_=_WHEN),
-                BOOKINGS.c.pending_end > bindparam("b_from", type_=_WHEN),
-            ),
-        ),
+
+
+def overlapping_hold(*, excluding_booking: bool = False) -> Any:
+    """Whether a held booking of the rep (`b_rep`) overlaps [`b_from`, `b_until`): its own
+    time, or the new time a move of it holds. Two EXISTS, each a range on its own
+    (rep, end) index, so only the rep's bookings ending after `b_from` are read, not the
+    rep's history (an OR of the two would read every booking the rep ever had).
+    `excluding_booking`: not the booking `b_booking` itself (a move of it).
+    """
+    until, since = bindparam("b_until", type_=_WHEN), bindparam("b_from", type_=_WHEN)
+    mine = [BOOKINGS.c.rep_email == bindparam("b_rep"), BOOKINGS.c.status.in_(_HOLDING)]
+    if excluding_booking:
+        mine.append(BOOKINGS.c.id != bindparam("b_booking"))
+    own_time = select(BOOKINGS.c.id).where(*mine, BOOKINGS.c.end > since, BOOKINGS.c.start < until)
+    moving_to = select(BOOKINGS.c.id).where(
+        *mine, BOOKINGS.c.pending_end > since, BOOKINGS.c.pending_start < until
     )
-    .limit(1)
-)
+    return select(or_(exists(own_time), exists(moving_to)))
+
+
+_CLASH = overlapping_hold()
 _INSERT = insert(BOOKINGS).returning(BOOKINGS.c.id)
 _ON_CALENDARS = select(BOOKINGS.c.start, BOOKINGS.c.end).where(
     BOOKINGS.c.calendar_id.in_(bindparam("b_calendars", expanding=True)),
@@ -138,7 +140,7 @@ class Slot:
 
 def _clashes(conn: Connection, slot: Slot, rep_email: str) -> bool:
     window = {"b_until": slot.end + slot.buffer, "b_from": slot.start - slot.buffer}
-    return conn.execute(_CLASH, {"b_rep": rep_email, **window}).first() is not None
+    return bool(conn.execute(_CLASH, {"b_rep": rep_email, **window}).scalar_one())
 
 
 class FirstHold:
