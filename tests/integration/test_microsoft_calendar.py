@@ -191,6 +191,9 @@ def test_secrets_and_tokens_never_reach_the_logs(
     fake: FakeGraph, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # msal's own level too: a test that ran the CLI's log setup earlier in this process
+    # leaves it at INFO (the setup's guard against its token dumps).
+    caplog.set_level(logging.DEBUG, logger="msal")
     calendar = make_calendar(fake)
     fake.deny_next(EVENTS)
 
