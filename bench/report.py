@@ -565,11 +565,14 @@ def periods(config: Config) -> list[Period]:
 # -- the plans the database makes ----------------------------------------------------------
 
 
-def _query_name(statement: str) -> str:
+def _query_name(statement: str) -> str | None:
+    """Which KPI query a statement is; None for the others (the emptiness probes)."""
     head = " ".join(statement.split()).upper()
-    if head.startswith("WITH"):
+    if " AS MEASURED" in head:
         return "escalations"
-    return "meetings" if " FROM BOOKING " in head else "requests_by_status"
+    if " FROM BOOKING " in head:
+        return "meetings"
+    return "requests_by_status" if " FROM BOOKING_REQUEST " in head else None
 
 
 def _access_lines(lines: list[str], postgres: bool) -> list[str]:
@@ -593,7 +596,9 @@ def print_plans(bench: Bench, period: Period) -> bool:
         bench.in_process(period, None)
     plans: dict[str, tuple[str, Any]] = {}
     for statement, parameters in seen:
-        plans.setdefault(_query_name(statement), (statement, parameters))
+        name = _query_name(statement)
+        if name is not None:
+            plans.setdefault(name, (statement, parameters))
     postgres = bench.db.is_postgres
     uses_index = False
     with bench.db.engine.connect() as conn:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.domain.config import Config
     from bot.services.demo import DemoSummary
     from bot.settings import Settings
+    from bot.settings_env import ReportSettings
     from integrations.bundle import Integrations
     from storage.repositories import (
         BookingRepository,
@@ -52,7 +53,7 @@ def _default_sla_minutes() -> int:
 
 def _settings() -> Settings:
     from bot.settings import Settings
-    from bot.settings_files import SettingsFileError
+    from bot.settings_env import SettingsFileError
 
     try:
         return Settings()
@@ -60,10 +61,23 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+def _report_settings() -> ReportSettings:
+    """DATABASE_URL and FRONTDESK_CONFIG, as `Settings` reads them, without building it."""
+    from bot.settings_env import SettingsFileError, report_settings
+
+    try:
+        return report_settings()
+    except SettingsFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _config(settings: Settings, path: str | None) -> Config:
+    return _load_config(path or settings.frontdesk_config)
+
+
+def _load_config(chosen: str | None) -> Config:
     from bot.config import ConfigError, load_config
 
-    chosen = path or settings.frontdesk_config
     if not chosen:
         raise click.UsageError("no config file: pass --config PATH or set FRONTDESK_CONFIG")
     try:
@@ -343,9 +357,9 @@ def report(
     from storage.db import Database
     from storage.kpi_queries import KpiQueries
 
-    settings = _settings()
+    settings = _report_settings()
     if config_path or settings.frontdesk_config:
-        config = _config(settings, config_path)
+        config = _load_config(config_path or settings.frontdesk_config)
         zone, sla_minutes = config.zone, config.slack.sla_minutes
     else:
         zone, sla_minutes = ZoneInfo("UTC"), _default_sla_minutes()

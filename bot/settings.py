@@ -14,9 +14,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.settings_env import DEFAULT_DATABASE_URL
 from bot.settings_files import file_sources
-
-DEFAULT_DATABASE_URL = "sqlite:///./var/frontdesk.db"
 
 
 class Settings(BaseSettings):

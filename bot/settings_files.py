@@ -19,15 +19,11 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource
 
-SECRETS_DIR_VARIABLE = "FRONTDESK_SECRETS_DIR"
-FILE_SUFFIX = "_FILE"
-BOTH_SET = "{name} and {name}_FILE are both set: keep one"
-UNREADABLE = "{variable}={path} cannot be read: {reason}"
+from bot.settings_env import SECRETS_DIR_VARIABLE, SettingsFileError, file_variable
+
+__all__ = ["SettingsFileError", "file_sources"]
+
 NOT_A_DIRECTORY = "FRONTDESK_SECRETS_DIR={path} is not a directory"
-
-
-class SettingsFileError(ValueError):
-    """A secret file named in the environment that cannot be used; says which and why."""
 
 
 class FileVariablesSource(PydanticBaseSettingsSource):
@@ -41,19 +37,9 @@ class FileVariablesSource(PydanticBaseSettingsSource):
         environ = {key.upper(): value for key, value in os.environ.items()}
         values: dict[str, Any] = {}
         for name in self.settings_cls.model_fields:
-            variable = name.upper() + FILE_SUFFIX
-            path = environ.get(variable)
-            if not path:
-                continue
-            if environ.get(name.upper()) is not None:
-                raise SettingsFileError(BOTH_SET.format(name=name.upper()))
-            try:
-                values[name] = Path(path).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc)
-                raise SettingsFileError(
-                    UNREADABLE.format(variable=variable, path=path, reason=reason)
-                ) from None
+            value = file_variable(name, environ)
+            if value is not None:
+                values[name] = value
         return values
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Float, bindparam, column, func, select, table
 
 from storage.db import Database
-from storage.kpi_queries import nearest_rank
+from storage.kpi_queries import has_rows, nearest_rank
 from storage.statuses import RequestStatus, TicketStatus
 from storage.types import UTCDateTime
 
@@ -78,7 +78,11 @@ class CrmKpiQueries:
             )
         )
         with self.db.connection() as conn:
-            rows = conn.execute(statement, {"since": since, "until": until}).all()
+            rows = (
+                conn.execute(statement, {"since": since, "until": until}).all()
+                if has_rows(conn, TICKETS)
+                else []
+            )
         opened = [row for row in rows if row.opened_at is not None]
         by_kind: dict[str, int] = {}
         for row in opened:
@@ -119,6 +123,8 @@ class CrmKpiQueries:
         )
         found = {route: RouteConversion(0, 0, 0.0) for route in ROUTES.values()}
         with self.db.connection() as conn:
+            if not has_rows(conn, CONVERSIONS):
+                return found
             for status, requests, won, amount in conn.execute(
                 statement, {"since": since, "until": until}
             ):

@@ -299,6 +299,31 @@ def test_figures_as_they_stand_now_not_cut_at_the_end(migrated_db: Database) -> 
     assert at_end["time_to_claim"]["max"] == 600.0
 
 
+def test_reason_codes_and_durations_to_the_millisecond(migrated_db: Database) -> None:
+    """Group sizes fold into one code, a VIP counts only under its vip_domain code, and a
+    code listed twice counts twice; durations are exact to the millisecond: claimed at the
+    SLA itself is no breach, a millisecond later is one.
+    """
+    seed = Seeder(migrated_db)
+    at = SINCE + timedelta(hours=15)
+    review = RequestStatus.ESCALATED_MANUAL_REVIEW
+    seed.escalation(review, at, ["group_size:8", "keyword:urgent", "group_size:12"], _minutes(15))
+    seed.escalation(review, at, ["keyword:urgent", "keyword:urgent"], timedelta(seconds=123.456))
+    seed.escalation(
+        RequestStatus.ESCALATED_VIP,
+        at,
+        ["keyword:urgent", "vip_domain:majorclient.com"],
+        timedelta(seconds=900.001),
+    )
+    report = report_json(migrated_db)
+    by_reason = {code: figures["escalations"] for code, figures in report["by_reason"].items()}
+    assert by_reason == {"keyword:urgent": 3, "group_size": 2, "vip_domain:majorclient.com": 1}
+    assert report["by_reason"]["keyword:urgent"]["time_to_claim"]["p50"] == 123.5
+    assert report["time_to_claim"] == {"p50": 900.0, "p90": 900.0, "max": 900.0, "open": 0}
+    assert report["sla_breaches"] == 1
+    assert report["by_route"]["review"]["sla_breaches"] == 0
+
+
 @pytest.mark.parametrize(
     ("escalated", "verdict"), [(1, "too permissive"), (3, HEALTHY), (4, TOO_RESTRICTIVE)]
 )
