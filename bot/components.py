@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +53,10 @@ from storage.repositories import (
 from storage.types import utcnow
 
 log = logging.getLogger("frontdesk")
+
+# Threads that redraw escalation messages after claims (bot/services/redraws.py): a
+# chat.update is a few ms of which most is waiting on Slack, so a few keep up with a burst.
+REDRAW_WORKERS = 4
 
 
 @dataclass
@@ -131,7 +136,19 @@ def build_components(
         clock=clock,
         links=links,
     )
-    triage = Triage(config, requests, escalations, bookings, booker, chat, clock=clock)
+    triage = Triage(
+        config,
+        requests,
+        escalations,
+        bookings,
+        booker,
+        chat,
+        clock=clock,
+        # On AWS Lambda no thread may outlive the response: the redraw happens before it.
+        redraw_executor=None
+        if settings.on_lambda
+        else ThreadPoolExecutor(REDRAW_WORKERS, thread_name_prefix="slack-redraw"),
+    )
     tickets = None
     if integrations.tickets is not None:
         tickets = TicketService(

@@ -190,6 +190,17 @@ class Defer:
         except Exception as exc:
             tell_user(self.services.chat, body, exc)
 
+    def at_once(self, body: dict[str, Any], work: Callable[[], object]) -> None:
+        """`once`, but `work` runs now, before Slack is answered: for quick work whose
+        result the answer must not run ahead of (a claim's compare-and-set). The refusal,
+        a Slack call, is still told after the answer.
+        """
+        try:
+            if first_delivery(self.services.interactions, body):
+                work()
+        except Exception as exc:
+            self.submit(tell_user, self.services.chat, body, exc)
+
 
 def context_middleware(
     app: App, services: SlackServices
