@@ -54,9 +54,11 @@ from storage.types import utcnow
 
 log = logging.getLogger("frontdesk")
 
-# Threads that redraw escalation messages after claims (bot/services/redraws.py): a
-# chat.update is a few ms of which most is waiting on Slack, so a few keep up with a burst.
-REDRAW_WORKERS = 4
+# Threads that redraw escalation messages after claims (bot/services/redraws.py). A
+# chat.update is mostly waiting on Slack (a round trip to its API), so the threads are
+# more than the CPU would need: with 4, the updates fell seconds behind a burst of 50
+# clients clicking (bench/slack_ack.py) on a busy machine; with 8 they kept up.
+REDRAW_WORKERS = 8
 
 
 @dataclass

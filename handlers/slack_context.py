@@ -1,8 +1,9 @@
 """What every Slack listener gets, by parameter name, from one Bolt middleware: the
 `services`, the `request_id` an action names, a modal's values flattened (`form`, `modal`),
 and `defer` for the quick work after the ack, or before it with `defer.at_once` (a Slack
-retry never acts twice; failures become ephemeral replies). Slow work (a calendar read) is a Bolt lazy listener instead, so
-that on AWS Lambda it runs in another invocation (handlers/slack_runtime.py).
+retry never acts twice; failures become ephemeral replies). Slow work (a calendar read) is
+a Bolt lazy listener instead, so that on AWS Lambda it runs in another invocation
+(handlers/slack_runtime.py).
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ tracebacks per request, a log-flooding vector open to anyone.
 
 from __future__ import annotations
 
-from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from slack_bolt import BoltRequest
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk.signature import SignatureVerifier
+from starlette.concurrency import run_in_threadpool
 
 from handlers.deps import app_parts
 from handlers.slack_runtime import add_lambda_context
@@ -26,11 +26,6 @@ SLACK_NOT_CONFIGURED = (
 MAX_SLACK_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; refuse junk early
 BAD_SLACK_SIGNATURE = "X-Slack-Signature or X-Slack-Request-Timestamp is missing, stale or wrong"
 MALFORMED_SLACK_BODY = "the body is not a Slack request (JSON, or a form with a JSON payload)"
-# Bolt dispatches on this many threads at most, not on all of the server's pool: a claim
-# waits for SQLite's one writer, and forty threads queueing there while taking turns at
-# the GIL made each holder of the write lock wait for the GIL too (a convoy).
-DISPATCH_THREADS = 6
-_dispatchers = CapacityLimiter(DISPATCH_THREADS)
 
 
 def _bolt_request(request: Request, body: bytes) -> BoltRequest | None:
@@ -62,5 +57,5 @@ async def slack_events(request: Request) -> Response:
     if bolt_request is None:
         return JSONResponse({"error": "malformed_body", "message": MALFORMED_SLACK_BODY}, 400)
     add_lambda_context(bolt_request, request.scope)
-    bolt_response = await to_thread.run_sync(slack_app.dispatch, bolt_request, limiter=_dispatchers)
+    bolt_response = await run_in_threadpool(slack_app.dispatch, bolt_request)
     return to_starlette_response(bolt_response)
