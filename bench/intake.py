@@ -4,13 +4,16 @@ Run it from the repository root:
 
     make bench                                   # = .venv/bin/python -m bench.intake
     .venv/bin/python -m bench.intake --seconds 5 --concurrency 10,50
+    .venv/bin/python -m bench.intake --database sqlite     # or postgres; default both
 
 What it does:
 
 * starts a real server, ``.venv/bin/frontdesk serve --config examples/frontdesk.toml
-  --port <free port> --no-scheduler``, on a fresh SQLite database in a temporary directory,
-  with a random webhook secret and ``FRONTDESK_LOG_LEVEL=WARNING``, waits for ``/healthz``,
-  and always stops it at the end (also on Ctrl-C or an error);
+  --port <free port> --no-scheduler``, on a fresh SQLite database in a temporary directory
+  and then on a fresh schema of PostgreSQL's ``test`` database (migrated first, dropped
+  afterwards; skipped with the reason when PostgreSQL does not answer), with a random
+  webhook secret and ``FRONTDESK_LOG_LEVEL=WARNING``, waits for ``/healthz``, and always
+  stops it at the end (also on Ctrl-C or an error);
 * for every concurrency level, drives ``GET /healthz`` (the baseline: the cheapest endpoint
   of the same app) and then ``POST /webhooks/booking`` with that many clients for a fixed
   time. Every intake request is unique (its own ``submission_id``) and signed. Most ask for
@@ -20,8 +23,10 @@ What it does:
 * prints, per endpoint: requests, errors (a non-2xx answer or an exception), successful
   requests per second, p50 and p99 latency of the successful requests, and the CPU used by
   the server, by the load generator and by anything else on the machine; then the ratio of
-  the two throughputs and the verdict against the targets: at 10 clients, intake throughput
-  >= 50 % of the baseline's and intake p99 < 50 ms.
+  the two throughputs, the server's CPU time per request of each (steadier than throughput
+  when other processes share the machine), and the verdict against the targets on SQLite:
+  at 10 clients, intake throughput >= 50 % of the baseline's and intake p99 < 50 ms
+  (PostgreSQL's ratio is printed without a target).
 
 The load generator is one thread per client, each with its own keep-alive ``httpx.Client``
 (cheaper per request than ``httpx.AsyncClient`` here). It runs on the same machine as the
@@ -54,6 +59,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from bench._databases import add_database_option, database_kinds, reachable, scratch_database
 from bench._machine import (
     OTHER_CPU_WARNING,
     free_port,
@@ -64,6 +70,7 @@ from bench._machine import (
 from bot.config import ConfigError, load_config
 from bot.domain.config import WEEKDAYS, Config, Rep, parse_hours
 from bot.domain.signing import signed_headers
+from storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # the only host this script talks to
@@ -334,10 +341,11 @@ def frontdesk_executable() -> Path:
 
 @dataclass
 class Server:
-    """`frontdesk serve` in a subprocess on a fresh SQLite database."""
+    """`frontdesk serve` in a subprocess on a fresh database (SQLite, or a PostgreSQL schema)."""
 
     config_path: Path
     workdir: Path
+    database_url: str
     secret: str = field(default_factory=lambda: secrets.token_hex(32))
     port: int = field(default_factory=lambda: free_port(HOST))
     process: subprocess.Popen[bytes] | None = None
@@ -360,7 +368,7 @@ class Server:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", str(self.workdir)),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "DATABASE_URL": f"sqlite:///{self.workdir / 'bench.db'}",
+            "DATABASE_URL": self.database_url,
             "FRONTDESK_WEBHOOK_SECRET": self.secret,
             "FRONTDESK_LOG_LEVEL": "WARNING",
         }
@@ -465,6 +473,14 @@ class PhaseResult:
     @property
     def ok(self) -> int:
         return len(self.latencies)
+
+    @property
+    def server_cpu_ms(self) -> float | None:
+        """The server's CPU time per request: unlike throughput, barely moved by what else
+        the machine is doing (only the server's own work is counted)."""
+        if self.server_cpu is None or not self.requests:
+            return None
+        return self.server_cpu * self.elapsed * 1000 / self.requests
 
     @property
     def requests(self) -> int:
@@ -639,6 +655,13 @@ def throughput_ratio(baseline: PhaseResult, intake: PhaseResult) -> float:
 def print_ratio(baseline: PhaseResult, intake: PhaseResult) -> None:
     ratio = throughput_ratio(baseline, intake)
     print(f"    intake/healthz throughput at {intake.concurrency} clients: {ratio * 100:.1f} %")
+    if baseline.server_cpu_ms and intake.server_cpu_ms:
+        print(
+            f"    server CPU per request: healthz {baseline.server_cpu_ms:.2f} ms, intake "
+            f"{intake.server_cpu_ms:.2f} ms (healthz/intake "
+            f"{baseline.server_cpu_ms / intake.server_cpu_ms:.1%}: the throughput ratio when the"
+            " server's CPU is the limit, steadier than throughput on a busy machine)"
+        )
     if baseline.client_cpu > 0.6 and (baseline.server_cpu or 0.0) < 0.9:
         print(
             "    note: during the baseline the load generator was busy and the server was not; "
@@ -732,6 +755,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="TOML config for the server; default examples/frontdesk.toml",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the request mix; default 1")
+    add_database_option(parser)
     return parser.parse_args(argv)
 
 
@@ -743,85 +767,116 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(config_path)
     except (ConfigError, OSError) as exc:
         raise SystemExit(f"cannot use {config_path}: {exc}") from None
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="frontdesk-bench-") as workdir:
+        for kind in reachable(database_kinds(args.database)):
+            with scratch_database(kind, Path(workdir), "intake") as database_url:
+                status = run_on(args, config, config_path, kind, database_url, Path(workdir))
+            if status:
+                break
+    return status
+
+
+def run_on(
+    args: argparse.Namespace,
+    config: Config,
+    config_path: Path,
+    kind: str,
+    database_url: str,
+    workdir: Path,
+) -> int:
+    """Every concurrency level against one server on one database; 0 when it ran."""
     rng = random.Random(args.seed)
     pool = SlotPool(plan_slots(config, datetime.now(UTC), rng))
     run_id = secrets.token_hex(4)
-
-    with tempfile.TemporaryDirectory(prefix="frontdesk-bench-") as workdir:
-        server = Server(config_path, Path(workdir))
-        try:
-            server.start()
-            shown = (
-                config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path
+    if kind == "postgres":
+        upgrade(database_url)  # `serve` migrates SQLite only (PostgreSQL has a deploy step)
+    server = Server(config_path, workdir, database_url)
+    try:
+        server.start()
+        shown = config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path
+        print(f"\n{kind}: server {server.base_url}, config {shown}, {pool.size} free slots planned")
+        warm_up(
+            server,
+            [
+                healthz_call(),
+                intake_call(server.secret, BodyMaker(config, pool, run_id, "warmup", args.seed)),
+            ],
+        )
+        print()
+        print_header()
+        phases: list[PhaseResult] = []
+        pairs: dict[int, tuple[PhaseResult, PhaseResult]] = {}
+        for concurrency in args.concurrency:
+            baseline, intake = run_level(args, config, server, pool, run_id, concurrency)
+            phases += [baseline, intake]
+            pairs[concurrency] = (baseline, intake)
+        print()
+        if pool.handed_out > pool.size:
+            print(
+                f"Note: {pool.handed_out} requests asked for one of {pool.size} planned free "
+                "slots; the surplus asked for taken slots (slot_unavailable reviews)."
             )
-            print(f"Server: {server.base_url}, config {shown}, {pool.size} free slots planned")
-            warm_up(
-                server,
-                [
-                    healthz_call(),
-                    intake_call(
-                        server.secret, BodyMaker(config, pool, run_id, "warmup", args.seed)
-                    ),
-                ],
+        if VERDICT_CONCURRENCY not in pairs:
+            print(
+                f"No verdict: the targets are defined at {VERDICT_CONCURRENCY} clients, "
+                "which this run did not measure."
             )
-            print()
-            print_header()
-            phases: list[PhaseResult] = []
-            pairs: dict[int, tuple[PhaseResult, PhaseResult]] = {}
-            for concurrency in args.concurrency:
-                baseline = run_phase(
-                    server, "healthz", [healthz_call() for _ in range(concurrency)], args.seconds
-                )
-                print_phase(baseline)
-                server.check_alive()
-                bodies = [
-                    BodyMaker(
-                        config,
-                        pool,
-                        run_id,
-                        f"c{concurrency}w{worker}",
-                        args.seed * 100_003 + concurrency * 1_000 + worker,
-                    )
-                    for worker in range(concurrency)
-                ]
-                intake = run_phase(
-                    server,
-                    "intake",
-                    [intake_call(server.secret, maker) for maker in bodies],
-                    args.seconds,
-                )
-                print_phase(intake)
-                server.check_alive()
-                print_ratio(baseline, intake)
-                phases += [baseline, intake]
-                pairs[concurrency] = (baseline, intake)
-            print()
-            if pool.handed_out > pool.size:
-                print(
-                    f"Note: {pool.handed_out} requests asked for one of {pool.size} planned free "
-                    "slots; the surplus asked for taken slots (slot_unavailable reviews)."
-                )
-            if VERDICT_CONCURRENCY in pairs:
-                print_verdict(*pairs[VERDICT_CONCURRENCY])
-            else:
-                print(
-                    f"No verdict: the targets are defined at {VERDICT_CONCURRENCY} clients, "
-                    "which this run did not measure."
-                )
-            print_machine_caveat(phases)
-        except KeyboardInterrupt:
-            print("\ninterrupted; stopping the server", file=sys.stderr)
-            return 130
-        except RuntimeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            tail = server.log_tail()
-            if tail:
-                print(f"server log (last lines):\n{tail}", file=sys.stderr)
-            return 1
-        finally:
-            server.stop()
+        elif kind == "sqlite":
+            print_verdict(*pairs[VERDICT_CONCURRENCY])
+        else:
+            ratio = throughput_ratio(*pairs[VERDICT_CONCURRENCY])
+            print(
+                f"{kind} at {VERDICT_CONCURRENCY} clients: intake throughput {ratio * 100:.1f} % "
+                "of healthz (no target on PostgreSQL; compare with SQLite's above)"
+            )
+        print_machine_caveat(phases)
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping the server", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        tail = server.log_tail()
+        if tail:
+            print(f"server log (last lines):\n{tail}", file=sys.stderr)
+        return 1
+    finally:
+        server.stop()
     return 0
 
 
+def run_level(
+    args: argparse.Namespace,
+    config: Config,
+    server: Server,
+    pool: SlotPool,
+    run_id: str,
+    concurrency: int,
+) -> tuple[PhaseResult, PhaseResult]:
+    """The baseline, then intake, with `concurrency` clients each."""
+    baseline = run_phase(
+        server, "healthz", [healthz_call() for _ in range(concurrency)], args.seconds
+    )
+    print_phase(baseline)
+    server.check_alive()
+    bodies = [
+        BodyMaker(
+            config,
+            pool,
+            run_id,
+            f"c{concurrency}w{worker}",
+            args.seed * 100_003 + concurrency * 1_000 + worker,
+        )
+        for worker in range(concurrency)
+    ]
+    intake = run_phase(
+        server, "intake", [intake_call(server.secret, maker) for maker in bodies], args.seconds
+    )
+    print_phase(intake)
+    server.check_alive()
+    print_ratio(baseline, intake)
+    return baseline, intake
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -103,4 +103,10 @@ def app_parts(request: Request) -> AppParts:
     return cast(AppParts, request.app.state.components)
 
 
-Parts = Annotated[AppParts, Depends(app_parts)]
+async def _parts_dependency(request: Request) -> AppParts:
+    # async: FastAPI runs a plain `def` dependency in the threadpool, a thread hop per
+    # request for reading one attribute.
+    return app_parts(request)
+
+
+Parts = Annotated[AppParts, Depends(_parts_dependency)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,23 @@ if TYPE_CHECKING:
 _immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# A write prepared outside a transaction, to run inside someone else's: a request's first
+# writes commit with the request, its last ones with its outcome.
+Step = Callable[[Connection], None]
+
+
+def chain(*steps: Step | None) -> Step | None:
+    """The given steps as one, in order (None when there are none)."""
+    present = [step for step in steps if step is not None]
+    if len(present) < 2:
+        return present[0] if present else None
+
+    def run(conn: Connection) -> None:
+        for step in present:
+            step(conn)
+
+    return run
 
 
 def _configure_sqlite(engine: Engine) -> None:

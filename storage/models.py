@@ -171,8 +171,12 @@ class StoredBooking(SQLModel):
 class Booking(StoredBooking, table=True):
     __tablename__ = "booking"
     __table_args__ = (
-        Index("ix_booking_rep_start", "rep_email", "start"),
+        # A rep's holds overlapping a window: only the bookings ending after its start.
+        Index("ix_booking_rep_end", "rep_email", "end"),
+        Index("ix_booking_rep_pending_end", "rep_email", "pending_end"),
         Index("ix_booking_status_end_outcome", "status", "end", "booked_by", "outcome"),
+        # The round-robin's "who was booked last", per rep, from the newest rows.
+        Index("ix_booking_rep_created", "rep_email", "created_at"),
     )
 
 

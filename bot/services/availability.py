@@ -178,7 +178,8 @@ class AvailabilityService:
 
     def reps_in_turn(self) -> list[Rep]:
         """Every rep, the least recently booked first (round-robin; ties in config order)."""
-        last = self.bookings.last_booked_at() if self.bookings is not None else {}
+        emails = [rep.email for rep in self.config.reps]
+        last = self.bookings.last_booked_at(emails) if self.bookings is not None else {}
         never = datetime.min.replace(tzinfo=UTC)
         order = {rep.email: index for index, rep in enumerate(self.config.reps)}
         return sorted(

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.domain.config import Config, Rep
 from bot.domain.manage_links import ManageLinks
@@ -20,8 +19,10 @@ from bot.services.connection_health import ConnectionHealth, broken_reason_code
 from bot.services.telemetry import count_integration_error
 from integrations.base import ConnectionBrokenError, EventDraft, IntegrationError
 from integrations.bundle import Integrations
+from storage.db import Step, chain
 from storage.models import BookingStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import BookingRepository
+from storage.repositories.bookings import FirstHold, HoldOption, Slot
 
 log = logging.getLogger("frontdesk.booking")
 
@@ -33,9 +34,26 @@ _HOLDING = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
 class Booked:
     booking: StoredBooking
     email_error: IntegrationError | None = None
-    # With `book(..., defer_sent=True)`: the write recording the client's confirmation,
-    # for the caller to run in its own closing transaction.
-    pending: Callable[[Any], None] | None = None
+    # With `book(..., defer_sent=True)`: the writes recording the booking's confirmation
+    # and the client's email, for the caller to run in its own closing transaction.
+    pending: Step | None = None
+
+
+@dataclass
+class Checked:
+    """The candidate reps after the checks that need no calendar."""
+
+    reps: list[Rep] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    broken_codes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlannedHold:
+    """A new request's first hold: `write` runs in the request's own transaction."""
+
+    checked: Checked
+    write: FirstHold
 
 
 @dataclass(frozen=True)
@@ -75,17 +93,25 @@ class Booker:
         booked_by: str = "auto",
         resuming: bool = True,
         defer_sent: bool = False,
+        first_hold: PlannedHold | None = None,
     ) -> Booked | Unavailable:
         """Book the request's own time; raise IntegrationError when a calendar fails.
 
         `resuming=False` (a first attempt) skips looking for a booking an earlier,
-        interrupted attempt left behind. `defer_sent=True` leaves recording the sent
-        confirmation to the caller (`Booked.pending`), to commit with its own outcome.
+        interrupted attempt left behind. `first_hold`: the hold `plan_first_hold` made in
+        the new request's own transaction. `defer_sent=True` leaves recording the booking's
+        confirmation and the client's email to the caller (`Booked.pending`), to commit
+        with its own outcome in one transaction.
         """
         if request.requested_start is None:
             return Unavailable("no time was selected")
         booking = self.bookings.get_by_request(request.id) if resuming else None
-        if booking is None or booking.status not in _HOLDING:
+        if first_hold is not None:
+            held = self._after_first_hold(request, first_hold)
+            if isinstance(held, Unavailable):
+                return held
+            booking = held
+        elif booking is None or booking.status not in _HOLDING:
             held = self._hold_slot(request, booked_by)
             if isinstance(held, Unavailable):
                 return held
@@ -96,14 +122,43 @@ class Booker:
             if late is not None:
                 self.bookings.release(booking.id or 0)
                 return Unavailable(f"{booking.rep_email}: {late}")
-        if booking.status == BookingStatus.RESERVED:
-            booking = self._create_event(request, booking)
         if not defer_sent:
+            if booking.status == BookingStatus.RESERVED:
+                booking = self._create_event(request, booking)
             return Booked(booking, self._confirm_to_client(request, booking))
+        return self._book_deferred(request, booking)
+
+    def _book_deferred(self, request: StoredRequest, booking: StoredBooking) -> Booked:
+        """The event and the email, with the writes recording them left to the caller's
+        closing transaction (one commit instead of three)."""
+        steps: list[Step] = []
+        if booking.status == BookingStatus.RESERVED:
+            booking, confirm = self._create_event_deferred(request, booking)
+            steps.append(confirm)
         error = self._confirm_to_client(request, booking, mark=False)
-        sent = error is None and booking.confirmation_sent_at is None
-        pending = self.bookings.confirmation_sent_step(booking.id or 0) if sent else None
-        return Booked(booking, error, pending)
+        if error is None and booking.confirmation_sent_at is None:
+            steps.append(self.bookings.confirmation_sent_step(booking.id or 0))
+        return Booked(booking, error, chain(*steps))
+
+    def plan_first_hold(self, request: StoredRequest) -> PlannedHold | None:
+        """For a new request: a hold of its slot for the first rep that passes every check
+        needing no calendar, to write in the request's own transaction (the calendars are
+        asked afterwards, by `book`). None when there is no time to hold.
+        """
+        if request.requested_start is None:
+            return None
+        checked = self._checked(request)
+        slot = Slot(
+            request.id,
+            request.requested_start,
+            request.requested_start + timedelta(minutes=request.duration_minutes),
+            request.timezone,
+            timedelta(minutes=self.config.booking.buffer_minutes),
+        )
+        options = [
+            HoldOption(rep.email, rep.provider, rep.booking_calendar) for rep in checked.reps
+        ]
+        return PlannedHold(checked, self.bookings.first_hold(slot, options))
 
     def hold(self, request: StoredRequest, *, booked_by: str) -> StoredBooking | Unavailable:
         """A person's booking, first half: hours, notice and a hold in the database, with
@@ -161,39 +216,90 @@ class Booker:
             rep, booking.start, booking.end, now=self.clock(), booking=self.config.booking
         )
 
+    def _checked(self, request: StoredRequest) -> Checked:
+        """The candidates, sorted into those who could take the meeting and why the others
+        cannot, by every check that needs no calendar (a broken connection, hours, notice).
+        """
+        assert request.requested_start is not None
+        start = request.requested_start
+        end = start + timedelta(minutes=request.duration_minutes)
+        now = self.clock()
+        checked = Checked()
+        broken = self.availability.broken_reps()
+        for rep in self.candidates(request):
+            if rep.email in broken:
+                checked.problems.append(
+                    f"{rep.email}: calendar connection broken ({broken[rep.email]})"
+                )
+                checked.broken_codes.append(broken_reason_code(rep))
+                continue
+            problem = timing_problem(rep, start, end, now=now, booking=self.config.booking)
+            if problem is not None:
+                checked.problems.append(f"{rep.email}: {problem}")
+                continue
+            checked.reps.append(rep)
+        return checked
+
     def _hold_slot(
         self, request: StoredRequest, booked_by: str, *, check_calendars: bool = True
     ) -> StoredBooking | Unavailable:
+        checked = self._checked(request)
+        return self._hold_checked(request, checked, checked.reps, booked_by, check_calendars)
+
+    def _after_first_hold(
+        self, request: StoredRequest, planned: PlannedHold
+    ) -> StoredBooking | Unavailable:
+        """Ask the held rep's calendars; if they are not free, let go and try the reps the
+        database did not rule out, calendars first, as `_hold_slot` does."""
+        checked, hold = planned.checked, planned.write
+        checked.problems.extend(f"{rep}: {HELD_BY_ANOTHER_BOOKING}" for rep in hold.clashed)
+        held = hold.booking
+        if held is None:
+            return self._unavailable(checked, None)
+        failure: IntegrationError | None = None
+        rep = self.config.rep(held.rep_email)
+        assert rep is not None  # chosen from the configured reps a moment ago
+        try:
+            problem = self._calendar_problem(rep, held.start, held.end)
+        except IntegrationError as exc:
+            problem, failure = None, exc
+        if problem is None and failure is None:
+            return held
+        self.bookings.release(held.id or 0)
+        if problem is not None:
+            checked.problems.append(f"{rep.email}: {problem}")
+        tried = {rep.email, *hold.clashed}
+        rest = [other for other in checked.reps if other.email not in tried]
+        return self._hold_checked(request, checked, rest, held.booked_by, True, failure)
+
+    def _calendar_problem(self, rep: Rep, start: datetime, end: datetime) -> str | None:
+        """Why the rep's calendars do not have [start, end) free, buffer included; None
+        when they do. Raises IntegrationError like `AvailabilityService.busy`."""
+        buffer_minutes = self.config.booking.buffer_minutes
+        buffer = timedelta(minutes=buffer_minutes)
+        busy = self.availability.busy(rep, start - buffer, end + buffer)
+        return busy_problem(rep, start, end, busy, buffer_minutes)
+
+    def _hold_checked(
+        self,
+        request: StoredRequest,
+        checked: Checked,
+        reps: list[Rep],
+        booked_by: str,
+        check_calendars: bool,
+        failure: IntegrationError | None = None,
+    ) -> StoredBooking | Unavailable:
+        """Calendars first, then the hold in the database, for each rep in turn."""
         assert request.requested_start is not None
         start = request.requested_start
         end = start + timedelta(minutes=request.duration_minutes)
         buffer = timedelta(minutes=self.config.booking.buffer_minutes)
-        now = self.clock()
-        problems: list[str] = []
-        failure: IntegrationError | None = None
-        broken = self.availability.broken_reps()
-        broken_codes: list[str] = []
-        for rep in self.candidates(request):
-            if rep.email in broken:
-                problems.append(f"{rep.email}: calendar connection broken ({broken[rep.email]})")
-                broken_codes.append(broken_reason_code(rep))
-                continue
-            # Checks that need no calendar first: a broken calendar only matters for a rep
-            # who could otherwise take the meeting.
-            problem = timing_problem(rep, start, end, now=now, booking=self.config.booking)
-            if problem is not None:
-                problems.append(f"{rep.email}: {problem}")
-                continue
+        for rep in reps:
             try:
-                busy = (
-                    self.availability.busy(rep, start - buffer, end + buffer)
-                    if check_calendars
-                    else []
-                )
+                problem = self._calendar_problem(rep, start, end) if check_calendars else None
             except IntegrationError as exc:
                 failure = failure or exc
                 continue
-            problem = busy_problem(rep, start, end, busy, self.config.booking.buffer_minutes)
             if problem is None:
                 held = self.bookings.reserve(
                     request_id=request.id,
@@ -209,12 +315,18 @@ class Booker:
                 if held is not None:
                     return held
                 problem = HELD_BY_ANOTHER_BOOKING
-            problems.append(f"{rep.email}: {problem}")
+            checked.problems.append(f"{rep.email}: {problem}")
+        return self._unavailable(checked, failure)
+
+    @staticmethod
+    def _unavailable(checked: Checked, failure: IntegrationError | None) -> Unavailable:
+        """Nobody could take it: a calendar's failure is raised (an error, not a "no")."""
         if failure is not None:
             raise failure
-        detail = "; ".join(problems) or "no rep is configured"
-        if broken_codes and len(broken_codes) == len(problems):
-            return Unavailable(detail, tuple(broken_codes))
+        detail = "; ".join(checked.problems) or "no rep is configured"
+        codes = checked.broken_codes
+        if codes and len(codes) == len(checked.problems):
+            return Unavailable(detail, tuple(codes))
         return Unavailable(detail)
 
     def _note_broken(self, rep: Rep, error: IntegrationError) -> None:
@@ -222,6 +334,15 @@ class Booker:
             self.health.record_broken(rep, error)
 
     def _create_event(self, request: StoredRequest, booking: StoredBooking) -> StoredBooking:
+        confirmed, step = self._create_event_deferred(request, booking)
+        self.bookings.commit(step)
+        return confirmed
+
+    def _create_event_deferred(
+        self, request: StoredRequest, booking: StoredBooking
+    ) -> tuple[StoredBooking, Step]:
+        """The calendar event (released hold on failure); the booking as confirmed, and the
+        write that confirms it with its reminders, for the caller to commit."""
         rep = self.config.rep(booking.rep_email)
         if rep is None:
             raise LookupError(f"rep {booking.rep_email} is no longer configured")
@@ -253,7 +374,7 @@ class Booker:
             sms_opt_in=request.sms_opt_in,
             now=self.clock(),
         )
-        return self.bookings.confirm(
+        return self.bookings.confirm_step(
             booking,
             event_id=event.event_id,
             ical_uid=event.ical_uid,

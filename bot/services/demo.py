@@ -343,11 +343,13 @@ class DemoHistory:
         }.get(status, EscalationKind.ON_ERROR)
         created = request.received_at + timedelta(seconds=rng.randint(1, 5))
         escalation = self.escalations.open(
-            request.id,
-            kind,
-            reasons,
-            priority="high" if kind is EscalationKind.VIP else "normal",
-            at=created,
+            self.escalations.opening(
+                request.id,
+                kind,
+                reasons,
+                priority="high" if kind is EscalationKind.VIP else "normal",
+                at=created,
+            )
         )
         summary.escalations += 1
         self.escalations.mark_notified(

@@ -23,8 +23,10 @@ from bot.messages.blocks import (
 )
 from bot.services.telemetry import count_integration_error
 from integrations.base import Chat, IntegrationError, PostedMessage
+from storage.db import Step
 from storage.models import EscalationKind, StoredEscalation, StoredRequest, utcnow
 from storage.repositories import EscalationRepository
+from storage.repositories.escalations import Opening
 
 log = logging.getLogger("frontdesk.escalation")
 
@@ -38,6 +40,10 @@ OWNER_UNREACHABLE = (
     "The account owner <@{owner}> cannot be messaged in Slack ({error}); please pick this up here."
 )
 OWNER_NOT_FOUND = "Account owner {email} could not be found in Slack; please pick this up here."
+
+
+def _vip_domain(reasons: list[str]) -> str:
+    return next((r.split(":", 1)[1] for r in reasons if r.startswith("vip_domain:")), "")
 
 
 def escalation_view(request: StoredRequest, escalation: StoredEscalation) -> EscalationView:
@@ -84,11 +90,74 @@ class Escalator:
         reasons: list[str],
         detail: str | None = None,
     ) -> StoredEscalation:
+        escalation, pending = self.escalate_deferred(request, kind, reasons, detail)
+        if pending is not None:
+            self.escalations.commit(pending)
+        return escalation
+
+    def plan_opening(
+        self, request: StoredRequest, kind: EscalationKind, reasons: list[str]
+    ) -> Opening | None:
+        """The escalation, to open in the new request's own transaction; None for a VIP
+        whose owner must first be looked up in Slack (no call before the request is
+        stored)."""
         owner: str | None = None
         if kind is EscalationKind.VIP:
-            owner, owner_detail = self._vip_owner(reasons)
-            detail = detail or owner_detail
-        escalation = self.escalations.open(
+            account = self.config.vip_account(_vip_domain(reasons))
+            if account is not None and not account.owner_slack_id:
+                return None
+            owner = account.owner_slack_id if account is not None else None
+        return self._opening(request, kind, reasons, None, owner)
+
+    def escalate_deferred(
+        self,
+        request: StoredRequest,
+        kind: EscalationKind,
+        reasons: list[str],
+        detail: str | None = None,
+        *,
+        opened: Opening | None = None,
+    ) -> tuple[StoredEscalation, Step | None]:
+        """Open the escalation (unless `opened` did, in the request's own transaction) and
+        tell Slack; the write recording where the message went is returned for the
+        caller's closing transaction (None when there is nothing to record now).
+        """
+        if opened is None or opened.escalation is None:
+            owner: str | None = None
+            if kind is EscalationKind.VIP:
+                owner, owner_detail = self._vip_owner(reasons)
+                detail = detail or owner_detail
+            opened = self._opening(request, kind, reasons, detail, owner)
+            self.escalations.commit(opened)
+        escalation = opened.escalation
+        assert escalation is not None
+        if escalation.notified_at is not None:
+            self._ticket(request, escalation)
+            return escalation, None  # a retry after a crash: Slack already knows
+        view = escalation_view(request, escalation)
+        pending: Step | None = None
+        if self.chat.backlog_seconds(self.config.slack.escalation_channel) > INLINE_POST_WAIT:
+            # A burst: the post queues for its turn in the background, and the form's
+            # request is answered now. A crash meanwhile leaves it to the upkeep job.
+            self.background.submit(self._deliver_and_record, escalation, view)
+        else:
+            posted = self._deliver(escalation, view)
+            if posted is not None:
+                pending = self.escalations.notified_step(
+                    escalation.id or 0, posted.channel, posted.ts
+                )
+        self._ticket(request, escalation)
+        return escalation, pending
+
+    def _opening(
+        self,
+        request: StoredRequest,
+        kind: EscalationKind,
+        reasons: list[str],
+        detail: str | None,
+        owner: str | None,
+    ) -> Opening:
+        return self.escalations.opening(
             request.id,
             kind,
             reasons,
@@ -97,18 +166,6 @@ class Escalator:
             assignee=owner,
             at=self.clock(),
         )
-        if escalation.notified_at is not None:
-            self._ticket(request, escalation)
-            return escalation  # a retry after a crash: Slack already knows
-        view = escalation_view(request, escalation)
-        if self.chat.backlog_seconds(self.config.slack.escalation_channel) > INLINE_POST_WAIT:
-            # A burst: the post queues for its turn in the background, and the form's
-            # request is answered now. A crash meanwhile leaves it to the upkeep job.
-            self.background.submit(self._deliver, escalation, view, owner)
-        else:
-            self._deliver(escalation, view, owner)
-        self._ticket(request, escalation)
-        return escalation
 
     def _ticket(self, request: StoredRequest, escalation: StoredEscalation) -> None:
         """The CRM ticket, after Slack: a CRM failure must not delay or lose the escalation."""
@@ -119,17 +176,22 @@ class Escalator:
         except Exception:  # the upkeep job opens it later
             log.exception("could not queue the CRM ticket", extra={"request_id": request.id})
 
-    def _deliver(
-        self, escalation: StoredEscalation, view: EscalationView, owner: str | None
-    ) -> None:
+    def _deliver(self, escalation: StoredEscalation, view: EscalationView) -> PostedMessage | None:
+        """Post it; on any Slack failure keep the escalation, mark it and shout in the log."""
         try:
-            self._notify(escalation, view, owner)
-        except Exception as exc:  # any Slack failure: keep the escalation, shout in the log
+            return self._notify(escalation, view, escalation.assignee)
+        except Exception as exc:
             error = self._notify_failed(escalation, exc)
             log.error(
                 "escalation NOT delivered to Slack; it is stored and needs a person",
                 extra={"request_id": view.request_id, "kind": str(view.kind), "error": error},
             )
+            return None
+
+    def _deliver_and_record(self, escalation: StoredEscalation, view: EscalationView) -> None:
+        posted = self._deliver(escalation, view)
+        if posted is not None:
+            self.escalations.mark_notified(escalation.id or 0, posted.channel, posted.ts)
 
     def redeliver(self, request: StoredRequest, escalation: StoredEscalation) -> bool:
         """Post an escalation Slack never got (a failed post, a crash); True when it went.
@@ -139,7 +201,7 @@ class Escalator:
         """
         view = escalation_view(request, escalation)
         try:
-            self._notify(escalation, view, escalation.assignee)
+            posted = self._notify(escalation, view, escalation.assignee)
         except Exception as exc:
             error = self._notify_failed(escalation, exc)
             log.error(
@@ -147,6 +209,7 @@ class Escalator:
                 extra={"request_id": request.id, "error": error},
             )
             return False
+        self.escalations.mark_notified(escalation.id or 0, posted.channel, posted.ts)
         log.warning("escalation delivered to Slack late", extra={"request_id": request.id})
         return True
 
@@ -184,8 +247,7 @@ class Escalator:
         return posted
 
     def _vip_owner(self, reasons: list[str]) -> tuple[str | None, str | None]:
-        domain = next((r.split(":", 1)[1] for r in reasons if r.startswith("vip_domain:")), "")
-        account = self.config.vip_account(domain)
+        account = self.config.vip_account(_vip_domain(reasons))
         if account is None:
             return None, None
         if account.owner_slack_id:
@@ -202,7 +264,7 @@ class Escalator:
 
     def _notify(
         self, escalation: StoredEscalation, view: EscalationView, owner: str | None
-    ) -> None:
+    ) -> PostedMessage:
         channel = self.config.slack.escalation_channel
         state = TicketState(crm=self.ticket_line(view.request_id)) if self.ticket_line else None
         blocks = [block.to_dict() for block in escalation_blocks(view, state)]
@@ -230,4 +292,4 @@ class Escalator:
                 dedupe_key=f"slack:escalation:{view.request_id}",
                 request_id=view.request_id,
             )
-        self.escalations.mark_notified(escalation.id or 0, posted.channel, posted.ts)
+        return posted

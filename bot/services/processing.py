@@ -17,15 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from bot.domain.config import Config
 from bot.domain.gate import GateDecision, GateInput, Route, decide
 from bot.domain.intake import ValidRequest
 from bot.domain.privacy import client_data
-from bot.services.booking import Booked, Booker, Unavailable
+from bot.services.booking import Booked, Booker, PlannedHold, Unavailable
 from bot.services.escalation import Escalator
 from integrations.base import IntegrationError
+from storage.db import Step, chain
 from storage.models import EscalationKind, RequestStatus, StoredBooking, StoredRequest, utcnow
 from storage.repositories import RequestRepository
+from storage.repositories.escalations import Opening
 from storage.repositories.requests import DecisionRecord
 
 log = logging.getLogger("frontdesk.processing")
@@ -40,10 +44,22 @@ CALENDAR_FAILED_DETAIL = (
 INTERNAL_FAILED_DETAIL = "Frontdesk hit an unexpected error while booking ({error}); see the logs."
 
 
-# A write to commit in the outcome's transaction (the booking's sent confirmation).
-Step = Callable[[Any], None]
 # (status, reasons, booking, detail, a step for the outcome's transaction)
 Routed = tuple[RequestStatus, list[str], StoredBooking | None, str | None, Step | None]
+
+
+@dataclass(frozen=True)
+class FirstWrites:
+    """A new request's route's first write, committed with the request itself."""
+
+    hold: PlannedHold | None = None
+    opening: Opening | None = None
+
+    def __call__(self, conn: Connection) -> None:
+        if self.hold is not None:
+            self.hold.write(conn)
+        if self.opening is not None:
+            self.opening(conn)
 
 
 class StillProcessing(Exception):
@@ -107,35 +123,35 @@ class RequestProcessor:
     ) -> Submitted:
         """Store the request (before any external call), then process it or replay it.
 
-        A new request is stored already holding its processing lease and with its gate
-        decision, in one transaction: nobody else can pick it up, and the audit log cannot
-        miss the decision.
+        A new request is stored already holding its processing lease, with its gate
+        decision and the first write of its route (its escalation, or a hold of its slot),
+        in one transaction: nobody else can pick it up, and the audit log cannot miss the
+        decision. Its outcome is the one other transaction of ours.
         """
         decision = self._decide(valid.email, valid.notes, valid.requested_start is not None)
         now = self.clock()
-        row, created = self.requests.create(
-            StoredRequest(
-                idempotency_key=idempotency_key,
-                body_sha256=body_sha256,
-                status=RequestStatus.PROCESSING,
-                lease_until=now + self.lease,
-                attempts=1,
-                name=valid.name,
-                email=valid.email,
-                phone=valid.phone,
-                sms_opt_in=valid.sms_opt_in,
-                company=valid.company,
-                notes=valid.notes,
-                timezone=valid.timezone,
-                requested_start=valid.requested_start,
-                duration_minutes=valid.duration_minutes,
-                rep_email=valid.rep,
-                utm=valid.utm,
-            ),
-            self._gate_record(decision),
+        request = StoredRequest(
+            idempotency_key=idempotency_key,
+            body_sha256=body_sha256,
+            status=RequestStatus.PROCESSING,
+            lease_until=now + self.lease,
+            attempts=1,
+            name=valid.name,
+            email=valid.email,
+            phone=valid.phone,
+            sms_opt_in=valid.sms_opt_in,
+            company=valid.company,
+            notes=valid.notes,
+            timezone=valid.timezone,
+            requested_start=valid.requested_start,
+            duration_minutes=valid.duration_minutes,
+            rep_email=valid.rep,
+            utm=valid.utm,
         )
+        first = self._first_writes(request, decision)
+        row, created = self.requests.create(request, self._gate_record(decision), also=first)
         if created:
-            return Submitted(row.id, self._run(row, decision), replay=False)
+            return Submitted(row.id, self._run(row, decision, first), replay=False)
         if row.body_sha256 != body_sha256:
             log.warning(
                 "idempotency key reused with a different body; replaying the original",
@@ -204,17 +220,33 @@ class RequestProcessor:
     def _gate_record(self, decision: GateDecision) -> DecisionRecord:
         return DecisionRecord("gate", decision.route, list(decision.reasons), self.rules_version)
 
-    def _run(self, request: StoredRequest, decision: GateDecision | None = None) -> dict[str, Any]:
-        with client_data(request.name, request.phone, request.company, request.notes):
-            return self._run_logged(request, decision)
+    def _first_writes(self, request: StoredRequest, decision: GateDecision) -> FirstWrites:
+        """What the route writes first, prepared now to commit with the new request."""
+        if decision.route is Route.AUTO:
+            return FirstWrites(hold=self.booker.plan_first_hold(request))
+        kind = EscalationKind.VIP if decision.route is Route.VIP else EscalationKind.MANUAL_REVIEW
+        return FirstWrites(
+            opening=self.escalator.plan_opening(request, kind, list(decision.reasons))
+        )
 
-    def _run_logged(self, request: StoredRequest, decision: GateDecision | None) -> dict[str, Any]:
+    def _run(
+        self,
+        request: StoredRequest,
+        decision: GateDecision | None = None,
+        first: FirstWrites | None = None,
+    ) -> dict[str, Any]:
+        with client_data(request.name, request.phone, request.company, request.notes):
+            return self._run_logged(request, decision, first or FirstWrites())
+
+    def _run_logged(
+        self, request: StoredRequest, decision: GateDecision | None, first: FirstWrites
+    ) -> dict[str, Any]:
         if decision is None:  # resuming: the gate is deterministic, its first record stays
             decision = self._decide(
                 request.email, request.notes, request.requested_start is not None
             )
             self.requests.record_decision(request.id, self._gate_record(decision))
-        status, reasons, booking, detail, pending = self._route(request, decision)
+        status, reasons, booking, detail, pending = self._route(request, decision, first)
         response: dict[str, Any] = {"request_id": request.id, "status": status, "reasons": reasons}
         if booking is not None:
             response["booking"] = booking_json(booking)
@@ -226,19 +258,38 @@ class RequestProcessor:
         )
         return response
 
-    def _route(self, request: StoredRequest, decision: GateDecision) -> Routed:
+    def _route(self, request: StoredRequest, decision: GateDecision, first: FirstWrites) -> Routed:
         reasons = list(decision.reasons)
         if decision.route is Route.VIP:
-            self.escalator.escalate(request, EscalationKind.VIP, reasons)
-            return RequestStatus.ESCALATED_VIP, reasons, None, None, None
+            notified = self._escalate(request, EscalationKind.VIP, reasons, opened=first.opening)
+            return RequestStatus.ESCALATED_VIP, reasons, None, None, notified
         if decision.route is Route.REVIEW:
-            self.escalator.escalate(request, EscalationKind.MANUAL_REVIEW, reasons)
-            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, None, None
-        return self._book(request)
+            kind = EscalationKind.MANUAL_REVIEW
+            notified = self._escalate(request, kind, reasons, opened=first.opening)
+            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, None, notified
+        return self._book(request, first.hold)
 
-    def _book(self, request: StoredRequest) -> Routed:
+    def _escalate(
+        self,
+        request: StoredRequest,
+        kind: EscalationKind,
+        reasons: list[str],
+        detail: str | None = None,
+        opened: Opening | None = None,
+    ) -> Step | None:
+        _, notified = self.escalator.escalate_deferred(
+            request, kind, reasons, detail, opened=opened
+        )
+        return notified
+
+    def _book(self, request: StoredRequest, first_hold: PlannedHold | None) -> Routed:
         try:
-            outcome = self.booker.book(request, resuming=request.attempts > 1, defer_sent=True)
+            outcome = self.booker.book(
+                request,
+                resuming=request.attempts > 1,
+                defer_sent=True,
+                first_hold=first_hold,
+            )
         except IntegrationError as exc:
             return self._failed(request, [exc.code], CALENDAR_FAILED_DETAIL.format(error=exc))
         except Exception as exc:
@@ -247,18 +298,17 @@ class RequestProcessor:
             return self._failed(request, [f"internal_error:{type(exc).__name__}"], detail)
         if isinstance(outcome, Unavailable):
             reasons = list(outcome.reasons)
-            self.escalator.escalate(
-                request, EscalationKind.MANUAL_REVIEW, reasons, detail=outcome.detail
-            )
-            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, outcome.detail, None
+            kind = EscalationKind.MANUAL_REVIEW
+            notified = self._escalate(request, kind, reasons, outcome.detail)
+            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, outcome.detail, notified
         assert isinstance(outcome, Booked)
         if outcome.email_error is not None:
             error = outcome.email_error
             detail = EMAIL_FAILED_DETAIL.format(error=error)
-            status, reasons, _, _, _ = self._failed(request, [error.code], detail)
-            return status, reasons, outcome.booking, detail, outcome.pending
+            status, reasons, _, _, notified = self._failed(request, [error.code], detail)
+            return status, reasons, outcome.booking, detail, chain(outcome.pending, notified)
         return RequestStatus.BOOKED_AUTO, [], outcome.booking, None, outcome.pending
 
     def _failed(self, request: StoredRequest, reasons: list[str], detail: str) -> Routed:
-        self.escalator.escalate(request, EscalationKind.ON_ERROR, reasons, detail=detail)
-        return RequestStatus.ESCALATED_ON_ERROR, reasons, None, detail, None
+        notified = self._escalate(request, EscalationKind.ON_ERROR, reasons, detail)
+        return RequestStatus.ESCALATED_ON_ERROR, reasons, None, detail, notified

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
@@ -27,6 +27,7 @@ from storage.models import (
     utcnow,
 )
 from storage.repositories._sql import insert_ignore, table
+from storage.repositories.bookings import overlapping_hold
 from storage.repositories.reminders import REMINDERS, ReminderPlan, plan_in
 from storage.statuses import ChangeKind, ChangeStatus, ReminderStatus
 
@@ -287,22 +288,13 @@ class BookingChangeRepository:
         return booking.model_copy(update=values)
 
 
+_OTHER_HOLD = overlapping_hold(excluding_booking=True)
+
+
 def _clash(conn: Connection, rep: str, booking_id: int, start: datetime, end: datetime) -> bool:
     """Another held booking of the rep (its time, or its move's) overlaps [start, end)."""
-    found = conn.execute(
-        select(BOOKINGS.c.id)
-        .where(
-            BOOKINGS.c.rep_email == rep,
-            BOOKINGS.c.id != booking_id,
-            BOOKINGS.c.status.in_(_HOLDING),
-            or_(
-                and_(BOOKINGS.c.start < end, BOOKINGS.c.end > start),
-                and_(BOOKINGS.c.pending_start < end, BOOKINGS.c.pending_end > start),
-            ),
-        )
-        .limit(1)
-    ).first()
-    return found is not None
+    params = {"b_rep": rep, "b_booking": booking_id, "b_from": start, "b_until": end}
+    return bool(conn.execute(_OTHER_HOLD, params).scalar_one())
 
 
 def _done(conn: Connection, change_id: int, now: datetime) -> None:

@@ -4,14 +4,16 @@ requests (or two replicas) can never book one rep into overlapping meetings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from storage.db import Database
+from storage.db import Database, Step
 from storage.models import Booking, BookingStatus, StoredBooking, utcnow
 from storage.repositories._sql import table
 from storage.repositories.reminders import ReminderPlan, plan_in
@@ -27,25 +29,27 @@ NOT_ASKED = "-"
 
 # Built once: constructing a statement costs more than running it on SQLite.
 _BY_REQUEST = select(BOOKINGS).where(BOOKINGS.c.request_id == bindparam("b_request"))
-_CLASH = (
-    select(BOOKINGS.c.id)
-    .where(
-        BOOKINGS.c.rep_email == bindparam("b_rep"),
-        BOOKINGS.c.status.in_(_HOLDING),
-        # A booking's own time, or the new time a move of it is holding.
-        or_(
-            and_(
-                BOOKINGS.c.start < bindparam("b_until", type_=_WHEN),
-                BOOKINGS.c.end > bindparam("b_from", type_=_WHEN),
-            ),
-            and_(
-                BOOKINGS.c.pending_start < bindparam("b_until", type_=_WHEN),
-                BOOKINGS.c.pending_end > bindparam("b_from", type_=_WHEN),
-            ),
-        ),
+
+
+def overlapping_hold(*, excluding_booking: bool = False) -> Any:
+    """Whether a held booking of the rep (`b_rep`) overlaps [`b_from`, `b_until`): its own
+    time, or the new time a move of it holds. Two EXISTS, each a range on its own
+    (rep, end) index, so only the rep's bookings ending after `b_from` are read, not the
+    rep's history (an OR of the two would read every booking the rep ever had).
+    `excluding_booking`: not the booking `b_booking` itself (a move of it).
+    """
+    until, since = bindparam("b_until", type_=_WHEN), bindparam("b_from", type_=_WHEN)
+    mine = [BOOKINGS.c.rep_email == bindparam("b_rep"), BOOKINGS.c.status.in_(_HOLDING)]
+    if excluding_booking:
+        mine.append(BOOKINGS.c.id != bindparam("b_booking"))
+    own_time = select(BOOKINGS.c.id).where(*mine, BOOKINGS.c.end > since, BOOKINGS.c.start < until)
+    moving_to = select(BOOKINGS.c.id).where(
+        *mine, BOOKINGS.c.pending_end > since, BOOKINGS.c.pending_start < until
     )
-    .limit(1)
-)
+    return select(or_(exists(own_time), exists(moving_to)))
+
+
+_CLASH = overlapping_hold()
 _INSERT = insert(BOOKINGS).returning(BOOKINGS.c.id)
 _ON_CALENDARS = select(BOOKINGS.c.start, BOOKINGS.c.end).where(
     BOOKINGS.c.calendar_id.in_(bindparam("b_calendars", expanding=True)),
@@ -80,15 +84,96 @@ _RELEASE = (
     .where(BOOKINGS.c.id == bindparam("b_id"), BOOKINGS.c.status == BookingStatus.RESERVED)
     .values(status=BookingStatus.RELEASED)
 )
-_LAST_BOOKED = (
-    select(BOOKINGS.c.rep_email, func.max(BOOKINGS.c.created_at))
-    .where(BOOKINGS.c.status.in_(_HOLDING))
-    .group_by(BOOKINGS.c.rep_email)
-)
+
+
+@cache
+def _last_booked_statement(reps: tuple[str, ...]) -> Any:
+    # Built once per set of reps (the config's): its compiled form is then reused.
+    def newest(rep: str) -> Any:
+        return (
+            select(BOOKINGS.c.created_at)
+            .where(BOOKINGS.c.rep_email == rep, BOOKINGS.c.status.in_(_HOLDING))
+            .order_by(BOOKINGS.c.created_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    return select(*(newest(rep) for rep in reps))
 
 
 def _booking(row: Any) -> StoredBooking:
     return StoredBooking(**row._mapping)
+
+
+@dataclass(frozen=True)
+class HoldOption:
+    """A rep who could take the meeting, and the calendar it would go in."""
+
+    rep_email: str
+    provider: str
+    calendar_id: str
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The time a request wants held, with the buffer kept free around it."""
+
+    request_id: str
+    start: datetime
+    end: datetime
+    client_timezone: str
+    buffer: timedelta
+    booked_by: str = "auto"
+
+    def values(self, option: HoldOption) -> dict[str, Any]:
+        return {
+            "rep_email": option.rep_email,
+            "provider": option.provider,
+            "calendar_id": option.calendar_id,
+            "start": self.start,
+            "end": self.end,
+            "client_timezone": self.client_timezone,
+            "booked_by": self.booked_by,
+            "status": BookingStatus.RESERVED,
+        }
+
+
+def _clashes(conn: Connection, slot: Slot, rep_email: str) -> bool:
+    window = {"b_until": slot.end + slot.buffer, "b_from": slot.start - slot.buffer}
+    return bool(conn.execute(_CLASH, {"b_rep": rep_email, **window}).scalar_one())
+
+
+class FirstHold:
+    """Holds a new request's slot inside the request's own transaction: the first option
+    without a clash in the database gets it (`booking`); `clashed` are the reps passed
+    over. There is no earlier hold of the request's own to look for: it is new.
+    """
+
+    def __init__(self, db: Database, slot: Slot, options: Sequence[HoldOption]) -> None:
+        self.db = db
+        self.slot = slot
+        self.options = list(options)
+        self.booking: StoredBooking | None = None
+        self.clashed: list[str] = []
+
+    def __call__(self, conn: Connection) -> None:
+        created_at = utcnow()
+        # Every rep's lock up front and in one order: requests that see the reps in
+        # different turns (round-robin) would otherwise deadlock on PostgreSQL.
+        for rep_email in sorted({option.rep_email for option in self.options}):
+            self.db.lock(conn, f"rep:{rep_email}")
+        for option in self.options:
+            if _clashes(conn, self.slot, option.rep_email):
+                self.clashed.append(option.rep_email)
+                continue
+            values = {
+                **self.slot.values(option),
+                "request_id": self.slot.request_id,
+                "created_at": created_at,
+            }
+            booking_id = conn.execute(_INSERT, values).scalar_one()
+            self.booking = StoredBooking(id=booking_id, **values)
+            return
 
 
 class BookingRepository:
@@ -112,25 +197,14 @@ class BookingRepository:
 
         A request that already holds a slot (a retry after a crash) gets that booking back.
         """
-        values: dict[str, Any] = {
-            "rep_email": rep_email,
-            "provider": provider,
-            "calendar_id": calendar_id,
-            "start": start,
-            "end": end,
-            "client_timezone": client_timezone,
-            "booked_by": booked_by,
-            "status": BookingStatus.RESERVED,
-        }
+        slot = Slot(request_id, start, end, client_timezone, buffer, booked_by)
+        values = slot.values(HoldOption(rep_email, provider, calendar_id))
         with self.db.transaction() as conn:
             self.db.lock(conn, f"rep:{rep_email}")
             mine = conn.execute(_BY_REQUEST, {"b_request": request_id}).first()
             if mine is not None and mine.status in _HOLDING:
                 return _booking(mine)
-            clash = conn.execute(
-                _CLASH, {"b_rep": rep_email, "b_until": end + buffer, "b_from": start - buffer}
-            ).first()
-            if clash is not None:
+            if _clashes(conn, slot, rep_email):
                 return None
             values["created_at"] = utcnow()  # the hold's age is how staleness is judged
             if mine is not None:  # released after a failed insert: take it again
@@ -139,6 +213,11 @@ class BookingRepository:
             values["request_id"] = request_id
             booking_id = conn.execute(_INSERT, values).scalar_one()
         return StoredBooking(id=booking_id, **values)
+
+    def first_hold(self, slot: Slot, options: Sequence[HoldOption]) -> FirstHold:
+        """`reserve` for a new request, as a step of the request's own transaction: the
+        first of `options` the database's holds leave free gets the slot."""
+        return FirstHold(self.db, slot, options)
 
     def confirm(
         self,
@@ -152,10 +231,38 @@ class BookingRepository:
         """The event exists: the booking is confirmed and its reminders are stored in the
         same transaction, so no crash can leave a confirmed booking without them.
         """
+        confirmed, step = self.confirm_step(
+            booking, event_id=event_id, ical_uid=ical_uid, video_url=video_url, reminders=reminders
+        )
+        self.commit(step)
+        return confirmed
+
+    @staticmethod
+    def confirm_step(
+        booking: StoredBooking,
+        *,
+        event_id: str,
+        ical_uid: str | None,
+        video_url: str | None,
+        reminders: Sequence[ReminderPlan] = (),
+    ) -> tuple[StoredBooking, Step]:
+        """`confirm` as a step of someone else's transaction (the request's outcome): the
+        booking as it will be, and the write, its parameters fixed now.
+        """
         confirmed_at = booking.confirmed_at or utcnow()
-        params = {"b_event": event_id, "b_uid": ical_uid, "b_video": video_url}
-        with self.db.transaction() as conn:
-            conn.execute(_CONFIRM, {**params, "b_id": booking.id, "b_at": confirmed_at})
+        params = {
+            "b_event": event_id,
+            "b_uid": ical_uid,
+            "b_video": video_url,
+            "b_id": booking.id,
+            "b_at": confirmed_at,
+        }
+        now = utcnow()
+        # Reminders are planned only here: a booking never confirmed has none to look up.
+        first = booking.confirmed_at is None
+
+        def step(conn: Connection) -> None:
+            conn.execute(_CONFIRM, params)
             if reminders:
                 plan_in(
                     conn,
@@ -163,12 +270,25 @@ class BookingRepository:
                     request_id=booking.request_id,
                     meeting_start=booking.start,
                     plan=reminders,
-                    now=utcnow(),
+                    now=now,
+                    first=first,
                 )
-        booking.status = BookingStatus.CONFIRMED
-        booking.event_id, booking.ical_uid, booking.video_url = event_id, ical_uid, video_url
-        booking.confirmed_at = confirmed_at
-        return booking
+
+        confirmed = booking.model_copy(
+            update={
+                "status": BookingStatus.CONFIRMED,
+                "event_id": event_id,
+                "ical_uid": ical_uid,
+                "video_url": video_url,
+                "confirmed_at": confirmed_at,
+            }
+        )
+        return confirmed, step
+
+    def commit(self, step: Step) -> None:
+        """Run a step (`confirm_step`'s, say) in a write transaction of its own."""
+        with self.db.transaction() as conn:
+            step(conn)
 
     def release(self, booking_id: int) -> None:
         with self.db.transaction() as conn:
@@ -195,7 +315,7 @@ class BookingRepository:
             conn.execute(_CONFIRMATION_SENT, {"b_id": booking_id, "b_at": utcnow()})
 
     @staticmethod
-    def confirmation_sent_step(booking_id: int) -> Callable[[Connection], None]:
+    def confirmation_sent_step(booking_id: int) -> Step:
         """`mark_confirmation_sent` as a step of someone else's transaction (the request's
         outcome), with its parameters fixed now, outside the write lock.
         """
@@ -236,11 +356,17 @@ class BookingRepository:
             held.setdefault(rep, []).append((held_start, held_end))
         return held
 
-    def last_booked_at(self) -> dict[str, datetime]:
-        """When each rep was last given a booking: the round-robin's memory."""
+    def last_booked_at(self, rep_emails: Sequence[str]) -> dict[str, datetime]:
+        """When each rep was last given a booking: the round-robin's memory, read on every
+        request that names no rep. One statement; per rep it reads the newest rows of the
+        (rep, created_at) index until one holds a slot, not the whole history.
+        """
+        reps = tuple(rep_emails)
+        if not reps:
+            return {}
         with self.db.connection() as conn:
-            rows = conn.execute(_LAST_BOOKED).all()
-        return {rep: last for rep, last in rows if last is not None}
+            row = conn.execute(_last_booked_statement(reps)).one()
+        return {rep: last for rep, last in zip(reps, row, strict=True) if last is not None}
 
     # ------------------------------------------------------------------ "Did it happen?"
 

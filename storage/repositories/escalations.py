@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy.engine import Connection
 
-from storage.db import Database
+from storage.db import Database, Step
 from storage.models import Escalation, EscalationKind, StoredEscalation, utcnow
 from storage.repositories._sql import insert_ignore, table
 
@@ -27,11 +28,30 @@ _NOTIFIED = (
         notify_error=None,
     )
 )
+_BY_REQUEST = select(ESCALATIONS).where(ESCALATIONS.c.request_id == bindparam("b_request"))
 _NOTIFY_FAILED = (
     update(ESCALATIONS)
     .where(ESCALATIONS.c.id == bindparam("b_id"))
     .values(notify_error=bindparam("b_error"))
 )
+
+
+class Opening:
+    """Opens one escalation inside a caller's transaction; `escalation` is the stored row
+    once it ran (the one already open, when a retry finds it).
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.escalation: StoredEscalation | None = None
+
+    def __call__(self, conn: Connection) -> None:
+        new_id = insert_ignore(conn, Escalation, self.values)
+        if new_id is not None:
+            self.escalation = StoredEscalation(id=new_id, **self.values)
+            return
+        row = conn.execute(_BY_REQUEST, {"b_request": self.values["request_id"]}).one()
+        self.escalation = StoredEscalation(**row._mapping)
 
 
 @dataclass(frozen=True)
@@ -46,8 +66,15 @@ class EscalationRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def open(
-        self,
+    def open(self, opening: Opening) -> StoredEscalation:
+        """Open the request's escalation once (`opening` says how); a retry gets the one
+        already open."""
+        self.commit(opening)
+        assert opening.escalation is not None
+        return opening.escalation
+
+    @staticmethod
+    def opening(
         request_id: str,
         kind: EscalationKind,
         reasons: list[str],
@@ -56,25 +83,25 @@ class EscalationRepository:
         detail: str | None = None,
         assignee: str | None = None,
         at: datetime | None = None,
-    ) -> StoredEscalation:
-        """Open the request's escalation once; a retry gets the one already open."""
-        values: dict[str, Any] = {
-            "request_id": request_id,
-            "kind": kind,
-            "priority": priority,
-            "reasons": reasons,
-            "detail": detail[:2000] if detail else None,
-            "assignee": assignee,
-            "created_at": at or utcnow(),
-        }
+    ) -> Opening:
+        """`open` as a step of someone else's transaction (a new request's own, say), its
+        row built now, outside the write lock."""
+        return Opening(
+            {
+                "request_id": request_id,
+                "kind": kind,
+                "priority": priority,
+                "reasons": reasons,
+                "detail": detail[:2000] if detail else None,
+                "assignee": assignee,
+                "created_at": at or utcnow(),
+            }
+        )
+
+    def commit(self, step: Step) -> None:
+        """Run a step (`opening`'s, `notified_step`'s) in a write transaction of its own."""
         with self.db.transaction() as conn:
-            new_id = insert_ignore(conn, Escalation, values)
-            if new_id is not None:
-                return StoredEscalation(id=new_id, **values)
-            row = conn.execute(
-                select(ESCALATIONS).where(ESCALATIONS.c.request_id == request_id)
-            ).one()
-        return StoredEscalation(**row._mapping)
+            step(conn)
 
     def get_by_request(self, request_id: str) -> StoredEscalation | None:
         with self.db.connection() as conn:
@@ -84,9 +111,17 @@ class EscalationRepository:
         return None if row is None else StoredEscalation(**row._mapping)
 
     def mark_notified(self, escalation_id: int, channel: str, message_ts: str) -> None:
-        params = {"b_id": escalation_id, "b_channel": channel, "b_ts": message_ts}
-        with self.db.transaction() as conn:
-            conn.execute(_NOTIFIED, {**params, "b_at": utcnow()})
+        self.commit(self.notified_step(escalation_id, channel, message_ts))
+
+    @staticmethod
+    def notified_step(escalation_id: int, channel: str, message_ts: str) -> Step:
+        """`mark_notified` as a step of the request's closing transaction."""
+        params = {"b_id": escalation_id, "b_channel": channel, "b_ts": message_ts, "b_at": utcnow()}
+
+        def step(conn: Connection) -> None:
+            conn.execute(_NOTIFIED, params)
+
+        return step
 
     def mark_notify_failed(self, escalation_id: int, error: str) -> None:
         with self.db.transaction() as conn:

@@ -123,14 +123,21 @@ def plan_in(
     meeting_start: datetime,
     plan: Sequence[ReminderPlan],
     now: datetime,
+    first: bool = False,
 ) -> None:
     """Make the booking's reminders match `plan` (inside the caller's transaction).
 
     New channels get a row; rows planned for another start (the booking moved) start over
     with the new due time, sent ones included, since they named the old time; a reminder
     refused for good (FAILED) stays refused. Channels no longer planned are cancelled.
+    `first=True`: the booking is being confirmed for the first time, so it has no rows
+    yet to look up (a statement saved on the intake path).
     """
-    existing = {row.channel: row for row in conn.execute(_PLANNED, {"b_booking": booking_id}).all()}
+    existing = (
+        {}
+        if first
+        else {row.channel: row for row in conn.execute(_PLANNED, {"b_booking": booking_id}).all()}
+    )
     new_rows: list[dict[str, Any]] = []
     for planned in plan:
         status = ReminderStatus.SKIPPED if planned.skip_reason else ReminderStatus.PENDING

@@ -6,7 +6,6 @@ is the hot path the intake benchmark measures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +14,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import Database
+from storage.db import Database, Step
 from storage.models import BookingRequest, Decision, RequestStatus, StoredRequest, utcnow
 from storage.repositories._sql import insert_ignore, table
 
@@ -92,10 +91,16 @@ class RequestRepository:
         self.db = db
 
     def create(
-        self, request: StoredRequest, gate: DecisionRecord | None = None
+        self,
+        request: StoredRequest,
+        gate: DecisionRecord | None = None,
+        also: Step | None = None,
     ) -> tuple[StoredRequest, bool]:
         """Store a new request (with its gate decision); on a duplicate idempotency key
         return the stored one and False instead.
+
+        `also` runs in the same transaction after the insert (the new request's slot hold
+        or escalation), so a new request's first writes are one commit.
         """
         # Rows are built before the write lock is taken: other writers wait for it.
         row = request.model_dump()
@@ -105,6 +110,8 @@ class RequestRepository:
                 conn.execute(_INSERT, row)
                 if decision is not None:
                     insert_ignore(conn, Decision, decision)
+                if also is not None:
+                    also(conn)
             return request, True
         except IntegrityError:
             existing = self.get_by_key(request.idempotency_key)
@@ -139,7 +146,7 @@ class RequestRepository:
         reasons: list[str],
         response: dict[str, Any],
         outcome: DecisionRecord,
-        also: Callable[[Connection], None] | None = None,
+        also: Step | None = None,
     ) -> None:
         """Record the final status, the response replays will get, and the outcome.
 

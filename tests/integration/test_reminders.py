@@ -150,7 +150,8 @@ def test_invalid_number_21211_fails_for_good_and_says_so_in_the_slack_thread(
     client, components = app
     request_id = book(client)
     # A booking made from an escalation has a thread: give this one a message to reply to.
-    escalation = components.escalations.open(request_id, "manual_review", ["keyword:urgent"])
+    opening = components.escalations.opening(request_id, "manual_review", ["keyword:urgent"])
+    escalation = components.escalations.open(opening)
     components.escalations.mark_notified(escalation.id or 0, "C0ESCALATE", "1700000000.000100")
     twilio.fail_next(400, 21211)
     at(clock, DUE)

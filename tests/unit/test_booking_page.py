@@ -63,7 +63,7 @@ class _Bookings:
     def held_by_reps(self, *_: Any) -> dict[str, list[tuple[datetime, datetime]]]:
         return {}
 
-    def last_booked_at(self) -> dict[str, datetime]:
+    def last_booked_at(self, _reps: Any = ()) -> dict[str, datetime]:
         return {}
 
 

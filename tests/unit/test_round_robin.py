@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -28,7 +28,7 @@ class StubBookings:
         self.last = last
         self.calls = 0
 
-    def last_booked_at(self) -> dict[str, datetime]:
+    def last_booked_at(self, _reps: Any = ()) -> dict[str, datetime]:
         self.calls += 1
         return dict(self.last)
 
