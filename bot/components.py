@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +53,12 @@ from storage.repositories import (
 from storage.types import utcnow
 
 log = logging.getLogger("frontdesk")
+
+# Threads that redraw escalation messages after claims (bot/services/redraws.py). A
+# chat.update is mostly waiting on Slack (a round trip to its API), so the threads are
+# more than the CPU would need: with 4, the updates fell seconds behind a burst of 50
+# clients clicking (bench/slack_ack.py) on a busy machine; with 8 they kept up.
+REDRAW_WORKERS = 8
 
 
 @dataclass
@@ -131,7 +138,19 @@ def build_components(
         clock=clock,
         links=links,
     )
-    triage = Triage(config, requests, escalations, bookings, booker, chat, clock=clock)
+    triage = Triage(
+        config,
+        requests,
+        escalations,
+        bookings,
+        booker,
+        chat,
+        clock=clock,
+        # On AWS Lambda no thread may outlive the response: the redraw happens before it.
+        redraw_executor=None
+        if settings.on_lambda
+        else ThreadPoolExecutor(REDRAW_WORKERS, thread_name_prefix="slack-redraw"),
+    )
     tickets = None
     if integrations.tickets is not None:
         tickets = TicketService(

@@ -92,8 +92,10 @@ def fill_modal(chat: Chat, view_id: str, title: str, build: Callable[[], View]) 
 
 
 def _on_ticket(act: Callable[[Triage, str, str], object]) -> Callable[..., None]:
-    """A button that acts on the escalation it sits on: ack, then `act(triage, request
-    id, user)` once per interaction (a Slack retry does nothing twice).
+    """A button that acts on the escalation it sits on: `act(triage, request id, user)`
+    once per interaction (a Slack retry does nothing twice), before the answer goes
+    (Bolt sends it when the listener returns): a compare-and-set, so the answer waits for
+    the database only. The message's redraw and a refusal follow the answer.
     """
 
     def listener(
@@ -105,7 +107,7 @@ def _on_ticket(act: Callable[[Triage, str, str], object]) -> Callable[..., None]
         request_id: str | None,
     ) -> None:
         ack()
-        defer(body, lambda: act(services.triage, _named(request_id), user_id))
+        defer.at_once(body, lambda: act(services.triage, _named(request_id), user_id))
 
     return listener
 

@@ -1,8 +1,9 @@
 """What every Slack listener gets, by parameter name, from one Bolt middleware: the
 `services`, the `request_id` an action names, a modal's values flattened (`form`, `modal`),
-and `defer` for the quick work after the ack (a Slack retry never acts twice; failures
-become ephemeral replies). Slow work (a calendar read) is a Bolt lazy listener instead, so
-that on AWS Lambda it runs in another invocation (handlers/slack_runtime.py).
+and `defer` for the quick work after the ack, or before it with `defer.at_once` (a Slack
+retry never acts twice; failures become ephemeral replies). Slow work (a calendar read) is
+a Bolt lazy listener instead, so that on AWS Lambda it runs in another invocation
+(handlers/slack_runtime.py).
 """
 
 from __future__ import annotations
@@ -189,6 +190,17 @@ class Defer:
                 work()
         except Exception as exc:
             tell_user(self.services.chat, body, exc)
+
+    def at_once(self, body: dict[str, Any], work: Callable[[], object]) -> None:
+        """`once`, but `work` runs now, before Slack is answered: for quick work whose
+        result the answer must not run ahead of (a claim's compare-and-set). The refusal,
+        a Slack call, is still told after the answer.
+        """
+        try:
+            if first_delivery(self.services.interactions, body):
+                work()
+        except Exception as exc:
+            self.submit(tell_user, self.services.chat, body, exc)
 
 
 def context_middleware(

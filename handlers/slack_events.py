@@ -8,11 +8,9 @@ tracebacks per request, a log-flooding vector open to anyone.
 
 from __future__ import annotations
 
-import json
-from urllib.parse import parse_qsl
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from slack_bolt import BoltRequest
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
@@ -30,16 +28,17 @@ BAD_SLACK_SIGNATURE = "X-Slack-Signature or X-Slack-Request-Timestamp is missing
 MALFORMED_SLACK_BODY = "the body is not a Slack request (JSON, or a form with a JSON payload)"
 
 
-def _parses(body: bytes, content_type: str) -> bool:
-    """Whether Bolt can read this signed body without raising."""
+def _bolt_request(request: Request, body: bytes) -> BoltRequest | None:
+    """The signed body as Bolt reads it, parsed once (a claim's form is kilobytes of
+    percent-encoded JSON, and parsing it is a good part of the ack), or None when it is
+    not a Slack request (JSON, or a form with a JSON payload): Bolt would fail on it later,
+    with tracebacks in the log.
+    """
     try:
-        text = body.decode("utf-8")
-        if content_type == "application/json":
-            return isinstance(json.loads(text), dict)
-        form = dict(parse_qsl(text, keep_blank_values=True))
-        return "payload" not in form or isinstance(json.loads(form["payload"]), dict)
-    except (ValueError, RecursionError):
-        return False
+        bolt_request = to_bolt_request(request, body)
+    except (ValueError, RecursionError, AttributeError, TypeError):  # not JSON, not an object
+        return None
+    return bolt_request if isinstance(bolt_request.body, dict) else None
 
 
 @router.post("/slack/events", include_in_schema=False)
@@ -54,10 +53,9 @@ async def slack_events(request: Request) -> Response:
     verifier = SignatureVerifier(secret.get_secret_value() if secret else "")
     if not verifier.is_valid_request(body, dict(request.headers)):
         return JSONResponse({"error": "invalid_signature", "message": BAD_SLACK_SIGNATURE}, 401)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not _parses(body, content_type):
+    bolt_request = _bolt_request(request, body)
+    if bolt_request is None:
         return JSONResponse({"error": "malformed_body", "message": MALFORMED_SLACK_BODY}, 400)
-    bolt_request = to_bolt_request(request, body)
     add_lambda_context(bolt_request, request.scope)
     bolt_response = await run_in_threadpool(slack_app.dispatch, bolt_request)
     return to_starlette_response(bolt_response)

@@ -19,11 +19,20 @@ IN_PROGRESS = "in_progress"
 class IntegrationError(Exception):
     """An external API refused or failed; carries what an escalation needs to say why."""
 
-    def __init__(self, provider: str, status: int | str, reason: str, message: str = "") -> None:
+    def __init__(
+        self,
+        provider: str,
+        status: int | str,
+        reason: str,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         self.provider = provider
         self.status = status
         self.reason = reason
         self.message = message or f"{provider} answered {status} {reason}"
+        self.retry_after = retry_after  # seconds the service asked us to wait (a 429's)
         super().__init__(self.message)
 
     @property

@@ -353,4 +353,16 @@ def _api_error(method: str, target: str, exc: SlackApiError) -> IntegrationError
         )
     else:
         hint = f"Slack refused {method} for {target}: {error}"
-    return IntegrationError("slack", status, error, hint)
+    return IntegrationError("slack", status, error, hint, retry_after=_retry_after(exc))
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    """A 429's Retry-After, in seconds (what the retry handler waited out already)."""
+    headers = exc.response.headers or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

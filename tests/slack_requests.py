@@ -138,6 +138,7 @@ class SlackHarness:
         components = build_components(environment, config, clock=clock)
         app = create_app(components, recover_on_start=False)
         executor = track_listeners(app.state.slack_app)
+        components.triage.redraws.executor = executor  # drain() waits for redraws too
         client = TestClient(app)
         client.__enter__()
         return cls(fake, components, client, executor)

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from bot.messages.blocks import TicketState, escalation_blocks, escalation_text,
 from bot.messages.ids import OUTCOME_LABELS
 from bot.services.booking import STALE_HOLD, Booked, Booker, Unavailable
 from bot.services.escalation import escalation_view
+from bot.services.redraws import MessageRedraws
 from integrations.base import Chat, IntegrationError, SlackProfile
 from storage.models import (
     BookingStatus,
@@ -95,6 +97,7 @@ class Triage:
         chat: Chat,
         *,
         clock: Callable[[], datetime] = utcnow,
+        redraw_executor: Executor | None = None,
     ) -> None:
         self.config = config
         self.requests = requests
@@ -105,6 +108,9 @@ class Triage:
         self.chat = chat
         self.clock = clock
         self.usergroup = UsergroupCache(chat)
+        # Claim, unclaim and reassign redraw through this queue (bot/services/redraws.py),
+        # on `redraw_executor`; without one it draws at once.
+        self.redraws = MessageRedraws(self.draw, redraw_executor)
         # Set by the CRM ticket service (bot/tickets.py) when there is a CRM: the line the
         # message shows about the ticket, and who to tell that the escalation closed.
         self.ticket_line: Callable[[str], str | None] | None = None
@@ -127,6 +133,13 @@ class Triage:
         if user_id not in self.usergroup.members(group):
             raise TriageError(NOT_ALLOWED.format(group=group))
 
+    def may_act_on_any(self, user_id: str) -> bool:
+        """Whether the user may act on every escalation (no ops group, or a member of it),
+        not only on those assigned to them.
+        """
+        group = self.config.slack.ops_usergroup
+        return not group or user_id in self.usergroup.members(group)
+
     def open_ticket(self, request_id: str, user_id: str) -> Ticket:
         """The ticket, if it is still open and this user may act on it."""
         ticket = self.ticket(request_id)
@@ -137,23 +150,44 @@ class Triage:
 
     # ------------------------------------------------------------------ actions
 
+    def open_escalation(self, request_id: str, user_id: str) -> StoredEscalation:
+        """`open_ticket` without reading the request: what Slack's ack waits for."""
+        escalation = self.escalations.get_by_request(request_id)
+        if escalation is None:
+            raise TriageError(UNKNOWN_REQUEST.format(request_id=request_id))
+        self.authorize(user_id, escalation)
+        if escalation.resolved_at is not None:
+            raise TriageError(ALREADY_RESOLVED.format(user=escalation.resolved_by))
+        return escalation
+
     def claim(self, request_id: str, user_id: str) -> StoredEscalation:
-        """First click wins; the claimer clicking Claim again changes nothing."""
-        ticket = self.open_ticket(request_id, user_id)
-        if ticket.escalation.claimed_by == user_id:
-            return ticket.escalation  # a double click: nothing to do
-        changed = self.escalations.claim(request_id, user_id, self.clock())
+        """First click wins; the claimer clicking Claim again changes nothing. The message
+        is redrawn after (`redraws`): the caller may answer Slack meanwhile.
+
+        Someone who may act on any escalation goes straight to the compare-and-set (one
+        statement: Slack's ack waits for it), and only a lost claim reads why; anyone else
+        must be the assignee, read first.
+        """
+        if not self.may_act_on_any(user_id):
+            escalation = self.open_escalation(request_id, user_id)
+            if escalation.claimed_by == user_id:
+                return escalation  # a double click: nothing to do
+        try:
+            changed = self.escalations.claim(request_id, user_id, self.clock())
+        except LookupError:
+            raise TriageError(UNKNOWN_REQUEST.format(request_id=request_id)) from None
         if not changed.won:
-            if changed.escalation.claimed_by == user_id:
-                return changed.escalation  # a double click whose first click won meanwhile
-            raise TriageError(self._lost_claim(changed.escalation))
+            lost = changed.escalation
+            if lost.resolved_at is None and lost.claimed_by == user_id:
+                return lost  # a double click: the first one won
+            raise TriageError(self._lost_claim(lost))
         log.info("escalation claimed", extra={"request_id": request_id, "user": user_id})
-        self.redraw(ticket.request, changed.escalation)
+        self.redraws.request(request_id)
         return changed.escalation
 
     def unclaim(self, request_id: str, user_id: str) -> StoredEscalation:
         """Only the claimer gives a claim back."""
-        ticket = self.open_ticket(request_id, user_id)
+        self.open_escalation(request_id, user_id)
         changed = self.escalations.unclaim(request_id, user_id)
         if not changed.won:
             claimer = changed.escalation.claimed_by
@@ -161,7 +195,7 @@ class Triage:
                 return changed.escalation  # already given back (a double click)
             raise TriageError(ONLY_THE_CLAIMER.format(user=claimer))
         log.info("escalation unclaimed", extra={"request_id": request_id, "user": user_id})
-        self.redraw(ticket.request, changed.escalation)
+        self.redraws.request(request_id)
         return changed.escalation
 
     def reassign(self, request_id: str, actor: str, assignee: str) -> StoredEscalation:
@@ -190,7 +224,7 @@ class Triage:
             request_id=request_id,
         )
         log.info("escalation reassigned", extra={"request_id": request_id, "assignee": assignee})
-        self.redraw(ticket.request, escalation)
+        self.redraws.request(request_id)
         return escalation
 
     def close(
@@ -218,6 +252,21 @@ class Triage:
     def redraw_request(self, request_id: str) -> None:
         ticket = self.ticket(request_id)
         self.redraw(ticket.request, ticket.escalation)
+
+    def draw(self, request_id: str) -> None:
+        """Rewrite the message from the database as it is now; raise IntegrationError when
+        Slack refused (the redraw queue tries again).
+        """
+        ticket = self.ticket(request_id)
+        request, escalation = ticket.request, ticket.escalation
+        if not escalation.channel or not escalation.message_ts:
+            return  # never delivered: the redelivery sweep will post the current state
+        self.chat.update_message(
+            escalation.channel,
+            escalation.message_ts,
+            escalation_text(escalation_view(request, escalation)),
+            self._blocks(request, escalation),
+        )
 
     # ------------------------------------------------------------------ booking
 

@@ -197,18 +197,21 @@ class EscalationRepository:
     def _compare_and_set(
         self, request_id: str, guards: tuple[Any, ...], values: dict[str, Any]
     ) -> Changed:
+        # RETURNING: the winner has its row from the one statement (a claim's ack waits on
+        # this, under SQLite's single writer lock); only a loser reads it, in the same
+        # transaction, to say who won.
         with self.db.transaction() as conn:
-            won = (
-                conn.execute(
-                    update(ESCALATIONS)
-                    .where(ESCALATIONS.c.request_id == request_id, *guards)
-                    .values(values)
-                ).rowcount
-                == 1
-            )
             row = conn.execute(
-                select(ESCALATIONS).where(ESCALATIONS.c.request_id == request_id)
+                update(ESCALATIONS)
+                .where(ESCALATIONS.c.request_id == request_id, *guards)
+                .values(values)
+                .returning(*ESCALATIONS.c)
             ).first()
+            won = row is not None
+            if not won:
+                row = conn.execute(
+                    select(ESCALATIONS).where(ESCALATIONS.c.request_id == request_id)
+                ).first()
         if row is None:
             raise LookupError(f"no escalation for request {request_id}")
         return Changed(won, StoredEscalation(**row._mapping))

@@ -233,6 +233,24 @@ def test_a_lasting_outage_gives_up_after_bounded_retries(
     assert len(fake_slack.calls("chat.update")) == 1 + MAX_RETRIES
 
 
+def test_a_rate_limit_that_outlasts_the_retries_says_when_to_come_back(
+    fake_slack: FakeSlack, sqlite_db: Database
+) -> None:
+    settings = make_settings(
+        sqlite_db.url, slack_bot_token=FAKE_TOKEN, slack_api_url=fake_slack.url
+    )
+    chat = SlackChat(
+        build_slack_client(settings, timeout=5, max_retries=0), OutboxRepository(sqlite_db)
+    )
+    fake_slack.rate_limit_next("chat.update", retry_after=7)
+
+    with pytest.raises(IntegrationError) as caught:
+        chat.update_message(CHANNEL, "1.000001", "Claimed", BLOCKS)
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == 7.0  # what the redraw queue waits before trying again
+
+
 # ------------------------------------------------------------------ errors
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import calendar
 import logging
+import threading
 import time as clock_time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -651,6 +653,83 @@ def test_a_retry_whose_first_delivery_never_arrived_is_processed(
 
     wait_for(lambda: slack.escalation(request_id).claimed_by == OMAR.id, what="the claim")
     wait_for(lambda: updates(fake), what="the redraw")
+
+
+@SQLITE_ONLY
+def test_a_retry_racing_its_first_delivery_claims_and_redraws_once(
+    slack: SlackHarness, fake: FakeSlack
+) -> None:
+    """The ack waits for the claim now, so Slack's retry (sent when an ack is slow) can
+    arrive while the first delivery is still being served: one of them acts.
+    """
+    request_id = escalate(slack)
+    click = slack.click_payload(OMAR.id, request_id, ActionId.CLAIM)
+    barrier = threading.Barrier(2)
+
+    def deliver(retry_num: int | None) -> int:
+        barrier.wait(timeout=5)
+        return slack.interact(click, retry_num=retry_num).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(deliver, [None, 1]))
+
+    assert answers == [200, 200]
+    slack.executor.drain()
+    assert len(updates(fake)) == 1
+    assert not fake.calls("chat.postEphemeral")
+    assert slack.escalation(request_id).claimed_by == OMAR.id
+
+
+@SQLITE_ONLY
+def test_a_retried_losing_click_is_told_once(slack: SlackHarness, fake: FakeSlack) -> None:
+    request_id = escalate(slack)
+    slack.click(OMAR.id, request_id, ActionId.CLAIM)
+    lost = slack.click(PRIYA.id, request_id, ActionId.CLAIM)
+
+    slack.interact(lost, retry_num=1)
+
+    slack.executor.drain()
+    assert ephemerals(fake, PRIYA) == [ALREADY_CLAIMED.format(user=OMAR.id)]
+    assert len(updates(fake)) == 1
+
+
+@SQLITE_ONLY
+def test_the_claim_is_stored_before_slack_is_answered_and_a_double_click_does_nothing(
+    slack: SlackHarness, fake: FakeSlack
+) -> None:
+    request_id = escalate(slack)
+
+    slack.click(OMAR.id, request_id, ActionId.CLAIM)
+    assert slack.escalation(request_id).claimed_by == OMAR.id  # no waiting: the ack did it
+    slack.click(OMAR.id, request_id, ActionId.CLAIM)  # a second click, its own action_ts
+
+    slack.executor.drain()
+    [claimed] = updates(fake)
+    assert f"Claimed by <@{OMAR.id}>" in all_text(claimed["blocks"])
+    assert not fake.calls("chat.postEphemeral")
+
+
+@SQLITE_ONLY
+def test_a_redraw_slack_refused_is_tried_again_until_the_message_shows_the_claim(
+    slack: SlackHarness, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    request_id = escalate(slack)
+    slack.components.triage.redraws.retry_delays = (0.05, 0.05)
+    fake.fail_next("chat.update", "internal_error")
+
+    with caplog.at_level(logging.WARNING, logger="frontdesk.redraws"):
+        slack.click(OMAR.id, request_id, ActionId.CLAIM)
+        wait_for(lambda: len(updates(fake)) == 2, what="the redraw tried again")
+
+    refused, redrawn = updates(fake)
+    assert refused["ts"] == redrawn["ts"]  # the same message, both times
+    assert f"Claimed by <@{OMAR.id}>" in all_text(redrawn["blocks"])
+    assert fake.messages[(CHANNEL, posted_ts(fake))]["blocks"] == redrawn["blocks"]
+    assert [r.getMessage() for r in caplog.records if r.name == "frontdesk.redraws"] == [
+        "could not redraw a message; trying again"
+    ]
+    assert slack.escalation(request_id).claimed_by == OMAR.id
+    assert not fake.calls("chat.postEphemeral")  # the claim itself did not fail
 
 
 # ------------------------------------------------------------------ posting to Slack
