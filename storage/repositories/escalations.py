@@ -54,6 +54,24 @@ class Opening:
         self.escalation = StoredEscalation(**row._mapping)
 
 
+def _guarded_update(*guards: Any) -> Any:
+    """UPDATE of the request's escalation where `guards` hold, answering with the row."""
+    return (
+        update(ESCALATIONS)
+        .where(ESCALATIONS.c.request_id == bindparam("b_request"), *guards)
+        .returning(*ESCALATIONS.c)
+    )
+
+
+# The claim buttons' compare-and-sets, built once: they are what a click's ack waits for.
+_CLAIM = _guarded_update(
+    ESCALATIONS.c.claimed_by.is_(None), ESCALATIONS.c.resolved_at.is_(None)
+).values(claimed_by=bindparam("b_user"), claimed_at=bindparam("b_at", type_=_AT_TYPE))
+_UNCLAIM = _guarded_update(
+    ESCALATIONS.c.claimed_by == bindparam("b_user"), ESCALATIONS.c.resolved_at.is_(None)
+).values(claimed_by=None, claimed_at=None)
+
+
 @dataclass(frozen=True)
 class Changed:
     """The outcome of a compare-and-set: whether this call won, and the row as it now is."""
@@ -131,18 +149,14 @@ class EscalationRepository:
         """First claim wins: one UPDATE guarded by `claimed_by IS NULL`, settled by the
         database, so two replicas and two people in the same second get one winner.
         """
-        return self._compare_and_set(
-            request_id,
-            (ESCALATIONS.c.claimed_by.is_(None), ESCALATIONS.c.resolved_at.is_(None)),
-            {"claimed_by": user_id, "claimed_at": at},
+        return self._run_compare_and_set(
+            request_id, _CLAIM, {"b_request": request_id, "b_user": user_id, "b_at": at}
         )
 
     def unclaim(self, request_id: str, user_id: str) -> Changed:
         """Only the claimer can give a claim back, and only while the escalation is open."""
-        return self._compare_and_set(
-            request_id,
-            (ESCALATIONS.c.claimed_by == user_id, ESCALATIONS.c.resolved_at.is_(None)),
-            {"claimed_by": None, "claimed_at": None},
+        return self._run_compare_and_set(
+            request_id, _UNCLAIM, {"b_request": request_id, "b_user": user_id}
         )
 
     def reassign(self, request_id: str, assignee: str) -> Changed:
@@ -197,21 +211,20 @@ class EscalationRepository:
     def _compare_and_set(
         self, request_id: str, guards: tuple[Any, ...], values: dict[str, Any]
     ) -> Changed:
+        statement = _guarded_update(*guards).values(values)
+        return self._run_compare_and_set(request_id, statement, {"b_request": request_id})
+
+    def _run_compare_and_set(
+        self, request_id: str, statement: Any, params: dict[str, Any]
+    ) -> Changed:
         # RETURNING: the winner has its row from the one statement (a claim's ack waits on
         # this, under SQLite's single writer lock); only a loser reads it, in the same
         # transaction, to say who won.
         with self.db.transaction() as conn:
-            row = conn.execute(
-                update(ESCALATIONS)
-                .where(ESCALATIONS.c.request_id == request_id, *guards)
-                .values(values)
-                .returning(*ESCALATIONS.c)
-            ).first()
+            row = conn.execute(statement, params).first()
             won = row is not None
             if not won:
-                row = conn.execute(
-                    select(ESCALATIONS).where(ESCALATIONS.c.request_id == request_id)
-                ).first()
+                row = conn.execute(_BY_REQUEST, {"b_request": request_id}).first()
         if row is None:
             raise LookupError(f"no escalation for request {request_id}")
         return Changed(won, StoredEscalation(**row._mapping))
