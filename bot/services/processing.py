@@ -148,8 +148,9 @@ class RequestProcessor:
             rep_email=valid.rep,
             utm=valid.utm,
         )
+        gate = self._gate_record(decision, at=utcnow())  # decided before what it leads to
         first = self._first_writes(request, decision)
-        row, created = self.requests.create(request, self._gate_record(decision), also=first)
+        row, created = self.requests.create(request, gate, also=first)
         if created:
             return Submitted(row.id, self._run(row, decision, first), replay=False)
         if row.body_sha256 != body_sha256:
@@ -217,8 +218,9 @@ class RequestProcessor:
             self.config.gate_rules,
         )
 
-    def _gate_record(self, decision: GateDecision) -> DecisionRecord:
-        return DecisionRecord("gate", decision.route, list(decision.reasons), self.rules_version)
+    def _gate_record(self, decision: GateDecision, at: datetime | None = None) -> DecisionRecord:
+        route, reasons = decision.route, list(decision.reasons)
+        return DecisionRecord("gate", route, reasons, self.rules_version, at=at)
 
     def _first_writes(self, request: StoredRequest, decision: GateDecision) -> FirstWrites:
         """What the route writes first, prepared now to commit with the new request."""

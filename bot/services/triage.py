@@ -119,11 +119,10 @@ class Triage:
     # ------------------------------------------------------------------ lookups
 
     def ticket(self, request_id: str) -> Ticket:
-        request = self.requests.get(request_id)
-        escalation = self.escalations.get_by_request(request_id) if request else None
-        if request is None or escalation is None:
+        found = self.escalations.with_request(request_id)
+        if found is None:
             raise TriageError(UNKNOWN_REQUEST.format(request_id=request_id))
-        return Ticket(request, escalation)
+        return Ticket(*found)
 
     def authorize(self, user_id: str, escalation: StoredEscalation) -> None:
         """With an ops user group configured, only its members and the assignee may act."""

@@ -11,7 +11,14 @@ from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
 from storage.db import Database, Step
-from storage.models import Escalation, EscalationKind, StoredEscalation, utcnow
+from storage.models import (
+    BookingRequest,
+    Escalation,
+    EscalationKind,
+    StoredEscalation,
+    StoredRequest,
+    utcnow,
+)
 from storage.repositories._sql import insert_ignore, table
 
 ESCALATIONS = table(Escalation)
@@ -29,6 +36,13 @@ _NOTIFIED = (
     )
 )
 _BY_REQUEST = select(ESCALATIONS).where(ESCALATIONS.c.request_id == bindparam("b_request"))
+_REQUESTS = table(BookingRequest)
+_REQUEST_LABELS = [(c.name, f"r_{c.name}") for c in _REQUESTS.c]
+_WITH_REQUEST = (
+    select(ESCALATIONS, *(c.label(f"r_{c.name}") for c in _REQUESTS.c))
+    .join(_REQUESTS, _REQUESTS.c.id == ESCALATIONS.c.request_id)
+    .where(ESCALATIONS.c.request_id == bindparam("b_request"))
+)
 _NOTIFY_FAILED = (
     update(ESCALATIONS)
     .where(ESCALATIONS.c.id == bindparam("b_id"))
@@ -120,6 +134,18 @@ class EscalationRepository:
         """Run a step (`opening`'s, `notified_step`'s) in a write transaction of its own."""
         with self.db.transaction() as conn:
             step(conn)
+
+    def with_request(self, request_id: str) -> tuple[StoredRequest, StoredEscalation] | None:
+        """The escalation and the request it is about, in one query (a redraw reads both
+        for every click)."""
+        with self.db.connection() as conn:
+            row = conn.execute(_WITH_REQUEST, {"b_request": request_id}).first()
+        if row is None:
+            return None
+        mapping = row._mapping
+        request = StoredRequest(**{name: mapping[column] for name, column in _REQUEST_LABELS})
+        escalation = StoredEscalation(**{c.name: mapping[c] for c in ESCALATIONS.c})
+        return request, escalation
 
     def get_by_request(self, request_id: str) -> StoredEscalation | None:
         with self.db.connection() as conn:

@@ -68,6 +68,7 @@ class DecisionRecord:
     reasons: list[str]
     rules_version: str
     detail: str | None = None
+    at: datetime | None = None  # when it was decided; None: when it is written
 
 
 def _decision_row(request_id: str, decision: DecisionRecord) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def _decision_row(request_id: str, decision: DecisionRecord) -> dict[str, Any]:
         "reasons": decision.reasons,
         "detail": decision.detail[:2000] if decision.detail else None,
         "rules_version": decision.rules_version,
-        "decided_at": utcnow(),
+        "decided_at": decision.at or utcnow(),
     }
 
 
