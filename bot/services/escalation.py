@@ -146,6 +146,11 @@ class Escalator:
                 pending = self.escalations.notified_step(
                     escalation.id or 0, posted.channel, posted.ts
                 )
+        if pending is not None and self.ticket_hook is not None:
+            # The CRM ticket, opened in the background, redraws the message with its link:
+            # where the message is must be committed before, not with the outcome.
+            self.escalations.commit(pending)
+            pending = None
         self._ticket(request, escalation)
         return escalation, pending
 
