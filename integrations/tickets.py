@@ -22,18 +22,6 @@ class CrmError(IntegrationError):
     said so (HubSpot's 429 `Retry-After`); the upkeep job waits at least that long.
     """
 
-    def __init__(
-        self,
-        provider: str,
-        status: int | str,
-        reason: str,
-        message: str = "",
-        *,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(provider, status, reason, message)
-        self.retry_after = retry_after
-
     @property
     def retryable(self) -> bool:
         """Whether trying again later may help (an outage, a rate limit, a timeout), as
