@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from testkit.fakes import FakeHandler, FakeService, Scripts
+from testkit.fakes import FakeHandler
+from testkit.fakes.routed import RoutedFake, Scripted
 
 FAKE_TOKEN = "pat-na1-fake-0000"
 PORTAL_ID = 4242
@@ -39,25 +37,6 @@ PIPELINE = "GET /crm/v3/pipelines/tickets/{id}"
 PROPERTY = "GET /crm/v3/properties/tickets/{name}"
 ASSOCIATIONS = "POST /crm/v4/associations/{from}/{to}/batch/read"
 READ_DEALS = "POST /crm/v3/objects/deals/batch/read"
-
-
-@dataclass(frozen=True)
-class Call:
-    route: str  # the route template, e.g. "PATCH /crm/v3/objects/tickets/{id}"
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
-    at: float
-
-
-@dataclass
-class _Scripted:
-    status: int = 200
-    body: dict[str, Any] | str | None = None  # None: answer normally (after `delay`)
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    times: int = 1
 
 
 def _now() -> str:
@@ -84,7 +63,7 @@ def _error(status: int, category: str, message: str) -> tuple[int, dict[str, Any
     }
 
 
-class FakeHubSpot(FakeService):
+class FakeHubSpot(RoutedFake):
     """The fake server; a context manager that starts on enter and stops on exit."""
 
     thread_name = "fake-hubspot"
@@ -109,9 +88,6 @@ class FakeHubSpot(FakeService):
         self.companies: dict[str, list[str]] = {}  # contact id -> company ids
         self.deals: dict[str, dict[str, Any]] = {}  # deal id -> properties
         self.deal_links: dict[str, list[str]] = {}  # contact or company id -> deal ids
-        self._calls: list[Call] = []
-        self._scripts: Scripts[_Scripted] = Scripts()
-        self._lock = threading.Lock()
         self._next_id = 1000
 
     @property
@@ -143,10 +119,6 @@ class FakeHubSpot(FakeService):
 
     # ----------------------------------------------------------------- inspection
 
-    def calls(self, route: str | None = None) -> list[Call]:
-        with self._lock:
-            return [call for call in self._calls if route is None or call.route == route]
-
     # ----------------------------------------------------------------- scripting
 
     def fail_next(self, route: str, status: int = 500, times: int = 1) -> None:
@@ -159,7 +131,7 @@ class FakeHubSpot(FakeService):
         else:
             body = _error(status, "VALIDATION_ERROR", "Refused by the fake")[1]
             headers = {}
-        self._scripts.add(route, _Scripted(status, body, headers, times=times))
+        self.script(route, Scripted(status, body, headers, times=times))
 
     def rate_limit_next(self, route: str, retry_after: int = 1, times: int = 1) -> None:
         body = {
@@ -170,33 +142,20 @@ class FakeHubSpot(FakeService):
             "category": "RATE_LIMITS",
         }
         headers = {"Retry-After": str(retry_after)}
-        self._scripts.add(route, _Scripted(429, body, headers, times=times))
+        self.script(route, Scripted(429, body, headers, times=times))
 
     def delay_next(self, route: str, seconds: float, times: int = 1) -> None:
         """The next call(s) are carried out, but answered only after `seconds` (a timeout
         on the client's side that hides a success).
         """
-        self._scripts.add(route, _Scripted(delay=seconds, times=times))
+        self.script(route, Scripted(delay=seconds, times=times))
 
     # ----------------------------------------------------------------- dispatch
 
-    def handle(
-        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]
-    ) -> tuple[int, str, dict[str, str]]:
-        route, params = _route(method, path)
-        with self._lock:
-            self._calls.append(Call(route, path, query, body, headers, time.monotonic()))
-            scripted = self._scripts.pop(route)
-        if scripted is not None and scripted.body is not None:
-            time.sleep(scripted.delay)
-            text = scripted.body if isinstance(scripted.body, str) else json.dumps(scripted.body)
-            return scripted.status, text, scripted.headers
-        status, answer = self._answer(route, params, query, body, headers)
-        if scripted is not None:
-            time.sleep(scripted.delay)
-        return status, json.dumps(answer), {}
+    def route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        return route_of(method, path)
 
-    def _answer(
+    def answer(
         self,
         route: str,
         params: dict[str, str],
@@ -424,7 +383,7 @@ _TEMPLATES = (
 )
 
 
-def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
+def route_of(method: str, path: str) -> tuple[str, dict[str, str]]:
     """The route template a request matches, and its path parameters."""
     parts = [unquote(p) for p in path.strip("/").split("/")]
     for template in _TEMPLATES:

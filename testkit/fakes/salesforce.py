@@ -17,9 +17,6 @@ import itertools
 import json
 import re
 import ssl
-import threading
-import time
-from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,7 +25,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import jwt
 import trustme
 
-from testkit.fakes import FakeHandler, FakeHTTPServer, FakeService, Scripts
+from testkit.fakes import FakeHandler, FakeHTTPServer
+from testkit.fakes.routed import RoutedFake, Scripted
 
 CLIENT_ID = "3MVG9fake.consumer.key"
 USERNAME = "frontdesk-integration@ourco.example"
@@ -43,30 +41,11 @@ QUERY = "GET /query"
 CASE_FIELDS = ("Id", "Subject", "Description", "Priority", "Origin", "Status", "OwnerId")
 
 
-@dataclass(frozen=True)
-class Call:
-    route: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
-    at: float
-
-
-@dataclass
-class _Scripted:
-    status: int = 200
-    body: Any = None  # None: answer normally (after `delay`)
-    delay: float = 0.0
-    times: int = 1
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 def _sf_error(status: int, code: str, message: str) -> tuple[int, Any]:
     return status, [{"message": message, "errorCode": code}]
 
 
-class FakeSalesforce(FakeService):
+class FakeSalesforce(RoutedFake):
     thread_name = "fake-salesforce"
 
     def __init__(
@@ -90,9 +69,6 @@ class FakeSalesforce(FakeService):
         self.contacts: dict[str, dict[str, Any]] = {}  # email -> {"Id", "AccountId"}
         self.opportunities: list[dict[str, Any]] = []
         self.tokens: set[str] = set()
-        self._calls: list[Call] = []
-        self._scripts: Scripts[_Scripted] = Scripts()
-        self._lock = threading.Lock()
         self._seq = itertools.count(1)
 
     # ----------------------------------------------------------------- lifecycle
@@ -156,40 +132,24 @@ class FakeSalesforce(FakeService):
 
     # ----------------------------------------------------------------- inspection and scripts
 
-    def calls(self, route: str | None = None) -> list[Call]:
-        with self._lock:
-            return [call for call in self._calls if route is None or call.route == route]
-
     def fail_next(self, route: str, status: int = 500, times: int = 1) -> None:
         body = _sf_error(status, "UNKNOWN_EXCEPTION", "An unexpected error occurred.")[1]
-        self._scripts.add(route, _Scripted(status, body, times=times))
+        self.script(route, Scripted(status, body, times=times))
 
     def limit_next(self, route: str, times: int = 1) -> None:
         """Salesforce's rate limit: a 403 REQUEST_LIMIT_EXCEEDED (there is no 429)."""
         body = _sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")[1]
-        self._scripts.add(route, _Scripted(403, body, times=times))
+        self.script(route, Scripted(403, body, times=times))
 
     def delay_next(self, route: str, seconds: float) -> None:
-        self._scripts.add(route, _Scripted(delay=seconds))
+        self.script(route, Scripted(delay=seconds))
 
     # ----------------------------------------------------------------- dispatch
 
-    def handle(
-        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]
-    ) -> tuple[int, str, dict[str, str]]:
-        route, params = _route(method, path)
-        with self._lock:
-            self._calls.append(Call(route, path, query, body, headers, time.monotonic()))
-            scripted = self._scripts.pop(route)
-        if scripted is not None and scripted.body is not None:
-            time.sleep(scripted.delay)
-            return scripted.status, json.dumps(scripted.body), scripted.headers
-        status, answer = self._answer(route, params, query, body, headers)
-        if scripted is not None:
-            time.sleep(scripted.delay)
-        return status, "" if answer is None else json.dumps(answer), {}
+    def route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        return route_of(method, path)
 
-    def _answer(
+    def answer(
         self,
         route: str,
         params: dict[str, str],
@@ -332,7 +292,7 @@ class FakeSalesforce(FakeService):
         return sorted(found, key=lambda o: o["CloseDate"])
 
 
-def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
+def route_of(method: str, path: str) -> tuple[str, dict[str, str]]:
     if path == "/services/oauth2/token":
         return TOKEN, {}
     rest = path.removeprefix(API)
