@@ -87,6 +87,14 @@ class FakePostmark(FakeService):
         """The root URL to hand to `PostmarkClient(root_api_url=…)` / POSTMARK_API_URL."""
         return self.root_url
 
+    def settings(self, sender: str) -> dict[str, str]:
+        """The Settings fields that point the real client here, sending as `sender`."""
+        return {
+            "postmark_server_token": self.token,
+            "postmark_from": sender,
+            "postmark_api_url": self.url,
+        }
+
     # ----------------------------------------------------------------- inspection
 
     def calls(self, route: str | None = None) -> list[Call]:

@@ -138,6 +138,15 @@ class FakeSlack(FakeService):
         """The base URL to hand to `WebClient(base_url=…)` / SLACK_API_URL."""
         return self.root_url + "api/"
 
+    def settings(self, signing_secret: str) -> dict[str, str]:
+        """The Settings fields that point the real clients here; requests to the app are
+        signed with `signing_secret`."""
+        return {
+            "slack_bot_token": self.token,
+            "slack_signing_secret": signing_secret,
+            "slack_api_url": self.url,
+        }
+
     # ----------------------------------------------------------------- inspection
 
     def calls(self, method: str | None = None) -> list[Call]:

@@ -182,6 +182,16 @@ class FakeTwilio(FakeService):
         """The base URL to hand to TWILIO_API_URL (twilio-python's `api.base_url`)."""
         return self.root_url.rstrip("/")
 
+    def settings(self) -> dict[str, str]:
+        """The Settings fields that point the real client here, sending from the first of
+        its numbers."""
+        return {
+            "twilio_account_sid": self.account_sid,
+            "twilio_auth_token": self.auth_token,
+            "twilio_from": self.phone_numbers[0],
+            "twilio_api_url": self.url,
+        }
+
     # ----------------------------------------------------------------- inspection
 
     def calls(self, route: str | None = None) -> list[Call]:

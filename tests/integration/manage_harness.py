@@ -30,7 +30,7 @@ from storage.repositories import BookingRepository, ConnectionRepository, Outbox
 from testkit.fakes.google import FakeGoogle
 from testkit.fakes.postmark import FakePostmark
 from testkit.fakes.slack import FakeSlack
-from testkit.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
+from testkit.fakes.twilio import FakeTwilio
 from tests.conftest import FixedClock, make_settings, post_signed
 from tests.integration.one_rep_config import one_rep_config
 
@@ -168,16 +168,9 @@ def running(db: Database, tmp_path: Path) -> Iterator[Frontdesk]:
             **google.settings(),
             frontdesk_encryption_key=KEY,
             frontdesk_public_url=PUBLIC_URL,
-            postmark_server_token=postmark.token,
-            postmark_from=SENDER,
-            postmark_api_url=postmark.url,
-            slack_bot_token=slack.token,
-            slack_signing_secret=SLACK_SIGNING_SECRET,
-            slack_api_url=slack.url,
-            twilio_account_sid=FAKE_ACCOUNT_SID,
-            twilio_auth_token=FAKE_AUTH_TOKEN,
-            twilio_from=FAKE_FROM,
-            twilio_api_url=twilio.url,
+            **postmark.settings(SENDER),
+            **slack.settings(SLACK_SIGNING_SECRET),
+            **twilio.settings(),
         )
         clock = FixedClock(NOW)
         integrations = build_integrations(

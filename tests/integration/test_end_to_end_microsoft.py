@@ -137,12 +137,8 @@ def frontdesk(
         settings = make_settings(
             migrated_db.url,
             **graph.settings(),
-            postmark_server_token=postmark.token,
-            postmark_from=SENDER,
-            postmark_api_url=postmark.url,
-            slack_bot_token=slack.token,
-            slack_signing_secret=SLACK_SIGNING_SECRET,
-            slack_api_url=slack.url,
+            **postmark.settings(SENDER),
+            **slack.settings(SLACK_SIGNING_SECRET),
         )
         integrations = build_integrations(
             settings,

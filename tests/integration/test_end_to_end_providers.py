@@ -166,12 +166,8 @@ def frontdesk(
             **google.settings(),
             frontdesk_encryption_key=KEY,
             frontdesk_public_url=PUBLIC_URL,
-            postmark_server_token=postmark.token,
-            postmark_from=SENDER,
-            postmark_api_url=postmark.url,
-            slack_bot_token=slack.token,
-            slack_signing_secret=SLACK_SIGNING_SECRET,
-            slack_api_url=slack.url,
+            **postmark.settings(SENDER),
+            **slack.settings(SLACK_SIGNING_SECRET),
         )
         clock = FixedClock(DECEMBER.now)
         integrations = build_integrations(

@@ -205,12 +205,8 @@ def graphdesk(
             migrated_db.url,
             **graph.settings(),
             frontdesk_public_url=PUBLIC_URL,
-            postmark_server_token=postmark.token,
-            postmark_from="bookings@ourco.example",
-            postmark_api_url=postmark.url,
-            slack_bot_token=slack.token,
-            slack_signing_secret=SLACK_SIGNING_SECRET,
-            slack_api_url=slack.url,
+            **postmark.settings("bookings@ourco.example"),
+            **slack.settings(SLACK_SIGNING_SECRET),
         )
         integrations = build_integrations(
             settings,

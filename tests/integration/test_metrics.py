@@ -196,12 +196,8 @@ def test_refusals_from_postmark_and_slack_are_counted_by_provider_status_and_rea
 ) -> None:
     settings = make_settings(
         migrated_db.url,
-        postmark_server_token=postmark.token,
-        postmark_from="bookings@ourco.example",
-        postmark_api_url=postmark.url,
-        slack_bot_token=slack.token,
-        slack_signing_secret="fake-slack-signing-secret",
-        slack_api_url=slack.url,
+        **postmark.settings("bookings@ourco.example"),
+        **slack.settings("fake-slack-signing-secret"),
     )
     components = build_components(settings, example_config, db=migrated_db, clock=clock)
     with TestClient(create_app(components, recover_on_start=False)) as client:

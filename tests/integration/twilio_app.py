@@ -13,7 +13,7 @@ from bot.app import create_app
 from bot.components import Components, build_components
 from bot.domain.config import Config
 from storage.db import Database
-from testkit.fakes.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, FakeTwilio
+from testkit.fakes.twilio import FakeTwilio
 from tests.conftest import FixedClock, make_settings
 
 PUBLIC_URL = "https://frontdesk.example.test"  # what Twilio's callbacks are signed against
@@ -28,10 +28,7 @@ def twilio_app(
     """
     settings = make_settings(
         db.url,
-        twilio_account_sid=FAKE_ACCOUNT_SID,
-        twilio_auth_token=FAKE_AUTH_TOKEN,
-        twilio_from=FAKE_FROM,
-        twilio_api_url=twilio.url,
+        **twilio.settings(),
         frontdesk_public_url=PUBLIC_URL,
     )
     components = build_components(settings, config, db=db, clock=clock)
