@@ -93,6 +93,7 @@ class Escalator:
         escalation, pending = self.escalate_deferred(request, kind, reasons, detail)
         if pending is not None:
             self.escalations.commit(pending)
+        self.open_crm_ticket(request, escalation)
         return escalation
 
     def plan_opening(
@@ -120,7 +121,8 @@ class Escalator:
     ) -> tuple[StoredEscalation, Step | None]:
         """Open the escalation (unless `opened` did, in the request's own transaction) and
         tell Slack; the write recording where the message went is returned for the
-        caller's closing transaction (None when there is nothing to record now).
+        caller's closing transaction (None when there is nothing to record now). The caller
+        calls `open_crm_ticket` once that transaction is committed.
         """
         if opened is None or opened.escalation is None:
             owner: str | None = None
@@ -132,7 +134,6 @@ class Escalator:
         escalation = opened.escalation
         assert escalation is not None
         if escalation.notified_at is not None:
-            self._ticket(request, escalation)
             return escalation, None  # a retry after a crash: Slack already knows
         view = escalation_view(request, escalation)
         pending: Step | None = None
@@ -146,12 +147,6 @@ class Escalator:
                 pending = self.escalations.notified_step(
                     escalation.id or 0, posted.channel, posted.ts
                 )
-        if pending is not None and self.ticket_hook is not None:
-            # The CRM ticket, opened in the background, redraws the message with its link:
-            # where the message is must be committed before, not with the outcome.
-            self.escalations.commit(pending)
-            pending = None
-        self._ticket(request, escalation)
         return escalation, pending
 
     def _opening(
@@ -172,8 +167,10 @@ class Escalator:
             at=self.clock(),
         )
 
-    def _ticket(self, request: StoredRequest, escalation: StoredEscalation) -> None:
-        """The CRM ticket, after Slack: a CRM failure must not delay or lose the escalation."""
+    def open_crm_ticket(self, request: StoredRequest, escalation: StoredEscalation) -> None:
+        """The CRM ticket, after Slack and after where the message went is committed (the
+        ticket's background work redraws the message with its link, so must find it); a CRM
+        failure must not delay or lose the escalation."""
         if self.ticket_hook is None:
             return
         try:

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,8 +44,16 @@ CALENDAR_FAILED_DETAIL = (
 INTERNAL_FAILED_DETAIL = "Frontdesk hit an unexpected error while booking ({error}); see the logs."
 
 
-# (status, reasons, booking, detail, a step for the outcome's transaction)
-Routed = tuple[RequestStatus, list[str], StoredBooking | None, str | None, Step | None]
+@dataclass(frozen=True)
+class Routed:
+    """Where a request ended, and what its outcome's transaction must also write."""
+
+    status: RequestStatus
+    reasons: list[str]
+    booking: StoredBooking | None = None
+    detail: str | None = None
+    pending: Step | None = None
+    then: Callable[[], None] | None = None  # once the outcome is committed (a CRM ticket)
 
 
 @dataclass(frozen=True)
@@ -248,12 +256,15 @@ class RequestProcessor:
                 request.email, request.notes, request.requested_start is not None
             )
             self.requests.record_decision(request.id, self._gate_record(decision))
-        status, reasons, booking, detail, pending = self._route(request, decision, first)
+        routed = self._route(request, decision, first)
+        status, reasons = routed.status, routed.reasons
         response: dict[str, Any] = {"request_id": request.id, "status": status, "reasons": reasons}
-        if booking is not None:
-            response["booking"] = booking_json(booking)
-        outcome = DecisionRecord("outcome", status, reasons, self.rules_version, detail)
-        self.requests.finish(request.id, status, reasons, response, outcome, also=pending)
+        if routed.booking is not None:
+            response["booking"] = booking_json(routed.booking)
+        outcome = DecisionRecord("outcome", status, reasons, self.rules_version, routed.detail)
+        self.requests.finish(request.id, status, reasons, response, outcome, also=routed.pending)
+        if routed.then is not None:
+            routed.then()
         log.info(
             "request routed",
             extra={"request_id": request.id, "outcome": str(status), "reasons": reasons},
@@ -263,26 +274,32 @@ class RequestProcessor:
     def _route(self, request: StoredRequest, decision: GateDecision, first: FirstWrites) -> Routed:
         reasons = list(decision.reasons)
         if decision.route is Route.VIP:
-            notified = self._escalate(request, EscalationKind.VIP, reasons, opened=first.opening)
-            return RequestStatus.ESCALATED_VIP, reasons, None, None, notified
-        if decision.route is Route.REVIEW:
-            kind = EscalationKind.MANUAL_REVIEW
-            notified = self._escalate(request, kind, reasons, opened=first.opening)
-            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, None, notified
-        return self._book(request, first.hold)
+            status, kind = RequestStatus.ESCALATED_VIP, EscalationKind.VIP
+        elif decision.route is Route.REVIEW:
+            status, kind = RequestStatus.ESCALATED_MANUAL_REVIEW, EscalationKind.MANUAL_REVIEW
+        else:
+            return self._book(request, first.hold)
+        return self._escalate(request, status, kind, reasons, opened=first.opening)
 
     def _escalate(
         self,
         request: StoredRequest,
+        status: RequestStatus,
         kind: EscalationKind,
         reasons: list[str],
         detail: str | None = None,
         opened: Opening | None = None,
-    ) -> Step | None:
-        _, notified = self.escalator.escalate_deferred(
+    ) -> Routed:
+        escalation, notified = self.escalator.escalate_deferred(
             request, kind, reasons, detail, opened=opened
         )
-        return notified
+        return Routed(
+            status,
+            reasons,
+            detail=detail,
+            pending=notified,
+            then=lambda: self.escalator.open_crm_ticket(request, escalation),
+        )
 
     def _book(self, request: StoredRequest, first_hold: PlannedHold | None) -> Routed:
         try:
@@ -299,18 +316,18 @@ class RequestProcessor:
             detail = INTERNAL_FAILED_DETAIL.format(error=type(exc).__name__)
             return self._failed(request, [f"internal_error:{type(exc).__name__}"], detail)
         if isinstance(outcome, Unavailable):
-            reasons = list(outcome.reasons)
-            kind = EscalationKind.MANUAL_REVIEW
-            notified = self._escalate(request, kind, reasons, outcome.detail)
-            return RequestStatus.ESCALATED_MANUAL_REVIEW, reasons, None, outcome.detail, notified
+            status, kind = RequestStatus.ESCALATED_MANUAL_REVIEW, EscalationKind.MANUAL_REVIEW
+            return self._escalate(request, status, kind, list(outcome.reasons), outcome.detail)
         assert isinstance(outcome, Booked)
         if outcome.email_error is not None:
             error = outcome.email_error
-            detail = EMAIL_FAILED_DETAIL.format(error=error)
-            status, reasons, _, _, notified = self._failed(request, [error.code], detail)
-            return status, reasons, outcome.booking, detail, chain(outcome.pending, notified)
-        return RequestStatus.BOOKED_AUTO, [], outcome.booking, None, outcome.pending
+            failed = self._failed(request, [error.code], EMAIL_FAILED_DETAIL.format(error=error))
+            # The meeting exists: the outcome keeps it, with the confirmation's writes.
+            return replace(
+                failed, booking=outcome.booking, pending=chain(outcome.pending, failed.pending)
+            )
+        return Routed(RequestStatus.BOOKED_AUTO, [], outcome.booking, pending=outcome.pending)
 
     def _failed(self, request: StoredRequest, reasons: list[str], detail: str) -> Routed:
-        notified = self._escalate(request, EscalationKind.ON_ERROR, reasons, detail)
-        return RequestStatus.ESCALATED_ON_ERROR, reasons, None, detail, notified
+        status, kind = RequestStatus.ESCALATED_ON_ERROR, EscalationKind.ON_ERROR
+        return self._escalate(request, status, kind, reasons, detail)
