@@ -108,16 +108,17 @@ def _send(client: Any, secret: str, maker: BodyMaker, n: int) -> Counter[str]:
 
 
 # Where a function lives, by the library that owns it: the profile summary's groups.
+HTTP_STACK = "HTTP server and framework (uvicorn, h11, Starlette, FastAPI, anyio)"
 GROUPS = (
     ("sqlalchemy/", "SQLAlchemy"),
     ("sqlite3", "sqlite3 (the driver and SQLite itself)"),
     ("psycopg", "psycopg"),
-    ("uvicorn/", "HTTP server and framework (uvicorn, h11, Starlette, FastAPI, anyio)"),
-    ("h11/", "HTTP server and framework (uvicorn, h11, Starlette, FastAPI, anyio)"),
-    ("starlette/", "HTTP server and framework (uvicorn, h11, Starlette, FastAPI, anyio)"),
-    ("fastapi/", "HTTP server and framework (uvicorn, h11, Starlette, FastAPI, anyio)"),
-    ("anyio/", "HTTP server and framework (uvicorn, h11, Starlette, FastAPI, anyio)"),
-    ("asyncio/", "HTTP server and framework (uvicorn, h11, Starlette, FastAPI, anyio)"),
+    ("uvicorn/", HTTP_STACK),
+    ("h11/", HTTP_STACK),
+    ("starlette/", HTTP_STACK),
+    ("fastapi/", HTTP_STACK),
+    ("anyio/", HTTP_STACK),
+    ("asyncio/", HTTP_STACK),
     ("slack_sdk/", "Slack Block Kit models (slack_sdk)"),
     ("icalendar/", "the .ics invitation (icalendar)"),
     ("jinja2/", "email templates (Jinja2)"),
